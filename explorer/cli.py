@@ -1,0 +1,123 @@
+"""`python -m explorer ...`: presets, summary, and the commands of the other modules.
+
+Every user mistake ends as exit status 2 and one short line per problem on stderr, never a traceback.
+Heavy libraries (torch, onnx, streamlit) are imported only by the commands that need them, so `summary`
+starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import os
+import sys
+
+from .errors import UserError
+from .spec import Design
+
+# Commands that live in their own modules; each module has add_arguments(parser) and run(args) -> int,
+# and imports nothing heavy at module level.
+PLUGIN_COMMANDS = {
+    "bench": ("explorer.cli_bench", "measure inference latency on this host"),
+    "export": ("explorer.cli_export", "export a design to .py, ONNX or JSON"),
+    "train": ("explorer.cli_train", "fine-tune a design on an ImageNet100 folder"),
+}
+
+
+def add_design_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--preset", metavar="NAME", help="a preset name, e.g. SM_V2 (see `presets`)")
+    g.add_argument("--spec", metavar="FILE", help="a design JSON file")
+
+
+def design_from_args(args: argparse.Namespace) -> Design:
+    from .presets import get_preset
+    from .spec import load_design_file
+
+    return get_preset(args.preset) if args.preset else load_design_file(args.spec)
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from .fmt import text_table
+    from .presets import preset_rows
+
+    rows = preset_rows()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    cols = ["name", "params", "paper_params_m", "macs", "paper_flops_m", "paper_top1", "paper_cpu_ms", "paper_gpu_ms"]
+    heads = ["preset", "params", "paper [M]", "MACs", "paper FLOPs [M]", "top-1 %", "CPU ms", "GPU ms"]
+    print(text_table(rows, cols, heads))
+    print("\nparams, MACs: computed here (k = 100, 224x224). paper: as reported in Tables 3-4 (GTX 1060 / 3.4 GHz CPU).")
+    print("MACs count conv and linear multiply-accumulates only; FLOPs = 2 x MACs. The paper's FLOPs column")
+    print("follows no single convention; see each preset's notes (`summary --preset NAME`).")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from .cost import DEFAULT_CAP, compute_cost
+    from .fmt import si, size, text_table
+
+    design = design_from_args(args)
+    cost = DEFAULT_CAP.check(design, compute_cost(design))
+    if args.json:
+        out = {"name": design.name, "design_hash": design.network_hash(), **cost.summary(), "layers": cost.rows()}
+        print(json.dumps(out, indent=2))
+        return 0
+    cols = ["name", "kind", "input", "output", "params", "macs", "read_bytes", "write_bytes", "intensity"]
+    heads = ["layer", "kind", "input", "output", "params", "MACs", "read B", "written B", "FLOP/B"]
+    print(f"{design.name}  ({design.num_classes} classes, {design.input_size}x{design.input_size} input)\n")
+    print(text_table(cost.rows(), cols, heads))
+    print(
+        f"\nparams {cost.params:,} ({si(cost.params)})   MACs {cost.macs:,} ({si(cost.macs)})   "
+        f"FLOPs {si(cost.flops)} (= 2 x MACs)\nbytes moved {size(cost.bytes)}   "
+        f"peak activations {size(cost.peak_activation_bytes)} (float32, batch 1)"
+    )
+    print("MACs: conv + linear multiply-accumulates only (BN, ReLU6, adds and pooling are not counted).")
+    notes = design.meta.get("notes")
+    if notes:
+        print(f"\nhow the paper was read: {notes}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m explorer", description="CNN architecture explorer (SM_V2 paper).")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("presets", help="the paper's models: computed params/MACs beside the reported numbers")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_presets)
+    p = sub.add_parser("summary", help="per-layer params, MACs and bytes of a design, and totals")
+    add_design_args(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_summary)
+    for name, (module, help_text) in PLUGIN_COMMANDS.items():
+        if importlib.util.find_spec(module) is None:
+            continue
+        mod = importlib.import_module(module)
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        mod.add_arguments(p)
+        p.set_defaults(func=mod.run)
+    return parser
+
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # argparse itself exits 2 with a one-line usage error
+    try:
+        return int(args.func(args) or 0)
+    except UserError as e:
+        for line in str(e).splitlines() or ["invalid input"]:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug, not a user mistake: still one line, the traceback only on request
+        if os.environ.get("EXPLORER_DEBUG"):
+            raise
+        print(f"internal error: {type(e).__name__}: {e} (set EXPLORER_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1

@@ -1,0 +1,41 @@
+"""Human-readable numbers and plain-text tables, shared by the CLI and the app."""
+
+from __future__ import annotations
+
+
+def si(n: float, unit: str = "") -> str:
+    """1_538_372 -> '1.54 M'. Three significant figures are what people compare at a glance."""
+    for div, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(n) >= div:
+            return f"{n / div:.3g} {prefix}{unit}"
+    return f"{n:.3g} {unit}".rstrip()
+
+
+def size(nbytes: float) -> str:
+    for div, prefix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if nbytes >= div:
+            return f"{nbytes / div:.3g} {prefix}"
+    return f"{nbytes:.0f} B"
+
+
+def text_table(rows: list[dict], columns: list[str], headers: list[str] | None = None) -> str:
+    """Right-aligned plain-text table; ints get thousands separators, None becomes '-'."""
+
+    def cell(v) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, bool):
+            return "yes" if v else "no"
+        if isinstance(v, int):
+            return f"{v:,}"
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+
+    headers = headers or columns
+    body = [[cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.rjust(w) for v, w in zip(b, widths)) for b in body]
+    return "\n".join(lines)

@@ -1,0 +1,93 @@
+"""Expand a design into one record per layer, shapes resolved. Pure Python, no torch.
+
+The plan is the hinge of the project: the cost model, the builder and the .py exporter all walk the same
+records, so they cannot disagree about what the network is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .spec import Design
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str  # module path in the built model, e.g. "stages.2.1.depthwise"
+    kind: str  # "conv" | "dwconv" | "add" | "pool" | "linear"
+    cin: int
+    cout: int
+    h_in: int
+    h_out: int
+    k: int = 1
+    stride: int = 1
+    act: str = "linear"  # activation after BN: "relu6" or "linear"
+    block: str = ""  # "stages.i.j" for layers inside a bottleneck block
+    in_residual: bool = False  # a skip is open around this layer: the block input is held in memory
+
+    @property
+    def groups(self) -> int:
+        return self.cin if self.kind == "dwconv" else 1
+
+    # Square maps only: every design has a square input.
+    @property
+    def w_in(self) -> int:
+        return self.h_in
+
+    @property
+    def w_out(self) -> int:
+        return self.h_out
+
+
+@dataclass(frozen=True)
+class BlockPlan:
+    name: str  # "stages.i.j"
+    cin: int
+    hidden: int
+    cout: int
+    stride: int
+    kernel: int
+    expand: bool  # False when t == 1: no expansion conv
+    skip: bool  # the residual add actually happens (skip asked, stride 1, cin == cout)
+    out_act: str
+
+
+def conv_out(h: int, k: int, stride: int) -> int:
+    pad = k // 2
+    return (h + 2 * pad - k) // stride + 1
+
+
+def blocks(design: Design) -> list[BlockPlan]:
+    """The bottleneck blocks in order; the torchvision loop `stride = s if i == 0 else 1`."""
+    out = []
+    cin = design.stem_channels
+    for si, st in enumerate(design.stages):
+        for bi in range(st.n):
+            stride = st.s if bi == 0 else 1
+            skip = st.skip and stride == 1 and cin == st.c
+            out.append(BlockPlan(f"stages.{si}.{bi}", cin, cin * st.t, st.c, stride, st.kernel, st.t != 1, skip, st.out_act))
+            cin = st.c
+    return out
+
+
+def expand(design: Design) -> list[Layer]:
+    """Every layer of the network in execution order, with input and output sizes."""
+    h = conv_out(design.input_size, 3, 2)
+    layers = [Layer("stem", "conv", 3, design.stem_channels, design.input_size, h, k=3, stride=2, act="relu6")]
+    for b in blocks(design):
+        if b.expand:
+            layers.append(Layer(f"{b.name}.expand", "conv", b.cin, b.hidden, h, h, act="relu6", block=b.name))
+        h_dw = conv_out(h, b.kernel, b.stride)
+        inside = dict(block=b.name, in_residual=b.skip)
+        layers.append(Layer(f"{b.name}.depthwise", "dwconv", b.hidden, b.hidden, h, h_dw, b.kernel, b.stride, "relu6", **inside))
+        layers.append(Layer(f"{b.name}.project", "conv", b.hidden, b.cout, h_dw, h_dw, act=b.out_act, **inside))
+        if b.skip:
+            layers.append(Layer(f"{b.name}.add", "add", b.cout, b.cout, h_dw, h_dw, block=b.name, in_residual=True))
+        h = h_dw
+    c = design.stages[-1].c
+    if design.last_conv:
+        layers.append(Layer("last_conv", "conv", c, design.last_conv, h, h, act="relu6"))
+        c = design.last_conv
+    layers.append(Layer("pool", "pool", c, c, h, 1))
+    layers.append(Layer("classifier", "linear", c, design.num_classes, 1, 1))
+    return layers

@@ -1,0 +1,247 @@
+"""The design file: a JSON description of a MobileNet-style network, parsed and validated.
+
+A design is the single source of truth: the builder, the cost model, the exporters and the app all
+derive from it. `parse_design` refuses bad input with one message per problem, each naming the place
+(`stages[3].s`), the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import numbers
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import DesignError, UserError
+
+OUT_ACTS = ("linear", "relu6")
+KERNELS = (3, 5, 7)
+STRIDES = (1, 2)
+
+# Sane upper bounds: generous for research, small enough to catch typos (c=10000 instead of 1000).
+BOUNDS = {
+    "t": (1, 32),
+    "c": (1, 4096),
+    "n": (1, 32),
+    "num_classes": (1, 100_000),
+    "input_size": (8, 1024),
+    "stem_channels": (1, 1024),
+    "last_conv": (0, 8192),
+}
+MAX_STAGES = 32
+MAX_NAME = 200
+NETWORK_KEYS = ("name", "num_classes", "input_size", "stem_channels", "last_conv", "dropout", "stages")
+META_KEYS = ("paper", "notes", "source", "description")
+STAGE_KEYS = ("t", "c", "n", "s", "skip", "out_act", "kernel")
+STAGE_REQUIRED = ("t", "c", "n", "s")
+MAX_FILE_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of the bottleneck table: `n` blocks, expansion `t`, `c` output channels, first stride `s`."""
+
+    t: int
+    c: int
+    n: int
+    s: int
+    skip: bool = True
+    out_act: str = "linear"
+    kernel: int = 3
+
+
+@dataclass(frozen=True)
+class Design:
+    name: str
+    stages: tuple[Stage, ...]
+    num_classes: int = 1000
+    input_size: int = 224
+    stem_channels: int = 32
+    last_conv: int = 0
+    dropout: float = 0.2
+    # Metadata (paper numbers, notes) never changes the network, so it is not part of equality or the hash.
+    meta: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in NETWORK_KEYS if k != "stages"}
+        d["stages"] = [asdict(s) for s in self.stages]
+        d.update(json.loads(json.dumps(self.meta)))  # a deep copy: callers may mutate the result
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def network_hash(self) -> str:
+        """Identifies the network, not its name or notes: equal networks share measurements."""
+        net = {k: v for k, v in self.to_dict().items() if k in NETWORK_KEYS and k != "name"}
+        blob = json.dumps(net, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def with_changes(self, **changes) -> "Design":
+        return replace(self, **changes)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _describe(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "an object"
+    return repr(v)
+
+
+class _Checker:
+    """Collects problems instead of stopping at the first one, so the user fixes everything in one go."""
+
+    def __init__(self):
+        self.problems: list[str] = []
+
+    def bad(self, place: str, msg: str, value: Any = ...) -> None:
+        got = "" if value is ... else f", got {_describe(value)}"
+        self.problems.append(f"{place}: {msg}{got}")
+
+    def int_in(self, place: str, v: Any, lo: int, hi: int) -> int | None:
+        if not _is_int(v):
+            self.bad(place, f"must be an integer from {lo} to {hi}", v)
+            return None
+        if not lo <= v <= hi:
+            self.bad(place, f"must be from {lo} to {hi}", v)
+            return None
+        return int(v)
+
+    def choice(self, place: str, v: Any, allowed: tuple) -> Any:
+        ok = v in allowed and type(v) is type(allowed[0])  # True == 1, but a bool is no kernel size
+        if not ok:
+            self.bad(place, "must be one of " + ", ".join(_describe(a) for a in allowed), v)
+            return None
+        return v
+
+    def unknown_keys(self, place: str, obj: dict, allowed: tuple) -> None:
+        for k in obj:
+            if k not in allowed:
+                self.bad(f"{place}{k}", "unknown key; allowed keys: " + ", ".join(allowed))
+
+
+def _parse_stage(chk: _Checker, i: int, raw: Any) -> Stage | None:
+    place = f"stages[{i}]"
+    if not isinstance(raw, dict):
+        chk.bad(place, "must be an object with keys t, c, n, s", raw)
+        return None
+    chk.unknown_keys(place + ".", raw, STAGE_KEYS)
+    for k in STAGE_REQUIRED:
+        if k not in raw:
+            chk.bad(f"{place}.{k}", "is required")
+    vals = {}
+    for k in ("t", "c", "n"):
+        if k in raw:
+            vals[k] = chk.int_in(f"{place}.{k}", raw[k], *BOUNDS[k])
+    if "s" in raw:
+        vals["s"] = chk.choice(f"{place}.s", raw["s"], STRIDES)
+    if "kernel" in raw:
+        vals["kernel"] = chk.choice(f"{place}.kernel", raw["kernel"], KERNELS)
+    if "out_act" in raw:
+        vals["out_act"] = chk.choice(f"{place}.out_act", raw["out_act"], OUT_ACTS)
+    if "skip" in raw:
+        if not isinstance(raw["skip"], bool):
+            chk.bad(f"{place}.skip", "must be true or false", raw["skip"])
+            vals["skip"] = None
+        else:
+            vals["skip"] = raw["skip"]
+    if any(vals.get(k) is None for k in STAGE_REQUIRED) or None in vals.values():
+        return None
+    return Stage(**{k: int(v) if _is_int(v) else v for k, v in vals.items()})
+
+
+def parse_design(raw: Any) -> Design:
+    """Validate a decoded JSON object and return a Design, or raise DesignError listing every problem."""
+    chk = _Checker()
+    if not isinstance(raw, dict):
+        raise DesignError([f"design: must be a JSON object with a 'stages' list, got {_describe(raw)}"])
+    chk.unknown_keys("", raw, NETWORK_KEYS + META_KEYS)
+    kw: dict[str, Any] = {}
+
+    name = raw.get("name", "custom")
+    if not isinstance(name, str) or len(name) > MAX_NAME:
+        chk.bad("name", f"must be a string of at most {MAX_NAME} characters", name)
+    kw["name"] = name
+
+    defaults = {"num_classes": 1000, "input_size": 224, "stem_channels": 32, "last_conv": 0}
+    for k, default in defaults.items():
+        kw[k] = chk.int_in(k, raw[k], *BOUNDS[k]) if k in raw else default
+
+    dropout = raw.get("dropout", 0.2)
+    if not isinstance(dropout, numbers.Real) or isinstance(dropout, bool) or not 0 <= dropout < 1:
+        chk.bad("dropout", "must be a number in [0, 1)", dropout)
+    kw["dropout"] = float(dropout) if isinstance(dropout, numbers.Real) else None
+
+    stages_raw = raw.get("stages")
+    stages: list[Stage | None] = []
+    if "stages" not in raw:
+        chk.bad("stages", "is required: a list of {t, c, n, s} objects")
+    elif not isinstance(stages_raw, list):
+        chk.bad("stages", "must be a list of {t, c, n, s} objects", stages_raw)
+    elif not stages_raw:
+        chk.bad("stages", "must hold at least one stage")
+    elif len(stages_raw) > MAX_STAGES:
+        chk.bad("stages", f"must hold at most {MAX_STAGES} stages, got {len(stages_raw)}")
+    else:
+        stages = [_parse_stage(chk, i, s) for i, s in enumerate(stages_raw)]
+
+    meta = {k: raw[k] for k in META_KEYS if k in raw}
+    if "paper" in meta and not isinstance(meta["paper"], dict):
+        chk.bad("paper", "must be an object of reported metrics", meta["paper"])
+    for k in ("notes", "source", "description"):
+        if k in meta and not isinstance(meta[k], str):
+            chk.bad(k, "must be a string", meta[k])
+
+    if not chk.problems and stages:
+        _check_geometry(chk, kw["input_size"], stages)
+    if chk.problems:
+        raise DesignError(chk.problems)
+    return Design(stages=tuple(stages), meta=meta, **kw)
+
+
+def _check_geometry(chk: _Checker, input_size: int, stages: list[Stage]) -> None:
+    # Padding k//2 never shrinks a map below 1x1, but an input smaller than the total stride makes the
+    # later stride-2 steps no-ops: almost certainly a mistake, so say how small the input may be.
+    total = 2
+    for s in stages:
+        total *= s.s
+    if input_size < total:
+        chk.bad("input_size", f"must be at least the total stride {total} of the stem and stages", input_size)
+
+
+def load_design_text(text: str | bytes, origin: str = "design") -> Design:
+    """Decode JSON text (a file, an upload) and validate it."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_FILE_BYTES:
+            raise DesignError([f"{origin}: file is {len(text):,} bytes; designs are at most {MAX_FILE_BYTES:,}"])
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DesignError([f"{origin}: not UTF-8 text; a design is a JSON file"]) from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DesignError([f"{origin}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"]) from None
+    return parse_design(raw)
+
+
+def load_design_file(path: str | Path) -> Design:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as e:
+        raise UserError(f"{p}: cannot read design file ({e.strerror or e})") from None
+    return load_design_text(data, origin=str(p))
