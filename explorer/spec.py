@@ -82,6 +82,10 @@ class Design:
     def with_changes(self, **changes) -> "Design":
         return replace(self, **changes)
 
+    def with_skips(self, on: bool) -> "Design":
+        """Every stage's skip set to `on`: the paper's x2nr experiment as one switch."""
+        return replace(self, stages=tuple(replace(s, skip=on) for s in self.stages))
+
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
