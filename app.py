@@ -1,0 +1,8 @@
+"""Streamlit entry point: `streamlit run app.py`. Pages only render what the explorer library computes."""
+
+import streamlit as st
+
+from explorer.ui import nav
+
+st.set_page_config(page_title="CNN architecture explorer", page_icon="🧮", layout="wide")
+nav.navigation().run()

@@ -1,0 +1,66 @@
+"""The editable bottleneck table and global controls <-> a Design.
+
+The app's grid hands back rows with pandas quirks (NaN in empty cells, whole columns turned float when one
+cell is empty); they are normalised here so validation speaks about what the user typed.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import asdict
+from typing import Any
+
+from .spec import STAGE_KEYS, Design, parse_design
+
+DEFAULT_LAST_CONV = 1280
+
+
+def design_to_rows(design: Design) -> list[dict]:
+    return [asdict(s) for s in design.stages]
+
+
+def design_to_globals(design: Design) -> dict:
+    return {
+        "name": design.name,
+        "num_classes": design.num_classes,
+        "input_size": design.input_size,
+        "stem_channels": design.stem_channels,
+        "dropout": design.dropout,
+        "last_conv_on": design.last_conv > 0,
+        "last_conv_width": design.last_conv or DEFAULT_LAST_CONV,
+        "skips_on": True,
+    }
+
+
+def _clean(v: Any) -> Any:
+    """Empty cells become missing; 6.0 (a float column's integer) becomes 6; anything else stays as typed."""
+    if v is None or (isinstance(v, float) and math.isnan(v)) or str(v) in ("<NA>", "NaT"):
+        return None
+    if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        return int(v)
+    if isinstance(v, numbers.Real) and not isinstance(v, bool) and float(v).is_integer():
+        return int(v)
+    if hasattr(v, "item"):  # numpy bool_ and friends
+        return v.item()
+    return v
+
+
+def design_from_table(rows: list[dict], g: dict, meta: dict | None = None) -> Design:
+    """Validate table + controls; raises DesignError naming `stages[i].field` for a bad cell."""
+    stages = []
+    for row in rows:
+        cells = {k: _clean(row.get(k)) for k in STAGE_KEYS}
+        stages.append({k: v for k, v in cells.items() if v is not None})
+    raw = {
+        "name": g["name"],
+        "num_classes": _clean(g["num_classes"]),
+        "input_size": _clean(g["input_size"]),
+        "stem_channels": _clean(g["stem_channels"]),
+        "dropout": g["dropout"],
+        "last_conv": _clean(g["last_conv_width"]) if g["last_conv_on"] else 0,
+        "stages": stages,
+        **(meta or {}),
+    }
+    design = parse_design(raw)
+    return design if g.get("skips_on", True) else design.with_skips(False)

@@ -1,0 +1,11 @@
+"""The network picture on the Design page."""
+
+import streamlit as st
+
+from ..diagram import network_figure
+from ..spec import Design
+
+
+def render_diagram(design: Design) -> None:
+    st.plotly_chart(network_figure(design), width="stretch", key="diagram")
+    st.caption("One box per block, height ∝ √channels; arcs are residual adds that actually happen (stride 1, same width); ↓2 marks each stride-2 step.")

@@ -1,0 +1,45 @@
+"""Page list and the error boundary every page runs inside: no traceback ever reaches the browser."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import streamlit as st
+
+from ..errors import UserError
+from . import sidebar
+
+log = logging.getLogger("explorer.ui")
+
+
+def run_guarded(render: Callable[[], None]) -> None:
+    """User mistakes show their message; bugs show one line and go to the server log with the traceback.
+
+    Streamlit's own rerun/stop signals derive from BaseException, so they pass through untouched.
+    """
+    try:
+        sidebar.render()
+        render()
+    except UserError as e:
+        st.error(str(e))
+    except Exception as e:
+        log.exception("unexpected error while rendering %s", render.__module__)
+        st.error(f"Something went wrong ({type(e).__name__}: {e}). Your designs are kept; the details are in the server log.")
+
+
+PAGES = Path(__file__).resolve().parent / "pages"
+
+
+def navigation():
+    # Pages are small files (not callables) so that AppTest can switch to them by path.
+    return st.navigation(
+        [
+            st.Page(PAGES / "design.py", title="Design", icon="🧩", url_path="design", default=True),
+            st.Page(PAGES / "compare.py", title="Compare", icon="⚖️", url_path="compare"),
+            st.Page(PAGES / "charts.py", title="Charts", icon="📈", url_path="charts"),
+            st.Page(PAGES / "train.py", title="Fine-tune", icon="🏋️", url_path="train"),
+            st.Page(PAGES / "classroom.py", title="Classroom", icon="🎓", url_path="classroom"),
+        ]
+    )

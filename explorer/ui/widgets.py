@@ -1,0 +1,53 @@
+"""Small rendering helpers shared by the pages."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ..cost import compute_cost
+from ..fmt import si
+from ..spec import Design
+
+_STALE_CSS = "<style>.st-key-stale{opacity:.45;filter:grayscale(1)}</style>"
+
+
+def stale_style() -> None:
+    """Greys out the container keyed 'stale': numbers of the last valid design while the table is invalid."""
+    st.markdown(_STALE_CSS, unsafe_allow_html=True)
+
+
+def delta_text(value: float, base: float) -> str | None:
+    if value == base:
+        return "same as baseline"
+    diff = value - base
+    pct = f" ({diff / base:+.0%})" if base else ""
+    return f"{'+' if diff > 0 else '−'}{si(abs(diff))}{pct}"
+
+
+def layer_frame(design: Design, time_share: dict[str, float] | None = None) -> pd.DataFrame:
+    cost = compute_cost(design)
+    df = pd.DataFrame(cost.rows())
+    df["MAC share %"] = 100 * df["macs"] / max(cost.macs, 1)
+    df["bytes share %"] = 100 * (df["read_bytes"] + df["write_bytes"]) / max(cost.bytes, 1)
+    if time_share:
+        df["time share %"] = [100 * time_share[n] if n in time_share else None for n in df["name"]]
+    return df
+
+
+def layer_table(design: Design) -> None:
+    shares = st.session_state.get("time_shares", {}).get(design.network_hash())
+    df = layer_frame(design, shares)
+    cfg = {
+        "params": st.column_config.NumberColumn("params", format="localized"),
+        "macs": st.column_config.NumberColumn("MACs", format="localized"),
+        "read_bytes": st.column_config.NumberColumn("bytes read", format="localized", help="Activations read (an add re-reads the block input) + weights, float32"),
+        "write_bytes": st.column_config.NumberColumn("bytes written", format="localized"),
+        "intensity": st.column_config.NumberColumn("FLOP/byte", help="Arithmetic intensity: low = memory-bound (depthwise convs, adds)", format="%.2f"),
+        "MAC share %": st.column_config.ProgressColumn("MAC share", format="%.1f%%", min_value=0, max_value=100),
+        "bytes share %": st.column_config.ProgressColumn("bytes share", format="%.1f%%", min_value=0, max_value=100),
+        "time share %": st.column_config.ProgressColumn("time share (measured)", format="%.1f%%", min_value=0, max_value=100),
+    }
+    st.dataframe(df, column_config=cfg, hide_index=True, width="stretch", height=420)
+    note = "time share from the last per-layer measurement of this design" if shares else "measure with “per-layer split” on the Latency tab to add each layer's share of time"
+    st.caption(f"MACs count conv and linear layers only; FLOPs = 2 × MACs. Bytes assume float32 and BN+ReLU6 fused into the conv. {note}.")
