@@ -23,8 +23,8 @@ def render() -> None:
     show_ref = c2.toggle("Show Table 2 reference CNNs (ImageNet-1k)", key="chart_ref")
     fig = accuracy_latency_figure(paper_points_from_presets(all_presets(), dev), pts["measured"], pts["finetune"],
                                   reference_points_from_paper(dev), show_reference=show_ref)  # fmt: skip
-    st.plotly_chart(fig, width="stretch", key="acc_lat")
-    st.plotly_chart(flops_latency_figure(pts["flops"], paper_points_from_presets(all_presets(), dev)), width="stretch", key="flops_lat")
+    st.plotly_chart(fig, width="stretch", theme=None, key="acc_lat")
+    st.plotly_chart(flops_latency_figure(pts["flops"], paper_points_from_presets(all_presets(), dev)), width="stretch", theme=None, key="flops_lat")
     if not pts["measured"]:
         st.info("No measurements on this host yet: use **Latency on this host** on the Design page, or the Classroom page.")
     if s:

@@ -113,7 +113,7 @@ def render() -> None:
                     if r:
                         pts.append(dict(name=name, macs=c.macs, params=c.params, latency_ms=r["median_ms"], iqr_ms=r["iqr_ms"],
                                         backend="torch", device="cpu", host=_host()["cpu"], batch=1, threads=r["threads"]))  # fmt: skip
-                st.plotly_chart(flops_latency_figure(pts), width="stretch", key="cls_chart")
+                st.plotly_chart(flops_latency_figure(pts), width="stretch", theme=None, key="cls_chart")
     c1, c2, _ = st.columns([1, 1, 4])
     c1.button("← Back", on_click=_go, args=(max(step - 1, 0),), disabled=step == 0, key="cls_back")
     if step < STEPS - 1:

@@ -55,8 +55,9 @@ def _diff(chosen: dict[str, Design]) -> None:
         st.info("Pin a second design (Design page → “Pin for comparison”) or tick a preset above to see a diff.")
         return
     c1, c2 = st.columns(2)
-    a = c1.selectbox("From", labels, index=0, key="diff_a")
-    b = c2.selectbox("To", labels, index=1, key="diff_b")
+    # Default: from the last chosen (the baseline, usually) to the first (the design being edited).
+    a = c1.selectbox("From", labels, index=len(labels) - 1, key="diff_a")
+    b = c2.selectbox("To", labels, index=0, key="diff_b")
     da, db = chosen[a], chosen[b]
     rows = stage_diff(da, db)
     df = pd.DataFrame(rows)

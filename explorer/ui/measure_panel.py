@@ -69,8 +69,8 @@ def _show_result(design: Design) -> None:
     bd = st.session_state.get("breakdowns", {}).get(h)
     if bd:
         st.subheader("Where the time goes")
-        fig = layer_split_figure(split_rows(compute_cost(design), {ly["name"]: ly["time_ms"] for ly in bd["layers"]}), time_label=f"time ({bd['device']}, {bd['threads']} threads)")
-        st.plotly_chart(fig, width="stretch", key="layer_split")
+        fig = layer_split_figure(split_rows(compute_cost(design), {ly["name"]: ly["time_ms"] for ly in bd["layers"]}), time_label=f"measured on {_host()['cpu']} (torch, {bd['device']}, {bd['threads']} threads)")
+        st.plotly_chart(fig, width="stretch", theme=None, key="layer_split")
         check = "within" if bd["within_tolerance"] else "OUTSIDE"
         st.caption(f"Layers sum to {bd['layers_total_ms']:.2f} ms vs {bd['whole_ms']:.2f} ms for the whole network timed alone ({bd['difference_pct']:+.1f} %, {check} the ±{bd['tolerance_pct']:.0f} % tolerance).")
 

@@ -23,18 +23,20 @@ def _on_upload() -> None:
         st.session_state.upload_error = str(e).splitlines()
         return
     st.session_state.upload_error = None
-    st.session_state.source = state.add_source(design, f"{design.name or 'design'} (uploaded)")
+    state.set_source(state.add_source(design, f"{design.name or 'design'} (uploaded)"))
 
 
 def render() -> None:
     with st.sidebar:
-        state.current_source()
-        st.selectbox("Start from", state.sources(), key="source", help="Each source keeps its own edits; “Reset” on the Design page discards them.")
+        st.session_state.source = state.current_source()  # the widget starts from the kept value on every page
+        st.selectbox("Start from", state.sources(), key="source", on_change=lambda: state.set_source(st.session_state.source),
+                     help="Each source keeps its own edits; “Reset” on the Design page discards them.")  # fmt: skip
         st.file_uploader("Load a design (.json)", type=["json"], key="upload", on_change=_on_upload, help="A design file as saved by this app or `python -m explorer export --format json`; at most 1 MB.")
         for line in st.session_state.get("upload_error") or []:
             st.error(line)
-        state.baseline()
-        st.selectbox("Compare against", list(state.baseline_options()), key="baseline", help="Deltas on the Design page are against this design.")
+        st.session_state.baseline = state.baseline_label()
+        st.selectbox("Compare against", list(state.baseline_options()), key="baseline", on_change=lambda: state.set_baseline(st.session_state.baseline),
+                     help="Deltas on the Design page are against this design.")  # fmt: skip
         pins = state.pinned()
         if pins:
             st.caption("Pinned: " + ", ".join(pins))

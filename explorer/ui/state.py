@@ -99,10 +99,16 @@ def add_source(design: Design, label: str) -> str:
 
 
 def current_source() -> str:
+    # Kept apart from the selectbox's own key: a widget drawn on another page is another widget, and would
+    # start again from its first option.
     s = _ss()
-    if s.get("source") not in s.sources:
-        s.source = DEFAULT_PRESET
-    return s.source
+    if s.get("current_source") not in s.sources:
+        s.current_source = DEFAULT_PRESET
+    return s.current_source
+
+
+def set_source(source: str) -> None:
+    _ss().current_source = source
 
 
 def current_design() -> Design:
@@ -128,8 +134,16 @@ def baseline_options() -> dict[str, Design]:
     return opts
 
 
-def baseline() -> Design:
+def baseline_label() -> str:
     s, opts = _ss(), baseline_options()
-    if s.get("baseline") not in opts:
-        s.baseline = BASELINE_PRESET
-    return opts[s.baseline]
+    if s.get("current_baseline") not in opts:
+        s.current_baseline = BASELINE_PRESET
+    return s.current_baseline
+
+
+def set_baseline(label: str) -> None:
+    _ss().current_baseline = label
+
+
+def baseline() -> Design:
+    return baseline_options()[baseline_label()]

@@ -63,7 +63,7 @@ def _progress(job: Job) -> None:
     if last.get("event") == "evaluating":
         st.caption(f"evaluating on {last['images']:,} validation images…")
     if events:
-        st.plotly_chart(_curves(events), width="stretch", key="train_curves")
+        st.plotly_chart(_curves(events), width="stretch", theme=None, key="train_curves")
     if job.running:
         if st.button("Stop (keeps what was learned)", key="train_stop", disabled=job.stop_event.is_set()):
             job.stop()
@@ -91,7 +91,7 @@ def _result(job: Job) -> None:
     for n in s.notes:
         st.info(n)
     st.caption("Export the fine-tuned weights from the Design page's Export tab (ONNX with weights, or a .pt state dict).")
-    st.plotly_chart(_curves(job.snapshot()), width="stretch", key="train_curves_final")
+    st.plotly_chart(_curves(job.snapshot()), width="stretch", theme=None, key="train_curves_final")
 
 
 def render() -> None:

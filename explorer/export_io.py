@@ -1,0 +1,162 @@
+"""Files for the exporters: reading a checkpoint for a design, and writing an output atomically.
+
+A checkpoint (written by training) is `{"design": ..., "model": state_dict, ...}`; a bare state dict is
+accepted too. Both are read with torch.load(weights_only=True), which cannot run code from the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import DesignError, UserError
+from .spec import Design, parse_design
+
+_LISTED = 3  # tensors named per kind of mismatch before "and N more"
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(names[:_LISTED])
+    return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:160] if text else type(e).__name__
+
+
+def _shape(shape) -> str:
+    return "[" + ", ".join(str(int(d)) for d in shape) + "]"
+
+
+def check_state_dict(design: Design, state_dict: dict, origin: str = "weights") -> None:
+    """Raise UserError (one line, naming tensors) unless `state_dict` loads strict=True into the design's model."""
+    import torch
+
+    from .build import build_model
+
+    with torch.device("meta"):  # shapes only: no memory, no initialisation cost
+        expected = {k: tuple(v.shape) for k, v in build_model(design).state_dict().items()}
+    bad_values = [k for k, v in state_dict.items() if not isinstance(v, torch.Tensor)]
+    if bad_values:
+        raise UserError(f"{origin}: not a state dict: {_listing(bad_values)} are not tensors")
+    shapes = [
+        f"{k} {_shape(v.shape)} vs {_shape(expected[k])}"
+        for k, v in state_dict.items()
+        if k in expected and tuple(v.shape) != expected[k]
+    ]
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    parts = []
+    if shapes:
+        parts.append(f"{len(shapes)} tensors differ in shape (checkpoint vs design): {_listing(shapes)}")
+    if missing:
+        parts.append(f"missing {_listing(missing)}")
+    if unexpected:
+        parts.append(f"unexpected {_listing(unexpected)}")
+    if parts:
+        raise UserError(f"{origin} does not fit design {design.name!r}: " + "; ".join(parts))
+
+
+def _check_trained_design(design: Design, raw: object, origin: str) -> None:
+    """Same shapes can still be another network (a skip, a stride, an activation): compare the designs."""
+    try:
+        trained = parse_design(raw)
+    except DesignError:
+        return  # a checkpoint from another version: the shape check is all we can do
+    # Dropout and input size change neither the weights nor what they compute at inference.
+    same = trained.with_changes(name=design.name, dropout=design.dropout, input_size=design.input_size)
+    if same != design:
+        diff = [f"stages[{i}]" for i, (a, b) in enumerate(zip(trained.stages, design.stages, strict=False)) if a != b]
+        for key in ("num_classes", "stem_channels", "last_conv"):
+            if getattr(trained, key) != getattr(design, key):
+                diff.append(key)
+        raise UserError(
+            f"{origin} was trained for design {trained.name!r}, which differs from {design.name!r} in "
+            f"{_listing(diff or ['stages'])}; export the design it was trained for"
+        )
+
+
+def load_weights(design: Design, checkpoint_path: str | os.PathLike) -> dict:
+    """The state dict of a checkpoint file, checked to load strict=True into the design's model."""
+    import torch
+
+    path = Path(checkpoint_path).expanduser()
+    origin = str(path)
+    if not path.is_file():
+        raise UserError(f"{origin}: no such checkpoint file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        # torch.save writes a zip archive (or, before torch 1.6, a pickle): say so plainly for anything else
+        if not (head == b"PK\x03\x04" or head[:1] == b"\x80"):
+            raise UserError(f"{origin}: not a PyTorch checkpoint (not a file written by torch.save)")
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as e:
+        raise UserError(f"{origin}: cannot read checkpoint ({e.strerror or e})") from None
+    except pickle.UnpicklingError as e:
+        if "weights only" not in str(e).lower():
+            raise UserError(f"{origin}: not a PyTorch checkpoint ({_first_line(e)})") from None
+        raise UserError(
+            f"{origin}: refused: it holds objects other than tensors, numbers and containers, "
+            "which loading with weights_only=True does not run"
+        ) from None
+    except (RuntimeError, ValueError, EOFError) as e:  # a truncated or corrupt archive
+        raise UserError(f"{origin}: not a PyTorch checkpoint ({_first_line(e)})") from None
+    is_checkpoint = isinstance(obj, dict) and isinstance(obj.get("model"), dict)
+    if is_checkpoint:
+        state_dict = obj["model"]
+    elif isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        state_dict = obj
+    else:
+        raise UserError(f"{origin}: not a checkpoint: expected a dict with a 'model' state dict, or a state dict")
+    check_state_dict(design, state_dict, origin)  # names the tensors: the most precise message first
+    if is_checkpoint and "design" in obj:
+        _check_trained_design(design, obj["design"], origin)
+    return state_dict
+
+
+class _Sink:
+    """The open temporary file; `written` counts the bytes."""
+
+    def __init__(self, file):
+        self.file = file
+        self.written = 0
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+        self.written += len(data)
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[_Sink]:
+    """Write `path` all at once or not at all.
+
+    The temporary file is created on entry, in the target's folder, so an unwritable path fails before any
+    slow work; on success it replaces `path` (os.replace is atomic), on any error it is removed.
+    """
+    out = Path(path).expanduser()
+    if out.is_dir():
+        raise UserError(f"{out}: is a folder; give a file name for the output")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    except OSError as e:
+        raise UserError(f"{out}: cannot write here ({e.strerror or e})") from None
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            sink = _Sink(f)
+            yield sink
+            f.flush()
+            os.fsync(f.fileno())  # the data is on disk before the rename makes it visible
+        try:
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; an export is an ordinary file
+            os.replace(tmp, out)
+        except OSError as e:
+            raise UserError(f"{out}: cannot write here ({e.strerror or e})") from None
+    finally:
+        tmp.unlink(missing_ok=True)

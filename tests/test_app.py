@@ -1,0 +1,203 @@
+"""Headless tests of every page and control with streamlit.testing.v1.AppTest."""
+
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.cost import compute_cost
+from explorer.fmt import si
+from explorer.presets import get_preset
+
+ROOT = Path(__file__).resolve().parent.parent
+EDITOR = "editor::SM_V2::0"
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))  # never touch the user's results store
+
+
+@pytest.fixture
+def at():
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not app.exception
+    return app
+
+
+def metrics(app) -> dict:
+    return {m.label: m.value for m in app.metric}
+
+
+def page(app, name: str):
+    app.switch_page(f"explorer/ui/pages/{name}.py").run()
+    assert not app.exception, app.exception
+    return app
+
+
+def layer_df(app):
+    return next(d.value for d in app.dataframe if "kind" in d.value.columns)
+
+
+def edit(app, rows: dict, key: str = EDITOR):
+    app.session_state[key] = {"edited_rows": rows, "added_rows": [], "deleted_rows": []}
+    app.run()
+    assert not app.exception
+    return app
+
+
+def test_default_is_sm_v2_against_mobilenet_v2(at):
+    m = metrics(at)
+    assert m["Params"] == si(1_538_372) and m["MACs"] == si(compute_cost(get_preset("SM_V2")).macs)
+    delta = next(x for x in at.metric if x.label == "Params").delta
+    assert delta.startswith("−")  # fewer params than the MobileNet V2 baseline
+    assert not at.error
+
+
+def test_presets_switch(at):
+    at.selectbox(key="source").set_value("MobileNet V2").run()
+    assert metrics(at)["Params"] == si(2_351_972)
+    assert next(x for x in at.metric if x.label == "Params").delta == "same as baseline"
+
+
+def test_table_edit_updates_every_number(at):
+    edit(at, {1: {"c": 24}})
+    expected = compute_cost(get_preset("SM_V2_2_1.5").with_changes(stages=(
+        *get_preset("SM_V2").stages[:1], get_preset("SM_V2").stages[1].__class__(4, 24, 2, 2), *get_preset("SM_V2").stages[2:])))  # fmt: skip
+    assert metrics(at)["Params"] == si(expected.params)
+    assert metrics(at)["MACs"] == si(expected.macs)
+    assert "(edited)" in at.subheader[0].value
+
+
+def test_invalid_cell_shows_error_and_keeps_last_valid_numbers(at):
+    edit(at, {1: {"c": 24}})
+    valid = metrics(at)
+    edit(at, {1: {"c": 24, "s": 3}})
+    assert any("stages[1].s: must be one of 1, 2, got 3" in e.value for e in at.error)
+    assert metrics(at) == valid
+    edit(at, {1: {"c": 24}})
+    assert not at.error and metrics(at) == valid
+
+
+def test_empty_cell_in_a_new_row_is_named(at):
+    at.session_state[EDITOR] = {"edited_rows": {}, "added_rows": [{"t": 2, "c": 8}], "deleted_rows": []}
+    at.run()
+    assert any("stages[6].n: is required" in e.value for e in at.error)
+
+
+def test_skip_toggle_removes_adds_but_not_macs(at):
+    before = metrics(at)
+    at.toggle(key="g::SM_V2::0::skips_on").set_value(False).run()
+    assert metrics(at)["MACs"] == before["MACs"]  # skips cost no MACs — but they cost time
+    kinds = set(layer_df(at)["kind"])
+    assert "add" not in kinds and "dwconv" in kinds
+    at.toggle(key="g::SM_V2::0::skips_on").set_value(True).run()
+    assert "add" in set(layer_df(at)["kind"])
+
+
+def test_final_conv_toggle_and_width(at):
+    at.toggle(key="g::SM_V2::0::last_conv_on").set_value(True).run()
+    d = get_preset("SM_V2").with_changes(last_conv=1280)
+    assert metrics(at)["Params"] == si(compute_cost(d).params)
+    at.number_input(key="g::SM_V2::0::last_conv_width").set_value(640).run()
+    assert metrics(at)["Params"] == si(compute_cost(d.with_changes(last_conv=640)).params)
+
+
+def test_edits_survive_switching_presets_and_pages_until_reset(at):
+    edit(at, {1: {"c": 24}})
+    edited = metrics(at)
+    at.selectbox(key="source").set_value("MobileNet V2").run()
+    page(at, "compare")
+    page(at, "design")
+    at.selectbox(key="source").set_value("SM_V2").run()
+    assert metrics(at) == edited
+    next(b for b in at.button if b.label.startswith("Reset")).click().run()
+    assert metrics(at)["Params"] == si(1_538_372)
+
+
+def test_row_tools_duplicate_and_delete(at):
+    at.number_input(key="rowtool::SM_V2").set_value(2).run()
+    next(b for b in at.button if b.label == "Duplicate").click().run()
+    assert layer_df(at)["name"].str.startswith("stages.6.").any()
+    next(b for b in at.button if b.label == "Delete").click().run()
+    assert metrics(at)["Params"] == si(1_538_372)
+
+
+def test_upload_good_and_bad_files(at):
+    good = get_preset("MobileNet V1").to_json().encode()
+    at.file_uploader(key="upload").upload("v1.json", good, "application/json").run()
+    assert not at.error and at.selectbox(key="source").value == "MobileNet V1 (uploaded)"
+    assert metrics(at)["Params"] == si(3_309_476)
+    bad = json.dumps({"stages": [{"t": 1, "c": 16, "n": 1, "s": 5}]}).encode()
+    at.file_uploader(key="upload").clear().upload("bad.json", bad, "application/json").run()
+    assert any("stages[0].s: must be one of 1, 2, got 5" in e.value for e in at.error)
+    assert metrics(at)["Params"] == si(3_309_476)  # the design being edited is untouched
+
+
+def test_export_buttons_present(at):
+    labels = [b.label for b in at.get("download_button")] if at.get("download_button") else []
+    labels = labels or [b.proto.label for b in at.get("download_button")]
+    assert "Standalone .py" in labels and "Design JSON" in labels
+    assert any(b.label == "Build ONNX" for b in at.button)
+
+
+def test_onnx_export_is_verified(at):
+    next(b for b in at.button if b.label == "Build ONNX").click().run()
+    assert any("verified" in c.value for c in at.caption)
+    assert any(b.proto.label.startswith("Download ONNX") for b in at.get("download_button"))
+
+
+def test_pin_and_compare(at):
+    edit(at, {1: {"c": 24}})
+    next(b for b in at.button if b.label == "Pin for comparison").click().run()
+    page(at, "compare")
+    table = at.dataframe[0].value
+    assert any("SM_V2 (edited)" in d for d in table["design"])
+    at.multiselect(key="compare_sel").select("preset: SM_V2").run()
+    at.selectbox(key="diff_a").set_value("preset: SM_V2").run()
+    at.selectbox(key="diff_b").set_value("pinned: SM_V2 (edited)").run()
+    diff = next(d.value for d in at.dataframe if "changes" in d.value.columns)
+    assert list(diff["changes"]) == ["", "c: 16 → 24", "", "", "", ""]
+    assert diff["params_delta"].iloc[1] > 0
+
+
+def test_measure_on_this_host_stores_a_point_on_the_charts(at):
+    at.slider(key="m_budget").set_value(1.0).run()
+    at.button(key="m_go").click().run()
+    assert not at.error
+    assert any(m.label == "Median latency" for m in at.metric)
+    page(at, "charts")
+    figs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    names = [t.get("name", "") for f in figs for t in f["data"]]
+    assert any(n.startswith("measured on") for n in names)
+    assert any(n.startswith("paper") for n in names)
+
+
+def test_charts_reference_layer(at):
+    page(at, "charts")
+    at.toggle(key="chart_ref").set_value(True).run()
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert any("ImageNet-1k" in t.get("name", "") for t in spec["data"])
+
+
+def test_classroom_steps(at):
+    page(at, "classroom")
+    for _ in range(5):
+        at.button(key="cls_next").click().run()
+    assert any("Measure SM_V2 and SM_V2_x2nr first" in m.value for m in at.markdown)
+    at.button(key="cls_back").click().run()
+    assert at.session_state["class_step"] == 4
+
+
+def test_train_page_checks_folder(at, tmp_path):
+    from _imagedata import imagenet_layout
+
+    page(at, "train")
+    at.text_input(key="train_dir").set_value(str(tmp_path / "nothing")).run()
+    next(b for b in at.button if b.label == "Check folder").click().run()
+    assert at.error and "\n" not in at.error[0].value.strip()
+    root = imagenet_layout(tmp_path / "ds")
+    at.text_input(key="train_dir").set_value(str(root)).run()
+    next(b for b in at.button if b.label == "Check folder").click().run()
+    assert not at.error and any("4 classes" in s.value for s in at.success)

@@ -1,0 +1,255 @@
+"""Charts: Pareto front, correlation, and figures that always build and always say where numbers come from."""
+
+import json
+import math
+
+import pytest
+
+from explorer import charts
+from explorer.charts import (
+    accuracy_latency_figure,
+    flops_latency_figure,
+    layer_split_figure,
+    paper_points_from_presets,
+    pareto_front,
+    pearson,
+    reference_points_from_paper,
+    split_rows,
+)
+from explorer.cost import compute_cost
+from explorer.presets import all_presets, get_preset
+
+# ---------- Pareto front ----------
+
+
+@pytest.mark.parametrize(
+    "points, front",
+    [
+        ([], []),
+        ([(2.0, 70.0)], [0]),
+        ([(1.0, 70.0), (2.0, 80.0), (3.0, 75.0)], [0, 1]),  # the slow, worse point is dominated
+        ([(3.0, 90.0), (1.0, 70.0), (2.0, 80.0)], [1, 2, 0]),  # all on the front, returned by latency
+        ([(1.0, 70.0), (1.0, 75.0)], [1]),  # same latency: only the more accurate one
+        ([(1.0, 70.0), (2.0, 70.0)], [0]),  # same accuracy: only the faster one
+        ([(1.0, 70.0), (1.0, 70.0), (2.0, 60.0)], [0, 1]),  # exact duplicates: neither beats the other
+        ([(1.0, 70.0), (float("nan"), 99.0), (None, 99.0), (2.0, 71.0)], [0, 3]),  # missing values ignored
+        ([(5.0, 50.0), (4.0, 60.0), (3.0, 70.0)], [2]),  # one point beats everything
+    ],
+)
+def test_pareto_front(points, front):
+    assert pareto_front(points) == front
+
+
+def test_pearson_hand_cases():
+    assert pearson([1, 2, 3], [2, 4, 6]) == pytest.approx(1.0)
+    assert pearson([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert pearson([1, 2, 3], [1, 3, 2]) == pytest.approx(0.5)  # sxy = 1, sxx = syy = 2
+    assert pearson([1, 2, 3], [5, 5, 5]) is None  # undefined for a constant series
+    assert pearson([1], [1]) is None
+
+
+# ---------- data ----------
+
+
+def paper_gpu():
+    return paper_points_from_presets(all_presets(), "gpu")
+
+
+def measured(host="ci-host", backend="torch", device="cpu", batch=1, threads=2, names=None):
+    out = []
+    for d in all_presets():
+        if names and d.name not in names:
+            continue
+        c, p = compute_cost(d), d.meta["paper"]
+        out.append(dict(name=d.name, accuracy=p["accuracy_top1"], accuracy_source="paper", macs=c.macs,
+                        params=c.params, latency_ms=c.macs / 2e7 + len(d.stages), iqr_ms=0.2, backend=backend,
+                        device=device, host=host, batch=batch, threads=threads))  # fmt: skip
+    return out
+
+
+def legend(fig) -> list[str]:
+    return [t.name for t in fig.data if t.name and t.showlegend is not False]
+
+
+def hovers(fig) -> str:
+    return "\n".join(h for t in fig.data for h in (t.hovertext or ()))
+
+
+def subtitle(fig) -> str:
+    return fig.layout.title.subtitle.text or ""
+
+
+def notes(fig) -> str:
+    return " ".join(a.text for a in fig.layout.annotations)
+
+
+# ---------- paper points ----------
+
+
+def test_paper_points_from_presets():
+    pts = paper_gpu()
+    by = {p["name"]: p for p in pts}
+    assert len(pts) == len(all_presets()) + 1 and "ShuffleNet V2" in by
+    assert by["SM_V2"]["accuracy"] == 79.5 and by["SM_V2"]["latency_ms"] == 1.53
+    assert by["ShuffleNet V2"]["latency_ms"] == 1.41  # Table 3's value, not Table 2's
+    assert {p["series"] for p in pts} == {"paper, GTX 1060"}
+    cpu = {p["name"]: p for p in paper_points_from_presets(all_presets(), "cpu")}
+    assert cpu["SM_V2"]["latency_ms"] == 10.2 and cpu["SM_V2"]["series"] == "paper, 3.4 GHz CPU"
+    with pytest.raises(ValueError):
+        paper_points_from_presets(all_presets(), "tpu")
+
+
+def test_presets_without_paper_numbers_are_skipped():
+    edited = get_preset("SM_V2").with_changes(name="mine", meta={})
+    assert [p["name"] for p in paper_points_from_presets([edited])] == ["ShuffleNet V2"]
+
+
+# ---------- accuracy vs latency ----------
+
+
+def test_accuracy_figure_provenance_in_legend_and_hover():
+    ft = [dict(name="SM_V2", accuracy=42.0, latency_ms=3.0, images=1000, minutes=5, img_size=128)]
+    fig = accuracy_latency_figure(paper_gpu(), measured(), ft)
+    names = legend(fig)
+    assert "paper, GTX 1060" in names
+    assert "measured on ci-host (torch, cpu)" in names
+    assert "quick fine-tune (1,000 images, 5 min, res 128)" in names
+    assert not any("ImageNet-1k" in n for n in names)  # the reference layer is off by default
+    h = hovers(fig)
+    assert "SM_V2_x2nr" in h and "Table 4" in h and "GTX 1060" in h and "IQR" in h
+    assert "<i>measured on ci-host (torch, cpu)</i>" in h
+    assert fig.layout.xaxis.title.text.startswith("latency [ms per image]")
+    assert fig.layout.yaxis.title.text == "top-1 accuracy [%]"
+    json.loads(fig.to_json())
+
+
+def test_accuracy_figure_pareto_step_lines():
+    fig = accuracy_latency_figure(paper_gpu(), [], [])
+    steps = [t for t in fig.data if t.mode == "lines" and t.line.shape == "hv" and t.x[0] is not None]
+    assert len(steps) == 1
+    pts = [(p["latency_ms"], p["accuracy"]) for p in paper_gpu()]
+    assert list(steps[0].x) == [pts[i][0] for i in pareto_front(pts)]
+    assert "Pareto front (dashed, per series)" in legend(fig)
+    single = accuracy_latency_figure(paper_gpu()[:1], [], [])  # one point per series: no front drawn
+    assert not any(t.mode == "lines" and t.x[0] is not None for t in single.data)
+
+
+def test_reference_layer_only_when_asked():
+    ref = reference_points_from_paper("gpu")
+    off = accuracy_latency_figure(paper_gpu(), [], [], ref, show_reference=False)
+    on = accuracy_latency_figure(paper_gpu(), [], [], ref, show_reference=True)
+    assert not any("Table 2" in n for n in legend(off))
+    layer = next(t for t in on.data if t.name and "Table 2" in t.name)
+    assert "ImageNet-1k" in layer.name and layer.marker.symbol == "square-open"
+    assert len(layer.x) == 9 and "VGG16" in hovers(on) and "not comparable" in hovers(on)
+    assert on.layout.xaxis.type == "log"  # 1.4 ms to 25 ms: a linear axis would crush the small nets
+    assert "log scale" in on.layout.xaxis.title.text
+    assert "no reference points given" in subtitle(accuracy_latency_figure([], [], [], None, True))
+
+
+def test_points_without_latency_or_accuracy_are_explained():
+    ft = [dict(name="SM_V2", accuracy=40.0, latency_ms=None, images=100, minutes=1, img_size=64)]
+    m = measured(names={"SM_V2"})
+    m[0]["accuracy"] = None
+    fig = accuracy_latency_figure([], m, ft)
+    assert "SM_V2 (40.0 %)" in subtitle(fig) and "no accuracy known yet" in subtitle(fig)
+    assert "No points yet" in notes(fig)
+
+
+def test_empty_inputs_give_explained_figures():
+    for fig in (
+        accuracy_latency_figure([], [], []),
+        accuracy_latency_figure(None, None, None),
+        flops_latency_figure([]),
+        layer_split_figure([]),
+    ):
+        assert fig.layout.annotations and fig.layout.title.text
+        json.loads(fig.to_json())
+
+
+def test_runs_with_different_batch_are_separate_series():
+    pts = measured(names={"SM_V2"}) + measured(batch=8, names={"SM_V2"})
+    names = legend(accuracy_latency_figure([], pts, []))
+    assert "measured on ci-host (torch, cpu), batch 1, 2 threads" in names
+    assert "measured on ci-host (torch, cpu), batch 8, 2 threads" in names
+
+
+# ---------- FLOPs vs latency ----------
+
+
+def test_flops_figure_axes_series_and_r():
+    pts = measured() + measured(host="gpu-box", device="cuda", names={"SM_V2", "MobileNet V2"})
+    fig = flops_latency_figure(pts, paper_gpu())
+    assert fig.layout.xaxis.title.text == "FLOPs (2 × MACs) [M]"
+    assert fig.layout.yaxis.title.text == "latency [ms per image]"
+    assert "straight line through the origin" in subtitle(fig)
+    cpu = next(t for t in fig.data if t.name and t.name.startswith("measured on ci-host (torch, cpu)"))
+    own = measured()
+    r = pearson([2 * p["macs"] / 1e6 for p in own], [p["latency_ms"] for p in own])
+    assert cpu.name.endswith(f"r = {r:.2f}")
+    assert list(cpu.x) == pytest.approx([2 * p["macs"] / 1e6 for p in own])
+    assert list(cpu.error_y.array) == pytest.approx([0.1] * len(own))  # ± IQR / 2
+    cuda = next(t for t in fig.data if t.name and t.name.startswith("measured on gpu-box (torch, cuda)"))
+    assert "r =" not in cuda.name  # two points: no correlation claimed
+    paper = next(t for t in fig.data if t.name and t.name.startswith("paper, GTX 1060"))
+    assert "paper's own FLOPs count" in paper.name and "r =" in paper.name
+    assert "MACs" in hovers(fig) and "params" in hovers(fig)
+    fits = [t for t in fig.data if t.mode == "lines" and t.x[0] == 0]
+    assert len(fits) == 3  # one through-origin fit per series
+
+
+def test_flops_in_giga_when_large():
+    pts = [dict(name="big", macs=6_000_000_000, params=1, latency_ms=5.0, host="h", backend="torch", device="cpu")]
+    assert flops_latency_figure(pts).layout.xaxis.title.text == "FLOPs (2 × MACs) [G]"
+
+
+def test_series_colour_is_the_same_in_both_charts():
+    pts = measured() + measured(host="other")
+    acc = accuracy_latency_figure(paper_gpu(), pts, [])
+    fl = flops_latency_figure(pts, paper_gpu())
+
+    def color(fig, prefix):
+        return next(t.marker.color for t in fig.data if t.name and t.name.startswith(prefix))
+
+    for prefix in ("measured on ci-host", "measured on other", "paper, GTX 1060"):
+        assert color(acc, prefix) == color(fl, prefix)
+    assert color(acc, "measured on ci-host") != color(acc, "measured on other")
+
+
+# ---------- where the time goes ----------
+
+
+def test_layer_split_without_time():
+    rows = split_rows(compute_cost(get_preset("MobileNet V2")))
+    assert all(r["time_share"] is None for r in rows)
+    fig = layer_split_figure(rows)
+    assert [t.name.split(" (")[0] for t in fig.data] == ["share of MACs", "share of bytes moved"]
+    assert "No time measured yet" in subtitle(fig)
+    for t in fig.data:
+        assert sum(t.x) == pytest.approx(100.0)
+    assert list(fig.data[0].y) == list(charts.GROUPS)
+
+
+def test_layer_split_with_time_flags_memory_bound_kinds():
+    cost = compute_cost(get_preset("MobileNet V2"))
+    # A toy time model where moving bytes dominates: depthwise convs and adds outrun their MAC share.
+    layer_ms = {lc.layer.name: lc.bytes / 1e6 + lc.macs / 1e9 for lc in cost.layers}
+    fig = layer_split_figure(split_rows(cost, layer_ms), time_label="measured on ci-host (torch, cpu)")
+    time = next(t for t in fig.data if t.name.startswith("share of time"))
+    assert "ci-host" in time.name and sum(time.x) == pytest.approx(100.0)
+    flagged = {a.y: a.text for a in fig.layout.annotations}
+    assert "depthwise conv" in flagged and "× its MAC share" in flagged["depthwise conv"]
+    assert "residual add" in flagged and "no MACs" in flagged["residual add"]
+    assert "pointwise 1×1 conv" not in flagged
+
+
+def test_layer_split_partial_times_and_unknown_kinds():
+    rows = [
+        dict(name="a", kind="conv", macs_share=0.5, bytes_share=0.2, time_share=0.4),
+        dict(name="b", kind="dwconv", macs_share=0.5, bytes_share=0.8, time_share=None),
+        dict(name="c", kind="mystery", macs_share=0.0, bytes_share=0.0, time_share=0.6),
+    ]
+    fig = layer_split_figure(rows)
+    assert "1 layers without a time" in subtitle(fig)
+    assert list(fig.data[0].y) == ["pointwise 1×1 conv", "depthwise conv", "other (mystery)"]
+    assert all(math.isfinite(v) for t in fig.data for v in t.x)
