@@ -4,5 +4,5 @@ import streamlit as st
 
 from explorer.ui import nav
 
-st.set_page_config(page_title="CNN architecture explorer", page_icon="🧮", layout="wide")
+st.set_page_config(page_title="CNN architecture explorer", page_icon=":material/hub:", layout="wide")
 nav.navigation().run()

@@ -18,7 +18,7 @@ def render() -> None:
     host = _host()["cpu"]
     pts = gather(s, host) if s else {"measured": [], "flops": [], "finetune": []}
     c1, c2 = st.columns(2)
-    device = c1.radio("Paper's timings", ["GPU (GTX 1060)", "CPU (3.4 GHz)"], horizontal=True, key="chart_dev")
+    device = c1.radio("Paper's timings", ["CPU (3.4 GHz)", "GPU (GTX 1060)"], horizontal=True, help="Compare like with like: CPU measurements with the paper's CPU times", key="chart_dev")
     dev = "gpu" if device.startswith("GPU") else "cpu"
     show_ref = c2.toggle("Show Table 2 reference CNNs (ImageNet-1k)", key="chart_ref")
     fig = accuracy_latency_figure(paper_points_from_presets(all_presets(), dev), pts["measured"], pts["finetune"],

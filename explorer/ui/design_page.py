@@ -7,7 +7,8 @@ import streamlit as st
 
 from ..cost import compute_cost
 from ..fmt import si, size
-from . import state
+from . import export_panel, measure_panel, state
+from .diagram_view import render_diagram
 from .widgets import delta_text, layer_table, stale_style
 
 STAGE_COLUMNS = {
@@ -31,20 +32,18 @@ def _global_controls(d: state.Draft) -> None:
         ("input_size", st.number_input, dict(label="Input size", min_value=8, max_value=1024, step=16)),
         ("num_classes", st.number_input, dict(label="Classes", min_value=1, max_value=100_000, step=1)),
         ("stem_channels", st.number_input, dict(label="Stem width", min_value=1, max_value=1024, step=8)),
+        ("name", st.text_input, dict(label="Design name", max_chars=200)),
     ]
-    cols = st.columns(len(specs))
-    for col, (field, widget, kw) in zip(cols, specs):
+    rows = [st.columns(2), st.columns(2), st.columns(2), [st.container()]]
+    cells = [c for r in rows for c in r]
+    for cell, (field, widget, kw) in zip(cells, specs):
         key = f"g::{d.key}::{d.gen}::{field}"
         if key not in st.session_state:
             st.session_state[key] = g[field]
         if field == "last_conv_width":
             kw["disabled"] = not g["last_conv_on"]
-        with col:
+        with cell:
             g[field] = widget(key=key, **kw)
-    key = f"g::{d.key}::{d.gen}::name"
-    if key not in st.session_state:
-        st.session_state[key] = g["name"]
-    g["name"] = st.text_input("Design name", key=key, max_chars=200)
 
 
 def _row_tools(d: state.Draft) -> None:
@@ -88,11 +87,12 @@ def _editor(d: state.Draft) -> None:
 
 def _metrics(design, base) -> None:
     cost, bcost = compute_cost(design), compute_cost(base)
-    cols = st.columns(4)
+    cols = st.columns(5)
     items = [
         ("Params", cost.params, bcost.params, si(cost.params), "Conv + linear weights, BN affine, classifier bias"),
         ("MACs", cost.macs, bcost.macs, si(cost.macs), "Multiply-accumulates of convs and the classifier; BN, ReLU6, adds not counted"),
         ("FLOPs", cost.flops, bcost.flops, si(cost.flops), "FLOPs = 2 × MACs (the convention of torch's FlopCounterMode)"),
+        ("Memory traffic", cost.bytes, bcost.bytes, size(cost.bytes), "Bytes read and written by all layers, float32, batch 1; a residual add re-reads its block input — skips cost traffic, not FLOPs"),
         ("Peak activations", cost.peak_activation_bytes, bcost.peak_activation_bytes, size(cost.peak_activation_bytes), "Largest set of float32 tensors alive at once, inference, batch 1"),
     ]
     for col, (label, v, b, text, helptext) in zip(cols, items):
@@ -108,6 +108,7 @@ def render() -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         _editor(d)
+    with right:
         _global_controls(d)
     design = d.evaluate()
     base = state.baseline()
@@ -115,29 +116,26 @@ def render() -> None:
         if d.problems:
             st.error("**The table has a problem — the numbers show the last valid design:**\n\n" + "\n".join(f"- `{p}`" for p in d.problems))
         _row_tools(d)
+    with right:
         b1, b2 = st.columns(2)
         if b1.button(f"Reset to “{d.origin.name}”", help="Discard your edits of this source", width="stretch"):
             d.reset()
             st.rerun()
         if b2.button("Pin for comparison", width="stretch", disabled=bool(d.problems)):
             st.toast(f"Pinned “{state.pin(design)}” — see the Compare page")
-    with right:
-        with st.container(key="stale" if d.problems else "fresh"):
-            stale_style()
-            st.subheader(design.name)
-            _metrics(design, base)
-            notes = design.meta.get("notes")
-            if notes:
-                with st.expander("How the paper was read for this preset"):
-                    st.write(notes)
-                    p = design.meta.get("paper", {})
-                    st.write(f"Paper: {p.get('params_m')} M params, {p.get('flops_m')} M FLOPs, top-1 {p.get('accuracy_top1')} %, CPU {p.get('cpu_ms')} ms, GPU {p.get('gpu_ms')} ms ({p.get('table')}).")
-    from . import export_panel, measure_panel
-    from .diagram_view import render_diagram
-
+    with st.container(key="stale" if d.problems else "fresh"):
+        stale_style()
+        st.subheader(design.name)
+        _metrics(design, base)
+        notes = design.meta.get("notes")
+        if notes:
+            with st.expander("How the paper was read for this preset"):
+                st.write(notes)
+                p = design.meta.get("paper", {})
+                st.write(f"Paper: {p.get('params_m')} M params, {p.get('flops_m')} M FLOPs, top-1 {p.get('accuracy_top1')} %, CPU {p.get('cpu_ms')} ms, GPU {p.get('gpu_ms')} ms ({p.get('table')}).")
     tabs = st.tabs(["Diagram", "Per-layer table", "Latency on this host", "Export"])
     with tabs[0]:
-        render_diagram(design)
+        render_diagram(design, base)
     with tabs[1]:
         layer_table(design)
     with tabs[2]:

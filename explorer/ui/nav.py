@@ -36,10 +36,10 @@ def navigation():
     # Pages are small files (not callables) so that AppTest can switch to them by path.
     return st.navigation(
         [
-            st.Page(PAGES / "design.py", title="Design", icon="🧩", url_path="design", default=True),
-            st.Page(PAGES / "compare.py", title="Compare", icon="⚖️", url_path="compare"),
-            st.Page(PAGES / "charts.py", title="Charts", icon="📈", url_path="charts"),
-            st.Page(PAGES / "train.py", title="Fine-tune", icon="🏋️", url_path="train"),
-            st.Page(PAGES / "classroom.py", title="Classroom", icon="🎓", url_path="classroom"),
+            st.Page(PAGES / "design.py", title="Design", icon=":material/tune:", url_path="design", default=True),
+            st.Page(PAGES / "compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
+            st.Page(PAGES / "charts.py", title="Charts", icon=":material/scatter_plot:", url_path="charts"),
+            st.Page(PAGES / "train.py", title="Fine-tune", icon=":material/model_training:", url_path="train"),
+            st.Page(PAGES / "classroom.py", title="Classroom", icon=":material/school:", url_path="classroom"),
         ]
     )

@@ -22,7 +22,7 @@ def delta_text(value: float, base: float) -> str | None:
         return "same as baseline"
     diff = value - base
     pct = f" ({diff / base:+.0%})" if base else ""
-    return f"{'+' if diff > 0 else '−'}{si(abs(diff))}{pct}"
+    return f"{'+' if diff > 0 else '-'}{si(abs(diff))}{pct}"  # ASCII minus: Streamlit reads the sign from it
 
 
 def layer_frame(design: Design, time_share: dict[str, float] | None = None) -> pd.DataFrame:
