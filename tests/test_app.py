@@ -202,3 +202,41 @@ def test_train_page_checks_folder(at, tmp_path):
     at.text_input(key="train_dir").set_value(str(root)).run()
     next(b for b in at.button if b.label == "Check folder").click().run()
     assert not at.error and any("4 classes" in s.value for s in at.success)
+
+
+def test_quick_fine_tune_lands_on_the_chart(at, tmp_path):
+    from _imagedata import imagenet_layout, tiny_design_dict
+
+    at.file_uploader(key="upload").upload("tiny.json", json.dumps(tiny_design_dict()).encode(), "application/json").run()
+    page(at, "train")
+    root = imagenet_layout(tmp_path / "ds")
+    at.text_input(key="train_dir").set_value(str(root)).run()
+    next(b for b in at.button if b.label == "Check folder").click().run()
+    at.radio(key="train_budget_kind").set_value("epochs").run()
+    at.selectbox(key="train_res").set_value(96).run()
+    at.number_input(key="train_batch").set_value(16).run()
+    next(b for b in at.button if b.label == "Start fine-tuning").click().run()
+    job = at.session_state["train_job"]
+    assert job.wait(120), "the fine-tune did not finish"
+    at.run()
+    assert not at.error, [e.value for e in at.error]
+    assert any(m.label == "Top-1" for m in at.metric)
+    page(at, "charts")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    text = json.dumps(spec)
+    assert "quick fine-tune" in text  # drawn, or named as waiting for a latency measurement
+
+
+def test_unexpected_errors_show_one_line_not_a_traceback(at, monkeypatch):
+    import explorer.ui.widgets as widgets
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(widgets, "layer_frame", broken)
+    at.run()
+    assert not at.exception
+    assert any("Something went wrong (RuntimeError: simulated bug)" in e.value for e in at.error)
+    monkeypatch.undo()
+    at.run()
+    assert not at.error and metrics(at)["Params"] == si(1_538_372)  # nothing was lost

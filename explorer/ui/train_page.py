@@ -111,8 +111,12 @@ def render() -> None:
         else:
             st.success(found["summary"])
             st.caption("Classes: " + ", ".join(found["names"]) + ", …")
-    c1, c2, c3, c4 = st.columns(4)
-    minutes = c1.number_input("Minutes", 0.5, 240.0, 5.0, 0.5, key="train_min")
+    c0, c1, c2, c3, c4 = st.columns(5)
+    by_epochs = c0.radio("Budget", ["minutes", "epochs"], key="train_budget_kind", horizontal=True) == "epochs"
+    if by_epochs:
+        amount = c1.number_input("Epochs", 1, 1000, 1, key="train_epochs")
+    else:
+        amount = c1.number_input("Minutes", 0.5, 240.0, 5.0, 0.5, key="train_min")
     img_size = c2.selectbox("Resolution", [96, 128, 160, 224], index=1, key="train_res")
     batch = c3.number_input("Batch", 2, 1024, 64, key="train_batch")
     per_class = c4.number_input("Images per class (0 = all)", 0, 2000, 100, key="train_pc", help="A cap keeps quick runs quick")
@@ -121,7 +125,8 @@ def render() -> None:
     init = c2.text_input("Warm start from checkpoint (optional)", key="train_init", help="Every tensor whose name and shape match is loaded; the rest is reported")
     ok_folder = bool(found and found.get("path") == folder and "error" not in found)
     if st.button("Start fine-tuning", type="primary", disabled=running or not ok_folder, help=None if ok_folder else "Check the folder first"):
-        _start(design, dict(data=folder, minutes=float(minutes), img_size=int(img_size), batch=int(batch),
+        budget = {"epochs": int(amount)} if by_epochs else {"minutes": float(amount)}
+        _start(design, dict(data=folder, **budget, img_size=int(img_size), batch=int(batch),
                             per_class=int(per_class) or None, optimizer=optimizer, init=init or None))  # fmt: skip
         st.rerun()
     if job:
