@@ -10,6 +10,7 @@ import streamlit as st
 from ..charts import base_layout
 from ..data import detect_dataset
 from ..errors import UserError
+from ..hostlock import host_lock
 from ..jobs import Job
 from ..train import TrainConfig, fine_tune
 from . import state
@@ -27,7 +28,13 @@ def _check_folder(path: str) -> None:
 
 def _start(design, cfg_kw: dict) -> None:
     cfg = TrainConfig(design=design, **cfg_kw)
-    st.session_state.train_job = Job(lambda emit, stop: fine_tune(cfg, emit, stop), name=f"fine-tune {design.name}")
+
+    def run(emit, stop):
+        # Training holds the host like a measurement does: latency measured beside it would be meaningless.
+        with host_lock(f"fine-tune of {design.name}", timeout=0):
+            return fine_tune(cfg, emit, stop)
+
+    st.session_state.train_job = Job(run, name=f"fine-tune {design.name}")
 
 
 def _curves(events: list[dict]) -> go.Figure:
