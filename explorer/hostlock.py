@@ -35,6 +35,10 @@ class HostBusy(UserError):
     """Another measurement holds the host and the caller chose not to wait (longer)."""
 
 
+class Cancelled(UserError):
+    """The caller set its cancel event (the UI's Stop button) while waiting or measuring."""
+
+
 def default_lock_path() -> Path:
     from .results import default_data_dir
 
@@ -72,7 +76,7 @@ def host_lock(
 
     timeout: seconds to wait for a busy host; 0 raises HostBusy at once. on_wait(message) is called once when
     the host is busy and the caller starts waiting (for the UI's "waiting..." line). When `cancel` is set while
-    waiting, raises `cancelled_error()`.
+    waiting, raises Cancelled.
     """
     path = Path(path) if path else default_lock_path()
     try:
@@ -86,7 +90,7 @@ def host_lock(
     def wait_step() -> None:
         nonlocal told
         if cancel is not None and cancel.is_set():
-            raise cancelled_error()
+            raise Cancelled("measurement cancelled while waiting for the host")
         if time.monotonic() >= deadline:
             raise _busy(path, time.monotonic() - start, _holder(path))
         if not told and on_wait is not None:
@@ -99,6 +103,7 @@ def host_lock(
     while not tlock.acquire(timeout=POLL_S):
         wait_step()
     fd = None
+    locked = False
     try:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -110,14 +115,16 @@ def host_lock(
                 break
             except BlockingIOError:
                 wait_step()
+        locked = True
         _write_holder(fd, what)
         yield path
     finally:
         if fd is not None:
-            try:
-                os.ftruncate(fd, 0)  # no stale "who holds it" line once released
-            except OSError:
-                pass
+            if locked:
+                try:
+                    os.ftruncate(fd, 0)  # no stale "who holds it" line once released
+                except OSError:
+                    pass
             os.close(fd)  # closing the descriptor releases the flock
         tlock.release()
 
@@ -130,9 +137,3 @@ def _write_holder(fd: int, what: str) -> None:
         os.pwrite(fd, line.encode(errors="replace"), 0)
     except OSError:
         pass  # the holder line is a courtesy; the lock itself is what matters
-
-
-def cancelled_error() -> UserError:
-    from .latency import Cancelled
-
-    return Cancelled("measurement cancelled")

@@ -1,0 +1,412 @@
+"""Inference latency on this host, measured with a protocol an expert would trust.
+
+Protocol: the model in eval mode under torch.inference_mode(); warm-up runs excluded (ONNX Runtime's and
+cuDNN's first runs include allocation and kernel search); the thread count set explicitly, reported, and
+restored afterwards; torch.utils.benchmark.Timer.blocked_autorange (given the thread count explicitly: it
+defaults to 1) times many runs within a time budget, and every raw sample is kept. On a GPU the timer
+synchronizes the device at both ends of each timed block, so no un-synchronized launch is ever timed.
+Only one measurement runs per host at a time (explorer.hostlock).
+
+torch and onnxruntime are imported inside the functions: importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .allocator import steady_allocator
+from .errors import UserError
+from .hostinfo import available_devices, device_name, host_info, physical_cores, usable_logical_cores, versions
+from .hostlock import DEFAULT_TIMEOUT_S, Cancelled, host_lock
+from .results import now_iso
+from .spec import Design, parse_design
+
+__all__ = ["Cancelled", "LatencyResult", "measure", "measure_module", "available_devices", "host_info",
+           "layer_breakdown"]  # fmt: skip
+
+BACKENDS = ("torch", "onnxruntime")
+DEVICES = ("cpu", "cuda", "mps")
+BUDGET_RANGE_S = (0.05, 60.0)
+TIME_CAP_S = 120.0  # the whole measurement (build, export, warm-up, timing) stops here, whatever the budget
+MAX_BATCH = 1024
+MAX_THREADS = 256
+BATCH_ACTIVATION_CAP = 8 * 1024**3  # peak activations x batch, float32
+WARMUP_MIN_RUNS = 3
+WARMUP_SHARE = 0.2  # automatic warm-up lasts at least this share of the budget
+WARMUP_MAX_RUNS = 200
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class LatencyResult:
+    median_ms: float
+    iqr_ms: float
+    p10_ms: float
+    p90_ms: float
+    runs: int  # timed forward passes (warm-up excluded)
+    per_image_ms: float  # median / batch
+    samples_ms: list[float]  # per-run time of each timed block (of up to block_size runs), in order
+    backend: str
+    device: str
+    device_name: str
+    threads: int
+    batch: int
+    input_size: int
+    channels_last: bool
+    versions: dict
+    timestamp: str
+    protocol: str
+    design_hash: str
+    design_name: str = ""
+    p25_ms: float = 0.0
+    p75_ms: float = 0.0
+    mean_ms: float = 0.0
+    min_ms: float = 0.0
+    block_size: int = 1
+    warmup_runs: int = 0
+    timed_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+    allocator: str = ""  # how CPU memory was allocated (explorer.allocator)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def summary_line(self) -> str:
+        per = f", {self.per_image_ms:.3f} ms/image" if self.batch > 1 else ""
+        return (
+            f"{self.median_ms:.3f} ms median (IQR {self.iqr_ms:.3f} ms, p10-p90 {self.p10_ms:.3f}-{self.p90_ms:.3f} ms, "
+            f"{self.runs} runs{per}) - {self.backend} on {self.device} ({self.device_name}), {self.threads} threads, "
+            f"batch {self.batch}, {self.input_size}x{self.input_size}"
+        )
+
+
+# -- argument checks (all before the lock, so mistakes fail fast) ----------------------------------------
+def _int_arg(name: str, v, lo: int, hi: int) -> int:
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
+        raise UserError(f"{name} must be an integer from {lo} to {hi}, got {v!r}")
+    return int(v)
+
+
+def check_device(backend: str, device: str) -> None:
+    import torch
+
+    if backend not in BACKENDS:
+        raise UserError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if device not in DEVICES:
+        raise UserError(f"unknown device {device!r}; choose one of: {', '.join(DEVICES)}")
+    avail = ", ".join(available_devices())
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserError(
+            f"CUDA requested but torch.cuda.is_available() is False on this host; available devices: {avail}"
+        )
+    if device == "mps" and "mps" not in available_devices():
+        raise UserError(
+            f"MPS requested but torch.backends.mps.is_available() is False on this host; available devices: {avail}"
+        )
+    if backend == "onnxruntime" and device == "mps":
+        raise UserError("the onnxruntime backend runs on cpu or cuda; use --backend torch for mps")
+
+
+def resolve_threads(threads: int | None) -> tuple[int, str]:
+    """The thread count to use and how it was chosen, for the protocol line."""
+    if threads is None:
+        n = physical_cores()
+        return n, f"{n} threads (default: all {n} physical cores)"
+    n = _int_arg("threads", threads, 1, MAX_THREADS)
+    usable = usable_logical_cores()
+    extra = f", more than the {usable} usable cores: oversubscribed" if n > usable else ""
+    return n, f"{n} threads (requested{extra})"
+
+
+def measured_design(design: Design, input_size: int | None, batch: int) -> Design:
+    """The design at the measured input size, validated again (an input below the total stride is refused)."""
+    from .cost import DEFAULT_CAP
+
+    if input_size is not None and input_size != design.input_size:
+        design = parse_design({**design.to_dict(), "input_size": input_size})
+    cost = DEFAULT_CAP.check(design)
+    if cost.peak_activation_bytes * batch > BATCH_ACTIVATION_CAP:
+        need = cost.peak_activation_bytes * batch / 2**30
+        raise UserError(
+            f"batch {batch} needs about {need:.1f} GiB of activations; the cap is {BATCH_ACTIVATION_CAP / 2**30:.0f} GiB"
+        )
+    return design
+
+
+def _check_common(batch, budget_s, min_runs, warmup) -> None:
+    _int_arg("batch", batch, 1, MAX_BATCH)
+    _int_arg("min_runs", min_runs, 1, 100_000)
+    if warmup is not None:
+        _int_arg("warmup", warmup, 0, 10_000)
+    lo, hi = BUDGET_RANGE_S
+    if isinstance(budget_s, bool) or not isinstance(budget_s, numbers.Real) or not lo <= budget_s <= hi:
+        raise UserError(f"budget must be from {lo} to {hi:.0f} seconds, got {budget_s!r}")
+
+
+# -- timing ----------------------------------------------------------------------------------------------
+def synchronizer(device: str) -> Callable[[], None]:
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.synchronize
+    if device == "mps":
+        return torch.mps.synchronize
+    return lambda: None
+
+
+def time_callable(
+    fn: Callable[[], object],
+    *,
+    device: str,
+    threads: int,
+    budget_s: float,
+    min_runs: int,
+    warmup: int | None,
+    deadline: float,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> dict:
+    """Warm up, then time `fn` with torch.utils.benchmark. The caller sets the grad mode; threads are set here
+    and restored. Returns per-run samples (ms), block size, warm-up runs and the time spent timing."""
+    import torch
+    from torch.utils.benchmark import Timer
+
+    sync = synchronizer(device)
+    shown = [0.0]
+
+    def report(frac: float, msg: str) -> None:  # never backwards, even when a second round is needed
+        shown[0] = max(shown[0], frac)
+        if progress is not None:
+            progress(shown[0], msg)
+
+    def check_cancel() -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("measurement cancelled")
+
+    prior_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        warm_times, t_start = [], time.perf_counter()
+        warm_for = WARMUP_SHARE * budget_s if warmup is None else 0.0
+        while True:  # warm-up: excluded from the samples
+            n = len(warm_times)
+            if warmup is not None and n >= warmup:
+                break
+            if (
+                warmup is None
+                and n >= WARMUP_MIN_RUNS
+                and (time.perf_counter() - t_start >= warm_for or n >= WARMUP_MAX_RUNS)
+            ):
+                break
+            if n and time.monotonic() > deadline:
+                break
+            check_cancel()
+            t0 = time.perf_counter()
+            fn()
+            sync()
+            warm_times.append(time.perf_counter() - t0)
+            report(0.2 * min(1.0, n / max(WARMUP_MIN_RUNS, 1)), f"warming up ({n + 1} runs, not counted)")
+        # Enough time for min_runs runs at the warmed-up speed, within the cap.
+        est = sorted(warm_times[-5:])[len(warm_times[-5:]) // 2] if warm_times else 0.0
+        run_time = max(budget_s, 1.1 * min_runs * est)
+        run_time = max(0.0, min(run_time, deadline - time.monotonic()))
+        spent, timed = [0.0], [0.0]  # this round / all rounds
+
+        def on_block(number: int, seconds: float) -> None:
+            spent[0] += seconds
+            timed[0] += seconds
+            frac = 0.2 + 0.8 * min(1.0, spent[0] / run_time) if run_time else 1.0
+            report(frac, f"timing ({number} runs per sample, {spent[0]:.1f} of {run_time:.1f} s)")
+            check_cancel()
+
+        def timer() -> float:
+            sync()
+            return time.perf_counter()
+
+        # The timer synchronizes the device at both ends of each block: launches are never timed alone.
+        t = Timer(stmt="fn()", globals={"fn": fn}, timer=timer, num_threads=threads)
+        samples, runs, block = [], 0, 1
+        while True:
+            m = t.blocked_autorange(callback=on_block, min_run_time=run_time)
+            samples += [s * 1000.0 / m.number_per_run for s in m.raw_times]
+            runs += len(m.raw_times) * m.number_per_run
+            block = max(block, m.number_per_run)
+            left = deadline - time.monotonic()
+            if runs >= min_runs or left <= 0:
+                break
+            # Slower than the warm-up promised (a busy host): time the missing runs, within the cap.
+            per_run = sorted(samples)[len(samples) // 2] / 1000.0
+            run_time = min(1.1 * (min_runs - runs) * per_run, left)
+            spent[0] = 0.0
+    finally:
+        torch.set_num_threads(prior_threads)
+    return {"samples_ms": samples, "runs": runs, "block_size": block, "warmup_runs": len(warm_times),
+            "timed_s": timed[0]}  # fmt: skip
+
+
+def statistics(samples_ms: list[float]) -> dict:
+    import numpy as np
+
+    a = np.asarray(samples_ms, dtype=float)
+    p10, p25, p50, p75, p90 = (float(v) for v in np.percentile(a, [10, 25, 50, 75, 90]))
+    return {"median_ms": p50, "iqr_ms": p75 - p25, "p10_ms": p10, "p90_ms": p90, "p25_ms": p25, "p75_ms": p75,
+            "mean_ms": float(a.mean()), "min_ms": float(a.min())}  # fmt: skip
+
+
+def example_input(design: Design, batch: int, device: str, channels_last: bool):
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, 3, design.input_size, design.input_size, generator=g)
+    x = x.to(device)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+# -- the public entry ------------------------------------------------------------------------------------
+def measure(
+    design: Design,
+    backend: str = "torch",
+    device: str = "cpu",
+    batch: int = 1,
+    threads: int | None = None,
+    input_size: int | None = None,
+    channels_last: bool = False,
+    budget_s: float = 2.0,
+    min_runs: int = 10,
+    warmup: int | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    lock_timeout: float = DEFAULT_TIMEOUT_S,
+) -> LatencyResult:
+    """Measure one design's inference latency on this host; see the module docstring for the protocol.
+
+    threads None = all physical cores (said so in `protocol`). input_size None = the design's. warmup None =
+    at least 3 runs and 20 % of the budget. budget_s is the timed time (extended to reach min_runs), the whole
+    measurement capped at TIME_CAP_S. progress(fraction, message) is called along the way; setting `cancel`
+    raises Cancelled. A busy host is waited for up to lock_timeout seconds (0: raise HostBusy at once), with
+    progress(0, "waiting for another measurement ...") meanwhile.
+    """
+    from .build import build_model
+
+    _check_all(backend, device, batch, budget_s, min_runs, warmup, channels_last)
+    mdesign = measured_design(design, input_size, batch)
+    return _measure(lambda: build_model(mdesign), design.name, design.network_hash(), mdesign.input_size, backend,
+                    device, batch, threads, channels_last, budget_s, min_runs, warmup, progress, cancel,
+                    lock_timeout)  # fmt: skip
+
+
+def measure_module(
+    module,
+    name: str,
+    input_size: int = 224,
+    backend: str = "torch",
+    device: str = "cpu",
+    batch: int = 1,
+    threads: int | None = None,
+    channels_last: bool = False,
+    budget_s: float = 2.0,
+    min_runs: int = 10,
+    warmup: int | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    lock_timeout: float = DEFAULT_TIMEOUT_S,
+) -> LatencyResult:
+    """The same protocol for any nn.Module taking (batch, 3, H, W), e.g. an independent reference network."""
+    _check_all(backend, device, batch, budget_s, min_runs, warmup, channels_last)
+    _int_arg("input_size", input_size, 1, 4096)
+    return _measure(lambda: module, name, "", input_size, backend, device, batch, threads, channels_last, budget_s,
+                    min_runs, warmup, progress, cancel, lock_timeout)  # fmt: skip
+
+
+def _check_all(backend, device, batch, budget_s, min_runs, warmup, channels_last) -> None:
+    check_device(backend, device)
+    _check_common(batch, budget_s, min_runs, warmup)
+    if channels_last and backend != "torch":
+        raise UserError("channels-last is a torch memory format; ONNX Runtime chooses its own layouts")
+
+
+def _measure(make_model, name, design_hash, input_size, backend, device, batch, threads, channels_last, budget_s,
+             min_runs, warmup, progress, cancel, lock_timeout) -> LatencyResult:  # fmt: skip
+    import torch
+
+    n_threads, thread_note = resolve_threads(threads)
+    report = progress or (lambda f, m: None)
+    with host_lock(f"{name}, {backend} {device}, batch {batch}", lock_timeout, lambda m: report(0.0, m), cancel):
+        deadline = time.monotonic() + TIME_CAP_S
+        allocator = steady_allocator()
+        report(0.0, "building the model")
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(batch, 3, input_size, input_size, generator=g)
+        timing = dict(device=device, threads=n_threads, budget_s=budget_s, min_runs=min_runs, warmup=warmup,
+                      deadline=deadline, progress=report, cancel=cancel)  # fmt: skip
+        model = make_model().eval()
+        if backend == "torch":
+            timed, how = _measure_torch(model, x, device, channels_last, timing)
+        else:
+            from .latency_ort import measure_ort
+
+            timed, how = measure_ort(model, x, device, n_threads, timing, report)
+    stats = statistics(timed["samples_ms"])
+    runs = timed["runs"]
+    notes = []
+    if runs < min_runs:
+        notes.append(f"only {runs} runs fit in the {TIME_CAP_S:.0f} s cap (asked for at least {min_runs})")
+    blocks = f" in blocks of {timed['block_size']}" if timed["block_size"] > 1 else ""
+    protocol = (
+        f"{how}; {thread_note}; batch {batch}, {input_size}x{input_size}, float32; "
+        f"{timed['warmup_runs']} warm-up runs excluded; torch.utils.benchmark.Timer.blocked_autorange, "
+        f"{runs} runs{blocks} in {timed['timed_s']:.1f} s; median and IQR of per-run times; {allocator}"
+    )
+    report(1.0, "done")
+    return LatencyResult(
+        **{k: stats[k] for k in ("median_ms", "iqr_ms", "p10_ms", "p90_ms", "p25_ms", "p75_ms", "mean_ms", "min_ms")},
+        runs=runs, per_image_ms=stats["median_ms"] / batch, samples_ms=timed["samples_ms"], backend=backend,
+        device=device, device_name=device_name(device), threads=n_threads, batch=batch, input_size=input_size,
+        channels_last=channels_last, versions=versions(backend, device), timestamp=now_iso(), protocol=protocol,
+        design_hash=design_hash, design_name=name, block_size=timed["block_size"], warmup_runs=timed["warmup_runs"],
+        timed_s=timed["timed_s"], notes=notes, allocator=allocator,
+    )  # fmt: skip
+
+
+def _measure_torch(model, x, device: str, channels_last: bool, timing: dict) -> tuple[dict, str]:
+    import torch
+
+    model = model.to(device)
+    x = x.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    how = f"torch {torch.__version__} eager on {device}, eval + inference_mode"
+    how += ", channels-last" if channels_last else ", contiguous (NCHW)"
+    prior_bench = torch.backends.cudnn.benchmark
+    if device == "cuda":
+        torch.backends.cudnn.benchmark = True  # its algorithm search happens in the warm-up
+        how += "; cudnn.benchmark on; the timer synchronizes CUDA around each timed block"
+    elif device == "mps":
+        how += "; the timer synchronizes MPS around each timed block"
+    try:
+        with torch.inference_mode():
+            return time_callable(lambda: model(x), **timing), how
+    finally:
+        torch.backends.cudnn.benchmark = prior_bench
+
+
+def layer_breakdown(design: Design, **kwargs):
+    """Per-layer time beside MAC and byte shares; see explorer.layer_latency.layer_breakdown (same arguments)."""
+    from .layer_latency import layer_breakdown as breakdown
+
+    return breakdown(design, **kwargs)
+
+
+def __getattr__(name: str):
+    if name == "LayerBreakdown":  # lazily: layer_latency builds on this module
+        from .layer_latency import LayerBreakdown
+
+        return LayerBreakdown
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
