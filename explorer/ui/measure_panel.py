@@ -72,7 +72,7 @@ def _show_result(design: Design) -> None:
         fig = layer_split_figure(split_rows(compute_cost(design), {ly["name"]: ly["time_ms"] for ly in bd["layers"]}), time_label=f"measured on {_host()['cpu']} (torch, {bd['device']}, {bd['threads']} threads)")
         st.plotly_chart(fig, width="stretch", theme=None, key="layer_split")
         check = "within" if bd["within_tolerance"] else "OUTSIDE"
-        st.caption(f"Layers sum to {bd['layers_total_ms']:.2f} ms vs {bd['whole_ms']:.2f} ms for the whole network timed alone ({bd['difference_pct']:+.1f} %, {check} the ±{bd['tolerance_pct']:.0f} % tolerance).")
+        st.caption(f"Layers sum to {bd['layers_total_ms']:.2f} ms vs {bd['whole_ms']:.2f} ms for plain runs of the whole network ({bd['difference_pct']:+.1f} %, {check} the ±{bd['tolerance_pct']:.0f} % tolerance).")
 
 
 def render(design: Design, disabled: bool = False) -> None:
