@@ -31,12 +31,27 @@ def main() -> None:
         ours = best_of(lambda d=d: compute_cost(d), 50)
         fc = best_of(lambda d=d: flop_counter_macs(d), 3)
         th = best_of(lambda d=d: thop_counts(d), 3)
-        rows.append({"preset": d.name, "analytic_ms": ours, "flopcounter_ms": fc, "thop_ms": th,
-                     "flopcounter_x": fc / ours, "thop_x": th / ours})
-    print(text_table(rows, list(rows[0]), ["preset", "analytic ms", "FlopCounterMode ms", "thop ms",
-                                          "FlopCounter / analytic", "thop / analytic"]))
-    print("\nanalytic: explorer.cost.compute_cost (best of 50); the others build the model and run one forward "
-          f"pass (best of 3), {torch.get_num_threads()} torch threads. Target: analytic well under 5 ms for MobileNet V2.")
+        rows.append(
+            {
+                "preset": d.name,
+                "analytic_ms": ours,
+                "flopcounter_ms": fc,
+                "thop_ms": th,
+                "flopcounter_x": fc / ours,
+                "thop_x": th / ours,
+            }
+        )
+    print(
+        text_table(
+            rows,
+            list(rows[0]),
+            ["preset", "analytic ms", "FlopCounterMode ms", "thop ms", "FlopCounter / analytic", "thop / analytic"],
+        )
+    )
+    print(
+        "\nanalytic: explorer.cost.compute_cost (best of 50); the others build the model and run one forward "
+        f"pass (best of 3), {torch.get_num_threads()} torch threads. Target: analytic well under 5 ms for MobileNet V2."
+    )
 
 
 if __name__ == "__main__":

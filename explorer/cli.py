@@ -50,7 +50,9 @@ def cmd_presets(args: argparse.Namespace) -> int:
     cols = ["name", "params", "paper_params_m", "macs", "paper_flops_m", "paper_top1", "paper_cpu_ms", "paper_gpu_ms"]
     heads = ["preset", "params", "paper [M]", "MACs", "paper FLOPs [M]", "top-1 %", "CPU ms", "GPU ms"]
     print(text_table(rows, cols, heads))
-    print("\nparams, MACs: computed here (k = 100, 224x224). paper: as reported in Tables 3-4 (GTX 1060 / 3.4 GHz CPU).")
+    print(
+        "\nparams, MACs: computed here (k = 100, 224x224). paper: as reported in Tables 3-4 (GTX 1060 / 3.4 GHz CPU)."
+    )
     print("MACs count conv and linear multiply-accumulates only; FLOPs = 2 x MACs. The paper's FLOPs column")
     print("follows no single convention; see each preset's notes (`summary --preset NAME`).")
     return 0
@@ -100,8 +102,6 @@ def build_parser() -> argparse.ArgumentParser:
         mod.add_arguments(p)
         p.set_defaults(func=mod.run)
     return parser
-
-
 
 
 def main(argv: list[str] | None = None) -> int:

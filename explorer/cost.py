@@ -144,7 +144,9 @@ class CostCap:
         if cost.macs > self.macs:
             problems.append(f"design: {cost.macs / 1e9:.1f} G MACs is over the cap of {self.macs / 1e9:.0f} G MACs")
         if cost.params > self.params:
-            problems.append(f"design: {cost.params / 1e6:.1f} M params is over the cap of {self.params / 1e6:.0f} M params")
+            problems.append(
+                f"design: {cost.params / 1e6:.1f} M params is over the cap of {self.params / 1e6:.0f} M params"
+            )
         if cost.activation_bytes > self.activation_bytes:
             problems.append(
                 f"design: {cost.activation_bytes / 2**30:.1f} GiB of activations at batch 1 is over the cap of "

@@ -35,7 +35,7 @@ def text_table(rows: list[dict], columns: list[str], headers: list[str] | None =
     headers = headers or columns
     body = [[cell(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths))]
+    lines = ["  ".join(h.rjust(w) for h, w in zip(headers, widths, strict=False))]
     lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.rjust(w) for v, w in zip(b, widths)) for b in body]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(b, widths, strict=False)) for b in body]
     return "\n".join(lines)

@@ -65,7 +65,9 @@ def blocks(design: Design) -> list[BlockPlan]:
         for bi in range(st.n):
             stride = st.s if bi == 0 else 1
             skip = st.skip and stride == 1 and cin == st.c
-            out.append(BlockPlan(f"stages.{si}.{bi}", cin, cin * st.t, st.c, stride, st.kernel, st.t != 1, skip, st.out_act))
+            out.append(
+                BlockPlan(f"stages.{si}.{bi}", cin, cin * st.t, st.c, stride, st.kernel, st.t != 1, skip, st.out_act)
+            )
             cin = st.c
     return out
 
@@ -79,7 +81,9 @@ def expand(design: Design) -> list[Layer]:
             layers.append(Layer(f"{b.name}.expand", "conv", b.cin, b.hidden, h, h, act="relu6", block=b.name))
         h_dw = conv_out(h, b.kernel, b.stride)
         inside = dict(block=b.name, in_residual=b.skip)
-        layers.append(Layer(f"{b.name}.depthwise", "dwconv", b.hidden, b.hidden, h, h_dw, b.kernel, b.stride, "relu6", **inside))
+        layers.append(
+            Layer(f"{b.name}.depthwise", "dwconv", b.hidden, b.hidden, h, h_dw, b.kernel, b.stride, "relu6", **inside)
+        )
         layers.append(Layer(f"{b.name}.project", "conv", b.hidden, b.cout, h_dw, h_dw, act=b.out_act, **inside))
         if b.skip:
             layers.append(Layer(f"{b.name}.add", "add", b.cout, b.cout, h_dw, h_dw, block=b.name, in_residual=True))

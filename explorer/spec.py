@@ -79,10 +79,10 @@ class Design:
         blob = json.dumps(net, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-    def with_changes(self, **changes) -> "Design":
+    def with_changes(self, **changes) -> Design:
         return replace(self, **changes)
 
-    def with_skips(self, on: bool) -> "Design":
+    def with_skips(self, on: bool) -> Design:
         """Every stage's skip set to `on`: the paper's x2nr experiment as one switch."""
         return replace(self, stages=tuple(replace(s, skip=on) for s in self.stages))
 

@@ -207,7 +207,9 @@ def test_train_page_checks_folder(at, tmp_path):
 def test_quick_fine_tune_lands_on_the_chart(at, tmp_path):
     from _imagedata import imagenet_layout, tiny_design_dict
 
-    at.file_uploader(key="upload").upload("tiny.json", json.dumps(tiny_design_dict()).encode(), "application/json").run()
+    at.file_uploader(key="upload").upload(
+        "tiny.json", json.dumps(tiny_design_dict()).encode(), "application/json"
+    ).run()
     page(at, "train")
     root = imagenet_layout(tmp_path / "ds")
     at.text_input(key="train_dir").set_value(str(root)).run()

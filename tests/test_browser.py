@@ -26,7 +26,12 @@ REQUIRED = os.environ.get("EXPLORER_REQUIRE_BROWSER") == "1"
 
 pytestmark = pytest.mark.browser
 if not (CHROMIUM and DRIVER) and not REQUIRED:
-    pytestmark = [pytest.mark.browser, pytest.mark.skip(reason="no chromium/chromedriver here (apt-get install chromium chromium-driver); CI runs this test")]
+    pytestmark = [
+        pytest.mark.browser,
+        pytest.mark.skip(
+            reason="no chromium/chromedriver here (apt-get install chromium chromium-driver); CI runs this test"
+        ),
+    ]
 
 
 def _free_port() -> int:
@@ -112,7 +117,9 @@ def _edit_cell(driver, row: int, col: int, value: str) -> None:
     for _ in range(col):
         keys.send_keys(Keys.ARROW_RIGHT)
     keys.send_keys(Keys.ENTER).perform()
-    box = _wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "input.gdg-input, textarea.gdg-input"), "the cell editor")[0]
+    box = _wait_for(
+        driver, lambda d: d.find_elements(By.CSS_SELECTOR, "input.gdg-input, textarea.gdg-input"), "the cell editor"
+    )[0]
     box.send_keys(Keys.CONTROL, "a")
     box.send_keys(value)
     time.sleep(0.3)  # the grid drops an edit committed straight after typing
@@ -145,7 +152,9 @@ def test_edit_a_cell_and_flip_the_skip_toggle(app_url, driver):
     # Skips off: same MACs (skips have none), less memory traffic (no add re-reads its block input).
     _click_toggle(driver, "Skip connections")
     no_skip = compute_cost(wider.with_skips(False))
-    _wait_for(driver, lambda d: _metrics(d).get("Memory traffic") == size(no_skip.bytes), "memory traffic without skips")
+    _wait_for(
+        driver, lambda d: _metrics(d).get("Memory traffic") == size(no_skip.bytes), "memory traffic without skips"
+    )
     assert _metrics(driver)["MACs"] == si(want.macs)
 
     # And the final 1x1 conv on: MobileNetV2's conv to 1280 adds its params.

@@ -11,7 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "explorer", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "explorer", *args], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_presets_table_lists_every_model_with_paper_numbers():

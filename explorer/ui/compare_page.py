@@ -87,7 +87,9 @@ def render() -> None:
     pins = state.pinned()
     everything = _candidates()
     default = [k for k in everything if k.startswith(("current:", "pinned:"))] + ["preset: MobileNet V2"]
-    chosen_labels = st.multiselect("Designs", list(everything), default=[k for k in default if k in everything], key="compare_sel")
+    chosen_labels = st.multiselect(
+        "Designs", list(everything), default=[k for k in default if k in everything], key="compare_sel"
+    )
     chosen = {k: everything[k] for k in chosen_labels}
     if not chosen:
         st.info("Choose at least one design.")

@@ -12,12 +12,32 @@ from .diagram_view import render_diagram
 from .widgets import delta_text, layer_table, stale_style
 
 STAGE_COLUMNS = {
-    "t": st.column_config.NumberColumn("t", help="Expansion: hidden width = t × input channels (1 = no expansion conv)", min_value=1, max_value=32, step=1, required=True),
-    "c": st.column_config.NumberColumn("c", help="Output channels of each block", min_value=1, max_value=4096, step=1, required=True),
-    "n": st.column_config.NumberColumn("n", help="Blocks in the stage", min_value=1, max_value=32, step=1, required=True),
-    "s": st.column_config.NumberColumn("s", help="Stride of the stage's first block (1 or 2)", min_value=1, max_value=2, step=1, required=True),
-    "skip": st.column_config.CheckboxColumn("skip", help="Residual add where stride is 1 and channels match", default=True),
-    "out_act": st.column_config.SelectboxColumn("out_act", help="After the 1×1 projection: linear bottleneck or ReLU6", options=["linear", "relu6"], default="linear"),
+    "t": st.column_config.NumberColumn(
+        "t",
+        help="Expansion: hidden width = t × input channels (1 = no expansion conv)",
+        min_value=1,
+        max_value=32,
+        step=1,
+        required=True,
+    ),
+    "c": st.column_config.NumberColumn(
+        "c", help="Output channels of each block", min_value=1, max_value=4096, step=1, required=True
+    ),
+    "n": st.column_config.NumberColumn(
+        "n", help="Blocks in the stage", min_value=1, max_value=32, step=1, required=True
+    ),
+    "s": st.column_config.NumberColumn(
+        "s", help="Stride of the stage's first block (1 or 2)", min_value=1, max_value=2, step=1, required=True
+    ),
+    "skip": st.column_config.CheckboxColumn(
+        "skip", help="Residual add where stride is 1 and channels match", default=True
+    ),
+    "out_act": st.column_config.SelectboxColumn(
+        "out_act",
+        help="After the 1×1 projection: linear bottleneck or ReLU6",
+        options=["linear", "relu6"],
+        default="linear",
+    ),
     "kernel": st.column_config.SelectboxColumn("kernel", help="Depthwise kernel size", options=[3, 5, 7], default=3),
 }
 
@@ -26,8 +46,19 @@ def _global_controls(d: state.Draft) -> None:
     """Widgets bound to the draft's globals; their keys carry the draft's generation, so a reset redraws them."""
     g = d.globals
     specs = [
-        ("skips_on", st.toggle, dict(label="Skip connections", help="Off removes every residual add; each stage's own 'skip' value is kept for when you switch back on")),
-        ("last_conv_on", st.toggle, dict(label="Final 1×1 conv", help="MobileNetV2's 1×1 conv to 1280 before pooling; SM_V2 removes it")),
+        (
+            "skips_on",
+            st.toggle,
+            dict(
+                label="Skip connections",
+                help="Off removes every residual add; each stage's own 'skip' value is kept for when you switch back on",
+            ),
+        ),
+        (
+            "last_conv_on",
+            st.toggle,
+            dict(label="Final 1×1 conv", help="MobileNetV2's 1×1 conv to 1280 before pooling; SM_V2 removes it"),
+        ),
         ("last_conv_width", st.number_input, dict(label="Final conv width", min_value=1, max_value=8192, step=64)),
         ("input_size", st.number_input, dict(label="Input size", min_value=8, max_value=1024, step=16)),
         ("num_classes", st.number_input, dict(label="Classes", min_value=1, max_value=100_000, step=1)),
@@ -36,7 +67,7 @@ def _global_controls(d: state.Draft) -> None:
     ]
     rows = [st.columns(2), st.columns(2), st.columns(2), [st.container()]]
     cells = [c for r in rows for c in r]
-    for cell, (field, widget, kw) in zip(cells, specs):
+    for cell, (field, widget, kw) in zip(cells, specs, strict=False):
         key = f"g::{d.key}::{d.gen}::{field}"
         if key not in st.session_state:
             st.session_state[key] = g[field]
@@ -90,21 +121,49 @@ def _metrics(design, base) -> None:
     cols = st.columns(5)
     items = [
         ("Params", cost.params, bcost.params, si(cost.params), "Conv + linear weights, BN affine, classifier bias"),
-        ("MACs", cost.macs, bcost.macs, si(cost.macs), "Multiply-accumulates of convs and the classifier; BN, ReLU6, adds not counted"),
-        ("FLOPs", cost.flops, bcost.flops, si(cost.flops), "FLOPs = 2 × MACs (the convention of torch's FlopCounterMode)"),
-        ("Memory traffic", cost.bytes, bcost.bytes, size(cost.bytes), "Bytes read and written by all layers, float32, batch 1; a residual add re-reads its block input — skips cost traffic, not FLOPs"),
-        ("Peak activations", cost.peak_activation_bytes, bcost.peak_activation_bytes, size(cost.peak_activation_bytes), "Largest set of float32 tensors alive at once, inference, batch 1"),
+        (
+            "MACs",
+            cost.macs,
+            bcost.macs,
+            si(cost.macs),
+            "Multiply-accumulates of convs and the classifier; BN, ReLU6, adds not counted",
+        ),
+        (
+            "FLOPs",
+            cost.flops,
+            bcost.flops,
+            si(cost.flops),
+            "FLOPs = 2 × MACs (the convention of torch's FlopCounterMode)",
+        ),
+        (
+            "Memory traffic",
+            cost.bytes,
+            bcost.bytes,
+            size(cost.bytes),
+            "Bytes read and written by all layers, float32, batch 1; a residual add re-reads its block input — skips cost traffic, not FLOPs",
+        ),
+        (
+            "Peak activations",
+            cost.peak_activation_bytes,
+            bcost.peak_activation_bytes,
+            size(cost.peak_activation_bytes),
+            "Largest set of float32 tensors alive at once, inference, batch 1",
+        ),
     ]
-    for col, (label, v, b, text, helptext) in zip(cols, items):
+    for col, (label, v, b, text, helptext) in zip(cols, items, strict=False):
         col.metric(label, text, delta=delta_text(v, b), delta_color="inverse", help=helptext)
-    st.caption(f"Δ against **{base.name}** · {design.num_classes} classes · {design.input_size}×{design.input_size} input · batch 1")
+    st.caption(
+        f"Δ against **{base.name}** · {design.num_classes} classes · {design.input_size}×{design.input_size} input · batch 1"
+    )
 
 
 def render() -> None:
     src = state.current_source()
     d = state.draft(src)
     st.title("Design")
-    st.caption("Edit the bottleneck table (t = expansion, c = channels, n = blocks, s = first stride). Every number below is computed from it, instantly.")
+    st.caption(
+        "Edit the bottleneck table (t = expansion, c = channels, n = blocks, s = first stride). Every number below is computed from it, instantly."
+    )
     left, right = st.columns([3, 2], gap="large")
     with left:
         _editor(d)
@@ -114,7 +173,10 @@ def render() -> None:
     base = state.baseline()
     with left:
         if d.problems:
-            st.error("**The table has a problem — the numbers show the last valid design:**\n\n" + "\n".join(f"- `{p}`" for p in d.problems))
+            st.error(
+                "**The table has a problem — the numbers show the last valid design:**\n\n"
+                + "\n".join(f"- `{p}`" for p in d.problems)
+            )
         _row_tools(d)
     with right:
         b1, b2 = st.columns(2)
@@ -132,7 +194,9 @@ def render() -> None:
             with st.expander("How the paper was read for this preset"):
                 st.write(notes)
                 p = design.meta.get("paper", {})
-                st.write(f"Paper: {p.get('params_m')} M params, {p.get('flops_m')} M FLOPs, top-1 {p.get('accuracy_top1')} %, CPU {p.get('cpu_ms')} ms, GPU {p.get('gpu_ms')} ms ({p.get('table')}).")
+                st.write(
+                    f"Paper: {p.get('params_m')} M params, {p.get('flops_m')} M FLOPs, top-1 {p.get('accuracy_top1')} %, CPU {p.get('cpu_ms')} ms, GPU {p.get('gpu_ms')} ms ({p.get('table')})."
+                )
     tabs = st.tabs(["Diagram", "Per-layer table", "Latency on this host", "Export"])
     with tabs[0]:
         render_diagram(design, base)

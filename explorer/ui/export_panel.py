@@ -29,7 +29,9 @@ def render(design: Design, disabled: bool = False) -> None:
         "Standalone .py", to_python(design), file_name=f"{stem}.py", mime="text/x-python", width="stretch",
         help=f"Class {class_name(design.name)} and build_model(); imports only torch; parameter names match the explorer's",
     )  # fmt: skip
-    c2.download_button("Design JSON", to_json(design), file_name=f"{stem}.json", mime="application/json", width="stretch")
+    c2.download_button(
+        "Design JSON", to_json(design), file_name=f"{stem}.json", mime="application/json", width="stretch"
+    )
     ckpt = _checkpoint(design)
     with c3:
         weights = st.checkbox("with fine-tuned weights", value=bool(ckpt), disabled=not ckpt, key="onnx_weights",

@@ -26,7 +26,9 @@ def run_guarded(render: Callable[[], None]) -> None:
         st.error(str(e))
     except Exception as e:
         log.exception("unexpected error while rendering %s", render.__module__)
-        st.error(f"Something went wrong ({type(e).__name__}: {e}). Your designs are kept; the details are in the server log.")
+        st.error(
+            f"Something went wrong ({type(e).__name__}: {e}). Your designs are kept; the details are in the server log."
+        )
 
 
 PAGES = Path(__file__).resolve().parent / "pages"

@@ -13,7 +13,9 @@ def store() -> ResultStore | None:
     try:
         return ResultStore()
     except UserError as e:
-        st.warning(f"Results store unavailable: {e} Measurements still run but are not saved; move that file away to start a new store.")
+        st.warning(
+            f"Results store unavailable: {e} Measurements still run but are not saved; move that file away to start a new store."
+        )
         return None
 
 

@@ -31,7 +31,13 @@ def render() -> None:
         st.session_state.source = state.current_source()  # the widget starts from the kept value on every page
         st.selectbox("Start from", state.sources(), key="source", on_change=lambda: state.set_source(st.session_state.source),
                      help="Each source keeps its own edits; “Reset” on the Design page discards them.")  # fmt: skip
-        st.file_uploader("Load a design (.json)", type=["json"], key="upload", on_change=_on_upload, help="A design file as saved by this app or `python -m explorer export --format json`; at most 1 MB.")
+        st.file_uploader(
+            "Load a design (.json)",
+            type=["json"],
+            key="upload",
+            on_change=_on_upload,
+            help="A design file as saved by this app or `python -m explorer export --format json`; at most 1 MB.",
+        )
         for line in st.session_state.get("upload_error") or []:
             st.error(line)
         st.session_state.baseline = state.baseline_label()
@@ -41,4 +47,6 @@ def render() -> None:
         if pins:
             st.caption("Pinned: " + ", ".join(pins))
         st.divider()
-        st.caption("Numbers: MACs = conv + linear multiply-accumulates, FLOPs = 2 × MACs, float32, batch 1. Paper: Lee, Lee & Ho (2020).")
+        st.caption(
+            "Numbers: MACs = conv + linear multiply-accumulates, FLOPs = 2 × MACs, float32, batch 1. Paper: Lee, Lee & Ho (2020)."
+        )

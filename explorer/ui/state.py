@@ -33,8 +33,10 @@ class Draft:
     problems: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_design(cls, key: str, design: Design) -> "Draft":
-        return cls(key=key, origin=design, rows=design_to_rows(design), globals=design_to_globals(design), last_valid=design)
+    def from_design(cls, key: str, design: Design) -> Draft:
+        return cls(
+            key=key, origin=design, rows=design_to_rows(design), globals=design_to_globals(design), last_valid=design
+        )
 
     def reset(self) -> None:
         self.rows, self.globals = design_to_rows(self.origin), design_to_globals(self.origin)

@@ -42,7 +42,13 @@ def _curves(events: list[dict]) -> go.Figure:
     evals = [e for e in events if e.get("event") == "eval"]
     fig = go.Figure()
     fig.add_scatter(x=[e["step"] for e in steps], y=[e["loss"] for e in steps], name="training loss", mode="lines")
-    fig.add_scatter(x=[e["step"] for e in evals], y=[e["val"]["top1"] for e in evals], name="val top-1 %", mode="lines+markers", yaxis="y2")
+    fig.add_scatter(
+        x=[e["step"] for e in evals],
+        y=[e["val"]["top1"] for e in evals],
+        name="val top-1 %",
+        mode="lines+markers",
+        yaxis="y2",
+    )
     layout = base_layout("Live training curves", "", "step", "loss", height=380)
     layout["yaxis2"] = dict(title="top-1 %", overlaying="y", side="right", rangemode="tozero")
     fig.update_layout(**layout)
@@ -54,14 +60,19 @@ def _progress(job: Job) -> None:
     events = job.snapshot()
     start, step = job.last("start"), job.last("step")
     if start:
-        st.caption(f"{start['dataset']} · {start['device']} · {start['workers']} loader workers · checkpoints in {start['out_dir']}")
+        st.caption(
+            f"{start['dataset']} · {start['device']} · {start['workers']} loader workers · checkpoints in {start['out_dir']}"
+        )
         for n in start.get("notes") or []:
             st.info(n)
         if start.get("warm_start"):
             st.info(start["warm_start"])
     if step:
         eta = f", about {step['eta_s'] / 60:.1f} min left" if step.get("eta_s") else ""
-        st.progress(step["fraction"], text=f"step {step['step']} · loss {step['loss']:.3f} · {step['images_per_s']:.0f} images/s{eta}")
+        st.progress(
+            step["fraction"],
+            text=f"step {step['step']} · loss {step['loss']:.3f} · {step['images_per_s']:.0f} images/s{eta}",
+        )
         if step.get("skipped_images"):
             st.warning(f"{step['skipped_images']} unreadable images skipped so far")
     elif job.running:
@@ -92,19 +103,25 @@ def _result(job: Job) -> None:
     c3.metric("Steps", f"{s.steps:,}")
     c4.metric("Images/s", f"{s.images_per_s:.0f}")
     what = "stopped early" if s.stopped else "budget reached"
-    st.success(f"{what}: {s.record['label'] if s.record else ''} — on the Charts page as a quick fine-tune point. Checkpoint: {s.checkpoint}")
+    st.success(
+        f"{what}: {s.record['label'] if s.record else ''} — on the Charts page as a quick fine-tune point. Checkpoint: {s.checkpoint}"
+    )
     if s.skipped_images:
         st.warning(f"{s.skipped_images} unreadable images were skipped, e.g. {', '.join(s.skipped_examples)}")
     for n in s.notes:
         st.info(n)
-    st.caption("Export the fine-tuned weights from the Design page's Export tab (ONNX with weights, or a .pt state dict).")
+    st.caption(
+        "Export the fine-tuned weights from the Design page's Export tab (ONNX with weights, or a .pt state dict)."
+    )
     st.plotly_chart(_curves(job.snapshot()), width="stretch", theme=None, key="train_curves_final")
 
 
 def render() -> None:
     design = state.current_design()
     st.title("Fine-tune")
-    st.caption(f"Train **{design.name}** for a few minutes on a local ImageNet100 folder for an honest accuracy signal. Nothing is downloaded.")
+    st.caption(
+        f"Train **{design.name}** for a few minutes on a local ImageNet100 folder for an honest accuracy signal. Nothing is downloaded."
+    )
     job: Job | None = st.session_state.get("train_job")
     running = bool(job and job.running)
     folder = st.text_input("Dataset folder", value=os.environ.get("EXPLORER_IMAGENET100", ""), key="train_dir",
@@ -126,12 +143,23 @@ def render() -> None:
         amount = c1.number_input("Minutes", 0.5, 240.0, 5.0, 0.5, key="train_min")
     img_size = c2.selectbox("Resolution", [96, 128, 160, 224], index=1, key="train_res")
     batch = c3.number_input("Batch", 2, 1024, 64, key="train_batch")
-    per_class = c4.number_input("Images per class (0 = all)", 0, 2000, 100, key="train_pc", help="A cap keeps quick runs quick")
+    per_class = c4.number_input(
+        "Images per class (0 = all)", 0, 2000, 100, key="train_pc", help="A cap keeps quick runs quick"
+    )
     c1, c2 = st.columns(2)
     optimizer = c1.selectbox("Optimizer", ["sgd", "adamw"], key="train_opt")
-    init = c2.text_input("Warm start from checkpoint (optional)", key="train_init", help="Every tensor whose name and shape match is loaded; the rest is reported")
+    init = c2.text_input(
+        "Warm start from checkpoint (optional)",
+        key="train_init",
+        help="Every tensor whose name and shape match is loaded; the rest is reported",
+    )
     ok_folder = bool(found and found.get("path") == folder and "error" not in found)
-    if st.button("Start fine-tuning", type="primary", disabled=running or not ok_folder, help=None if ok_folder else "Check the folder first"):
+    if st.button(
+        "Start fine-tuning",
+        type="primary",
+        disabled=running or not ok_folder,
+        help=None if ok_folder else "Check the folder first",
+    ):
         budget = {"epochs": int(amount)} if by_epochs else {"minutes": float(amount)}
         _start(design, dict(data=folder, **budget, img_size=int(img_size), batch=int(batch),
                             per_class=int(per_class) or None, optimizer=optimizer, init=init or None))  # fmt: skip

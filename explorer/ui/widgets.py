@@ -41,13 +41,27 @@ def layer_table(design: Design) -> None:
     cfg = {
         "params": st.column_config.NumberColumn("params", format="localized"),
         "macs": st.column_config.NumberColumn("MACs", format="localized"),
-        "read_bytes": st.column_config.NumberColumn("bytes read", format="localized", help="Activations read (an add re-reads the block input) + weights, float32"),
+        "read_bytes": st.column_config.NumberColumn(
+            "bytes read",
+            format="localized",
+            help="Activations read (an add re-reads the block input) + weights, float32",
+        ),
         "write_bytes": st.column_config.NumberColumn("bytes written", format="localized"),
-        "intensity": st.column_config.NumberColumn("FLOP/byte", help="Arithmetic intensity: low = memory-bound (depthwise convs, adds)", format="%.2f"),
+        "intensity": st.column_config.NumberColumn(
+            "FLOP/byte", help="Arithmetic intensity: low = memory-bound (depthwise convs, adds)", format="%.2f"
+        ),
         "MAC share %": st.column_config.ProgressColumn("MAC share", format="%.1f%%", min_value=0, max_value=100),
         "bytes share %": st.column_config.ProgressColumn("bytes share", format="%.1f%%", min_value=0, max_value=100),
-        "time share %": st.column_config.ProgressColumn("time share (measured)", format="%.1f%%", min_value=0, max_value=100),
+        "time share %": st.column_config.ProgressColumn(
+            "time share (measured)", format="%.1f%%", min_value=0, max_value=100
+        ),
     }
     st.dataframe(df, column_config=cfg, hide_index=True, width="stretch", height=420)
-    note = "time share from the last per-layer measurement of this design" if shares else "measure with “per-layer split” on the Latency tab to add each layer's share of time"
-    st.caption(f"MACs count conv and linear layers only; FLOPs = 2 × MACs. Bytes assume float32 and BN+ReLU6 fused into the conv. {note}.")
+    note = (
+        "time share from the last per-layer measurement of this design"
+        if shares
+        else "measure with “per-layer split” on the Latency tab to add each layer's share of time"
+    )
+    st.caption(
+        f"MACs count conv and linear layers only; FLOPs = 2 × MACs. Bytes assume float32 and BN+ReLU6 fused into the conv. {note}."
+    )
