@@ -8,6 +8,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from _lockholder import lock_held_elsewhere
 
 from explorer.hostlock import Cancelled, HostBusy, host_lock
 
@@ -79,56 +80,24 @@ def test_process_and_thread_in_parent_serialize(tmp_path):
 
 
 def test_busy_host_without_waiting_says_so_and_who(tmp_path):
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        with host_lock("SM_V2, torch cpu, batch 1", timeout=5):
-            held.set()
-            release.wait(10)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    held.wait(5)
-    try:
+    with lock_held_elsewhere("SM_V2, torch cpu, batch 1"):
         with pytest.raises(HostBusy, match=r"host busy: .*SM_V2, torch cpu, batch 1, pid \d+"):
             with host_lock("second", timeout=0):
                 pass
-    finally:
-        release.set()
-        t.join()
 
 
 def test_waiting_request_is_told_then_proceeds():
-    held, messages = threading.Event(), []
-
-    def hold():
-        with host_lock("first", timeout=5):
-            held.set()
-            time.sleep(0.3)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    held.wait(5)
-    start = time.monotonic()
-    with host_lock("second", timeout=10, on_wait=messages.append):
-        waited = time.monotonic() - start
-    t.join()
+    messages = []
+    with lock_held_elsewhere("first", hold_s=0.3):
+        start = time.monotonic()
+        with host_lock("second", timeout=10, on_wait=messages.append):
+            waited = time.monotonic() - start
     assert waited >= 0.2
     assert len(messages) == 1 and messages[0].startswith("waiting for another measurement")
 
 
 def test_timeout_and_cancel_while_waiting():
-    held, release = threading.Event(), threading.Event()
-
-    def hold():
-        with host_lock("first", timeout=5):
-            held.set()
-            release.wait(10)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    held.wait(5)
-    try:
+    with lock_held_elsewhere("first"):
         start = time.monotonic()
         with pytest.raises(HostBusy, match="host busy"):
             with host_lock("second", timeout=0.3):
@@ -139,9 +108,6 @@ def test_timeout_and_cancel_while_waiting():
         with pytest.raises(Cancelled):
             with host_lock("third", timeout=10, cancel=cancel):
                 pass
-    finally:
-        release.set()
-        t.join()
 
 
 def test_released_after_an_error_and_holder_line_cleared(data_dir):

@@ -7,6 +7,7 @@ import time
 
 import pytest
 import torch
+from _lockholder import lock_held_elsewhere
 
 import explorer.build
 from explorer import latency, latency_ort
@@ -211,18 +212,9 @@ def test_measure_holds_the_host_lock(tiny):
     with host_lock("someone else", timeout=1):
         with pytest.raises(HostBusy, match="someone else"):
             measure(tiny, lock_timeout=0, **FAST)
-    held, messages = threading.Event(), []
-
-    def hold():
-        with host_lock("someone else", timeout=1):
-            held.set()
-            time.sleep(0.3)
-
-    t = threading.Thread(target=hold)
-    t.start()
-    held.wait(5)
-    r = measure(tiny, progress=lambda f, m: messages.append(m), **FAST)
-    t.join()
+    messages = []
+    with lock_held_elsewhere(hold_s=0.3):
+        r = measure(tiny, progress=lambda f, m: messages.append(m), **FAST)
     assert messages[0].startswith("waiting for another measurement") and r.runs >= 5
 
 
