@@ -59,30 +59,29 @@ def _images(batch: int, size: int):
     return torch.randn(batch, 3, size, size, generator=g)
 
 
+def model_to_onnx(model, example, opset: int = 17, dynamic_batch: bool = True) -> bytes:
+    """ONNX bytes of an eval-mode model, input `input`, output `logits` (also used to time ONNX Runtime)."""
+    import torch
+
+    buf = io.BytesIO()
+    axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic_batch else None
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the exporter's deprecation notice is not the user's concern
+        torch.onnx.export(model, (example,), buf, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                          dynamic_axes=axes, opset_version=opset, dynamo=False)  # fmt: skip
+    return buf.getvalue()
+
+
 def onnx_bytes(
     design: Design, state_dict: dict | None = None, opset: int = 17, verify: bool = True
 ) -> tuple[bytes, OnnxReport]:
     """The .onnx file's bytes and a report; the UI's download button uses these directly."""
-    import torch
 
     if opset not in OPSETS:
         raise UserError(f"opset: must be from {OPSETS.start} to {OPSETS.stop - 1}, got {opset}")
     model = prepare_model(design, state_dict)
     start = time.perf_counter()
-    buf = io.BytesIO()
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the exporter's deprecation notice is not the user's concern
-        torch.onnx.export(
-            model,
-            (_images(1, design.input_size),),
-            buf,
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-            opset_version=opset,
-            dynamo=False,
-        )
-    data = buf.getvalue()
+    data = model_to_onnx(model, _images(1, design.input_size), opset)
     report = OnnxReport(None, opset, time.perf_counter() - start, 0.0, len(data), None, None, (), False, "not verified")
     if verify:
         report = replace(report, **verify_onnx(data, model, design.input_size))

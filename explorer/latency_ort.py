@@ -6,7 +6,6 @@ so they are set on the session, and nothing needs restoring afterwards.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 
 from .errors import UserError
@@ -15,28 +14,13 @@ ONNX_OPSET = 17
 
 
 def export_onnx(model, x) -> tuple[bytes, str]:
-    """ONNX bytes of an eval model and which exporter made them. The TorchScript exporter is fast (< 1 s) and
-    gives opset 17 exactly; the dynamo exporter is the fallback should a torch release drop it."""
-    import io
+    """ONNX bytes of an eval model (static shapes: the batch being timed) and which exporter made them."""
+    from .export_onnx import EXPORTER, model_to_onnx
 
-    import torch
-
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            buf = io.BytesIO()
-            torch.onnx.export(model, (x,), buf, dynamo=False, opset_version=ONNX_OPSET, input_names=["input"])
-            return buf.getvalue(), f"torch.onnx TorchScript exporter, opset {ONNX_OPSET}"
-        except Exception as first:
-            try:
-                prog = torch.onnx.export(model, (x,), dynamo=True, opset_version=ONNX_OPSET, verbose=False)
-                return prog.model_proto.SerializeToString(), "torch.onnx dynamo exporter"
-            except Exception as e:
-                raise UserError(
-                    f"ONNX export failed: {type(first).__name__}: {first}; dynamo: {type(e).__name__}: {e}".splitlines()[
-                        0
-                    ]
-                ) from None
+    try:
+        return model_to_onnx(model, x, ONNX_OPSET, dynamic_batch=False), f"{EXPORTER}, opset {ONNX_OPSET}"
+    except Exception as e:  # an exporter failure is reported as one line, not a traceback
+        raise UserError(f"ONNX export failed: {type(e).__name__}: {e}".splitlines()[0]) from None
 
 
 def ort_session(onnx_bytes: bytes, device: str, threads: int):
