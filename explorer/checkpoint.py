@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .errors import UserError
+from .errors import UserError, first_line
 from .spec import Design
 
 CHECKPOINT_NAME = "last.pt"
@@ -42,20 +42,31 @@ def save_checkpoint(path: str | Path, payload: dict) -> Path:
 def load_checkpoint(path: str | Path) -> dict:
     """torch.load(weights_only=True) with one-line errors; a bare state dict comes back as {"model": it}."""
     path = Path(path).expanduser()
+    if not path.is_file():
+        raise UserError(f"{path}: no such checkpoint file")
     try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        # torch.save writes a zip archive (or, before torch 1.6, a pickle): say so plainly for anything else
+        if not (head == b"PK\x03\x04" or head[:1] == b"\x80"):
+            raise UserError(f"{path}: not a PyTorch checkpoint (not a file written by torch.save)")
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise UserError(f"{path}: checkpoint not found") from None
     except OSError as e:
         raise UserError(f"{path}: cannot read checkpoint ({e.strerror or e})") from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{path}: not a readable weights-only PyTorch checkpoint ({first[:160]})") from None
+    except pickle.UnpicklingError as e:
+        if "weights only" not in str(e).lower():
+            raise UserError(f"{path}: not a PyTorch checkpoint ({first_line(e)})") from None
+        raise UserError(
+            f"{path}: refused: it holds objects other than tensors, numbers and containers, "
+            "which loading with weights_only=True does not run"
+        ) from None
+    except (RuntimeError, ValueError, EOFError, AttributeError) as e:  # a truncated or corrupt archive
+        raise UserError(f"{path}: not a PyTorch checkpoint ({first_line(e)})") from None
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
         return obj
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         return {"model": obj}
-    raise UserError(f"{path}: holds neither a state dict nor a dict with a 'model' state dict")
+    raise UserError(f"{path}: not a checkpoint: expected a dict with a 'model' state dict, or a state dict")
 
 
 @dataclass

@@ -11,3 +11,9 @@ class DesignError(UserError):
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
+
+
+def first_line(e: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message, for one-line errors (the type's name when it has none)."""
+    text = str(e).strip()
+    return text.splitlines()[0][:limit] if text else type(e).__name__

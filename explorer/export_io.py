@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pickle
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,11 +21,6 @@ _LISTED = 3  # tensors named per kind of mismatch before "and N more"
 def _listing(names: list[str]) -> str:
     shown = ", ".join(names[:_LISTED])
     return shown + (f" and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0][:160] if text else type(e).__name__
 
 
 def _shape(shape) -> str:
@@ -83,41 +77,14 @@ def _check_trained_design(design: Design, raw: object, origin: str) -> None:
 
 def load_weights(design: Design, checkpoint_path: str | os.PathLike) -> dict:
     """The state dict of a checkpoint file, checked to load strict=True into the design's model."""
-    import torch
+    from .checkpoint import load_checkpoint
 
-    path = Path(checkpoint_path).expanduser()
-    origin = str(path)
-    if not path.is_file():
-        raise UserError(f"{origin}: no such checkpoint file")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-        # torch.save writes a zip archive (or, before torch 1.6, a pickle): say so plainly for anything else
-        if not (head == b"PK\x03\x04" or head[:1] == b"\x80"):
-            raise UserError(f"{origin}: not a PyTorch checkpoint (not a file written by torch.save)")
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except OSError as e:
-        raise UserError(f"{origin}: cannot read checkpoint ({e.strerror or e})") from None
-    except pickle.UnpicklingError as e:
-        if "weights only" not in str(e).lower():
-            raise UserError(f"{origin}: not a PyTorch checkpoint ({_first_line(e)})") from None
-        raise UserError(
-            f"{origin}: refused: it holds objects other than tensors, numbers and containers, "
-            "which loading with weights_only=True does not run"
-        ) from None
-    except (RuntimeError, ValueError, EOFError) as e:  # a truncated or corrupt archive
-        raise UserError(f"{origin}: not a PyTorch checkpoint ({_first_line(e)})") from None
-    is_checkpoint = isinstance(obj, dict) and isinstance(obj.get("model"), dict)
-    if is_checkpoint:
-        state_dict = obj["model"]
-    elif isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        state_dict = obj
-    else:
-        raise UserError(f"{origin}: not a checkpoint: expected a dict with a 'model' state dict, or a state dict")
-    check_state_dict(design, state_dict, origin)  # names the tensors: the most precise message first
-    if is_checkpoint and "design" in obj:
+    origin = str(Path(checkpoint_path).expanduser())
+    obj = load_checkpoint(checkpoint_path)
+    check_state_dict(design, obj["model"], origin)  # names the tensors: the most precise message first
+    if "design" in obj:
         _check_trained_design(design, obj["design"], origin)
-    return state_dict
+    return obj["model"]
 
 
 class _Sink:

@@ -12,7 +12,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass, replace
 
-from .errors import UserError
+from .errors import UserError, first_line
 from .export_io import atomic_output, check_state_dict
 from .spec import Design
 
@@ -105,7 +105,7 @@ def verify_onnx(data: bytes, model, input_size: int, batch_sizes=BATCH_SIZES, to
         proto = onnx.load_from_string(data)
         onnx.checker.check_model(proto, full_check=True)
     except Exception as e:  # a malformed file raises parser errors, not only ValidationError
-        return done(f"onnx.checker failed: {_first_line(e)}")
+        return done(f"onnx.checker failed: {first_line(e)}")
     result["checker_ok"] = True
     names = ([i.name for i in proto.graph.input], [o.name for o in proto.graph.output])
     if names != ([INPUT_NAME], [OUTPUT_NAME]):
@@ -127,7 +127,7 @@ def verify_onnx(data: bytes, model, input_size: int, batch_sizes=BATCH_SIZES, to
             worst = max(worst, float(np.max(np.abs(got - expected))))
             result["batch_sizes"] += (batch,)
     except Exception as e:
-        return done(f"ONNX Runtime could not run the model: {_first_line(e)}")
+        return done(f"ONNX Runtime could not run the model: {first_line(e)}")
     result["max_abs_diff"] = worst
     sizes = " and ".join(str(b) for b in batch_sizes)
     if not worst <= tolerance:  # also catches NaN
@@ -137,11 +137,6 @@ def verify_onnx(data: bytes, model, input_size: int, batch_sizes=BATCH_SIZES, to
         f"onnx.checker passed; ONNX Runtime matches PyTorch at batch {sizes} "
         f"(max abs diff {worst:.1e} <= {tolerance:.0e})"
     )
-
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0][:200] if text else type(e).__name__
 
 
 def to_onnx(design: Design, path, state_dict: dict | None = None, opset: int = 17, verify: bool = True) -> OnnxReport:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .errors import UserError
+from .errors import UserError, first_line
 
 ONNX_OPSET = 17
 
@@ -20,7 +20,7 @@ def export_onnx(model, x) -> tuple[bytes, str]:
     try:
         return model_to_onnx(model, x, ONNX_OPSET, dynamic_batch=False), f"{EXPORTER}, opset {ONNX_OPSET}"
     except Exception as e:  # an exporter failure is reported as one line, not a traceback
-        raise UserError(f"ONNX export failed: {type(e).__name__}: {e}".splitlines()[0]) from None
+        raise UserError(f"ONNX export failed: {type(e).__name__}: {first_line(e)}") from None
 
 
 def ort_session(onnx_bytes: bytes, device: str, threads: int):

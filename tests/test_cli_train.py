@@ -51,7 +51,7 @@ def test_json_summary_and_result_in_the_default_store(tmp_path, spec):
         (["--data", "{tmp}", "--batch", "1"], "batch must be at least 2"),
         (["--data", "{tmp}", "--batch", "64"], "only 7 training images"),
         (["--data", "{tmp}", "--resume", "--out", "{tmp}/none"], "nothing to resume"),
-        (["--data", "{tmp}", "--init", "{tmp}/missing.pt"], "checkpoint not found"),
+        (["--data", "{tmp}", "--init", "{tmp}/missing.pt"], "no such checkpoint file"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(tmp_path, spec, extra, words):

@@ -107,7 +107,7 @@ def test_warm_start_loads_matching_tensors_and_reports_the_rest(data, tmp_path):
     assert s.warm_start["loaded"] and not s.warm_start["skipped"]
     assert events[0]["warm_start"].startswith("warm start from")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(UserError, match="not a readable weights-only"):
+    with pytest.raises(UserError, match="not a PyTorch checkpoint"):
         warm_start(dst, tmp_path / "junk.pt")
 
 
