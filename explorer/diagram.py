@@ -154,8 +154,8 @@ def network_figure(design: Design, baseline: Design | None = None) -> go.Figure:
                                 font=dict(size=14, color=BLACK), yanchor="middle"))  # fmt: skip
 
     sub = (
-        "box height ∝ √channels (solid: block output, light: after expansion) · arcs: skip connections · "
-        "↓2: stride 2 · hover a box for its numbers"
+        "height ∝ √channels (solid: block output, light: after expansion)<br>"
+        "arcs: skip connections · ↓2: stride 2 · hover a box for its numbers"
     )
     if baseline is not None:
         bc = compute_cost(baseline)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
@@ -17,12 +19,12 @@ def stale_style() -> None:
     st.markdown(_STALE_CSS, unsafe_allow_html=True)
 
 
-def delta_text(value: float, base: float) -> str | None:
+def delta_text(value: float, base: float, fmt: Callable[[float], str] = si) -> str | None:
     if value == base:
         return "same as baseline"
     diff = value - base
     pct = f" ({diff / base:+.0%})" if base else ""
-    return f"{'+' if diff > 0 else '-'}{si(abs(diff))}{pct}"  # ASCII minus: Streamlit reads the sign from it
+    return f"{'+' if diff > 0 else '-'}{fmt(abs(diff))}{pct}"  # ASCII minus: Streamlit reads the sign from it
 
 
 def layer_frame(design: Design, time_share: dict[str, float] | None = None) -> pd.DataFrame:
