@@ -50,7 +50,8 @@ def _curves(events: list[dict]) -> go.Figure:
         yaxis="y2",
     )
     layout = base_layout("Live training curves", "", "step", "loss", height=380)
-    layout["yaxis2"] = dict(title="top-1 %", overlaying="y", side="right", rangemode="tozero")
+    layout["yaxis2"] = dict(title="val top-1 %", overlaying="y", side="right", range=[0, 100], showgrid=False)
+    layout["margin"]["r"] = max(layout["margin"].get("r", 0), 90)  # room for the right axis' title
     fig.update_layout(**layout)
     return fig
 
