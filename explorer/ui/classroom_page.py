@@ -9,6 +9,7 @@ import streamlit as st
 
 from ..charts import flops_latency_figure
 from ..cost import compute_cost
+from ..diagram import network_figure
 from ..fmt import si
 from ..latency import physical_cores
 from ..presets import get_preset
@@ -17,6 +18,7 @@ from .measure_panel import _host, host_line, run_measurement
 MV2, SM, X2NR = "MobileNet V2", "SM_V2", "SM_V2_x2nr"
 PAPER_RATIOS = {"cpu": {(SM, MV2): 0.70, (X2NR, SM): 1.07}, "gpu": {(SM, MV2): 0.69, (X2NR, SM): 0.96}}
 STEPS = 6
+DIAGRAMS = {0: (MV2, None), 1: (SM, MV2), 3: (X2NR, SM)}  # step -> (network, compared with)
 
 
 def _lat(name: str) -> dict | None:
@@ -97,6 +99,10 @@ def render() -> None:
             st.subheader(f"{i + 1}. {title}")
             if text:
                 st.markdown(f"<div style='font-size:1.35rem'>{text}</div>", unsafe_allow_html=True)
+            if i == step and i in DIAGRAMS:  # the picture of the network being introduced, current step only
+                name, base = DIAGRAMS[i]
+                fig = network_figure(get_preset(name), get_preset(base) if base else None)
+                st.plotly_chart(fig, width="stretch", theme=None, key=f"cls_diagram_{i}")
             if i == 2:
                 if st.button("Measure MobileNet V2 and SM_V2", type="primary", disabled=step != 2, key="cls_m1"):
                     _measure(MV2, SM)
