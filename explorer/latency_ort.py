@@ -62,10 +62,10 @@ def ort_runner(sess, x, device: str) -> Callable[[], object]:
 
 
 def measure_ort(model, x, device: str, threads: int, timing: dict, report: Callable) -> tuple[dict, str]:
-    """Export the eval model, open a session, and time InferenceSession runs with latency.time_callable."""
+    """Export the eval model, open a session, and time InferenceSession runs with timing.time_callable."""
     import onnxruntime as ort
 
-    from .latency import time_callable
+    from .timing import time_callable
 
     report(0.05, "exporting to ONNX")
     onnx_bytes, exporter = export_onnx(model.cpu(), x)

@@ -22,19 +22,17 @@ from .cost import compute_cost
 from .hostlock import DEFAULT_TIMEOUT_S, Cancelled, host_lock
 from .latency import (
     TIME_CAP_S,
-    WARMUP_SHARE,
-    Progress,
     _check_common,
     check_device,
     device_name,
     example_input,
     measured_design,
     resolve_threads,
-    statistics,
     versions,
 )
 from .results import now_iso
 from .spec import Design
+from .timing import WARMUP_SHARE, Progress, statistics
 
 TOLERANCE_PCT = 10.0  # |sum of layers - whole| / whole; the stamps themselves cost a little
 MIN_LAYER_RUNS = 5
