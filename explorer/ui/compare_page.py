@@ -9,7 +9,7 @@ from ..compare import global_diff, stage_diff
 from ..cost import compute_cost
 from ..spec import Design
 from . import state
-from .results_view import latest_latency_text
+from .results_view import latest_latency_text, store
 
 
 def _candidates() -> dict[str, Design]:
@@ -20,7 +20,7 @@ def _candidates() -> dict[str, Design]:
 
 
 def _overview(chosen: dict[str, Design]) -> None:
-    rows = []
+    rows, s = [], store()  # one store read per page run, not one per design
     for label, d in chosen.items():
         c = compute_cost(d)
         paper = d.meta.get("paper", {})
@@ -33,7 +33,7 @@ def _overview(chosen: dict[str, Design]) -> None:
                 "params": c.params,
                 "MACs": c.macs,
                 "peak act. MiB": c.peak_activation_bytes / 2**20,
-                "measured latency": latest_latency_text(d),
+                "measured latency": latest_latency_text(s, d),
                 "paper top-1 %": paper.get("accuracy_top1"),
             }
         )

@@ -23,7 +23,6 @@ def measured_label(r: dict) -> str:
     return f"{r['median_ms']:.2f} ms ({r['backend']}, {r['device']}, batch {r['batch']}, {r['threads']} threads)"
 
 
-def latest_latency_text(design: Design) -> str:
-    s = store()
+def latest_latency_text(s: ResultStore | None, design: Design) -> str:
     r = s.latest_latency(design.network_hash(), batch=1) if s else None
     return measured_label(r) if r else "not measured"
