@@ -4,134 +4,14 @@ Mandatory in CI (.ci/run installs Chromium and sets EXPLORER_REQUIRE_BROWSER=1);
 reason printed, when no Chromium is installed.
 """
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
-import pytest
+from browser_support import ARTIFACTS, BROWSER_MARKS, _click_toggle, _edit_cell, _metrics, _wait_for, app_url, driver
 
 from explorer.cost import compute_cost
 from explorer.fmt import si, size
 from explorer.presets import get_preset
 
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "artifacts" / "browser"
-CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-REQUIRED = os.environ.get("EXPLORER_REQUIRE_BROWSER") == "1"
-
-pytestmark = pytest.mark.browser
-if not (CHROMIUM and DRIVER) and not REQUIRED:
-    pytestmark = [
-        pytest.mark.browser,
-        pytest.mark.skip(
-            reason="no chromium/chromedriver here (apt-get install chromium chromium-driver); CI runs this test"
-        ),
-    ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    port = _free_port()
-    env = {**os.environ, "EXPLORER_DATA_DIR": str(tmp_path_factory.mktemp("data"))}
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.address", "127.0.0.1",
-           "--server.port", str(port), "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]  # fmt: skip
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None, "streamlit exited early; see its log"
-            assert time.monotonic() < deadline, "streamlit did not become healthy in 60 s"
-            time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def driver():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM or "/usr/bin/chromium"
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1400,1400"):  # fmt: skip
-        opts.add_argument(flag)
-    d = webdriver.Chrome(service=Service(DRIVER or "/usr/bin/chromedriver"), options=opts)
-    yield d
-    d.quit()
-
-
-def _metrics(driver) -> dict:
-    from selenium.webdriver.common.by import By
-
-    out = {}
-    for m in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stMetric"]'):
-        label = m.find_element(By.CSS_SELECTOR, '[data-testid="stMetricLabel"]').text.strip()
-        out[label] = m.find_element(By.CSS_SELECTOR, '[data-testid="stMetricValue"]').text.strip()
-    return out
-
-
-def _wait_for(driver, cond, what: str, timeout: float = 30):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: cond(d), message=f"waited for {what}")
-
-
-def _edit_cell(driver, row: int, col: int, value: str) -> None:
-    """Click the row's index cell on the grid's canvas, arrow to the column, type into the overlay editor."""
-    from selenium.webdriver.common.action_chains import ActionChains
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.common.keys import Keys
-
-    index_cell = driver.find_element(By.CSS_SELECTOR, f'[data-testid="glide-cell-1-{row}"]')
-    canvas = driver.find_element(By.CSS_SELECTOR, '[data-testid="data-grid-canvas"]')
-    header = 35  # glide's header row; rows are 35 px in Streamlit's default grid
-    y = header + 35 * row + 17 - canvas.size["height"] / 2
-    x = 60 - canvas.size["width"] / 2  # the index column, right of the row-selection checkboxes
-    ActionChains(driver).move_to_element_with_offset(canvas, int(x), int(y)).click().perform()
-    assert index_cell is not None
-    keys = ActionChains(driver)
-    for _ in range(col):
-        keys.send_keys(Keys.ARROW_RIGHT)
-    keys.send_keys(Keys.ENTER).perform()
-    box = _wait_for(
-        driver, lambda d: d.find_elements(By.CSS_SELECTOR, "input.gdg-input, textarea.gdg-input"), "the cell editor"
-    )[0]
-    box.send_keys(Keys.CONTROL, "a")
-    box.send_keys(value)
-    time.sleep(0.3)  # the grid drops an edit committed straight after typing
-    box.send_keys(Keys.ENTER)
-
-
-def _click_toggle(driver, label: str) -> None:
-    from selenium.webdriver.common.by import By
-
-    el = driver.find_element(By.XPATH, f'//label[.//p[normalize-space()="{label}"]]')
-    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
-    el.click()
+pytestmark = BROWSER_MARKS
+__all__ = ["app_url", "driver"]  # fixtures used by name
 
 
 def test_edit_a_cell_and_flip_the_skip_toggle(app_url, driver):
