@@ -36,7 +36,13 @@ def design_from_args(args: argparse.Namespace) -> Design:
     from .presets import get_preset
     from .spec import load_design_file
 
-    return get_preset(args.preset) if args.preset else load_design_file(args.spec)
+    if args.preset is not None:
+        if not args.preset.strip():
+            raise UserError("--preset must name a preset (see `python -m explorer presets`), got an empty name")
+        return get_preset(args.preset)
+    if not args.spec.strip():
+        raise UserError("--spec must name a design JSON file, got an empty path")
+    return load_design_file(args.spec)
 
 
 def cmd_presets(args: argparse.Namespace) -> int:
@@ -104,14 +110,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def printable(line: str) -> str:
+    """A line safe for any terminal: control characters (an escape sequence in a key) shown escaped."""
+    return "".join(ch if ch.isprintable() or ch == "\t" else ascii(ch)[1:-1] for ch in line)
+
+
+def _never_crash_on_encoding() -> None:
+    # Under LC_ALL=C stdout is ASCII: a non-ASCII design name must print as \u escapes, not end the command.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
+
+
 def main(argv: list[str] | None = None) -> int:
+    _never_crash_on_encoding()
     parser = build_parser()
     args = parser.parse_args(argv)  # argparse itself exits 2 with a one-line usage error
     try:
         return int(args.func(args) or 0)
     except UserError as e:
         for line in str(e).splitlines() or ["invalid input"]:
-            print(f"error: {line}", file=sys.stderr)
+            print(f"error: {printable(line)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -119,5 +141,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug, not a user mistake: still one line, the traceback only on request
         if os.environ.get("EXPLORER_DEBUG"):
             raise
-        print(f"internal error: {type(e).__name__}: {e} (set EXPLORER_DEBUG=1 for the traceback)", file=sys.stderr)
+        message = printable(f"{type(e).__name__}: {e}")
+        print(f"internal error: {message} (set EXPLORER_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1

@@ -6,13 +6,11 @@ accepted too. Both are read with torch.load(weights_only=True), which cannot run
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import DesignError, UserError
+from .safeio import atomic_write
 from .spec import Design, parse_design
 
 _LISTED = 3  # tensors named per kind of mismatch before "and N more"
@@ -87,43 +85,7 @@ def load_weights(design: Design, checkpoint_path: str | os.PathLike) -> dict:
     return obj["model"]
 
 
-class _Sink:
-    """The open temporary file; `written` counts the bytes."""
-
-    def __init__(self, file):
-        self.file = file
-        self.written = 0
-
-    def write(self, data: bytes) -> None:
-        self.file.write(data)
-        self.written += len(data)
-
-
-@contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[_Sink]:
-    """Write `path` all at once or not at all.
-
-    The temporary file is created on entry, in the target's folder, so an unwritable path fails before any
-    slow work; on success it replaces `path` (os.replace is atomic), on any error it is removed.
-    """
-    out = Path(path).expanduser()
-    if out.is_dir():
-        raise UserError(f"{out}: is a folder; give a file name for the output")
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    except OSError as e:
-        raise UserError(f"{out}: cannot write here ({e.strerror or e})") from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            sink = _Sink(f)
-            yield sink
-            f.flush()
-            os.fsync(f.fileno())  # the data is on disk before the rename makes it visible
-        try:
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; an export is an ordinary file
-            os.replace(tmp, out)
-        except OSError as e:
-            raise UserError(f"{out}: cannot write here ({e.strerror or e})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
+def atomic_output(path: str | os.PathLike):
+    """Write `path` all at once or not at all: explorer.safeio.atomic_write, whose rules every output follows
+    (a new path or an existing regular file; devices, FIFOs, folders and symbolic links are refused)."""
+    return atomic_write(path, "output")

@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import numbers
+import unicodedata
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import DesignError, UserError
+from .errors import DesignError
+from .safeio import read_file
 
 OUT_ACTS = ("linear", "relu6")
 KERNELS = (3, 5, 7)
@@ -37,6 +39,7 @@ META_KEYS = ("paper", "notes", "source", "description")
 STAGE_KEYS = ("t", "c", "n", "s", "skip", "out_act", "kernel")
 STAGE_REQUIRED = ("t", "c", "n", "s")
 MAX_FILE_BYTES = 1_000_000
+MAX_DEPTH = 20  # nesting of lists and objects; a design needs 3 (stages, a stage, a paper value)
 
 
 @dataclass(frozen=True)
@@ -92,17 +95,57 @@ def _is_int(v: Any) -> bool:
 
 
 def _describe(v: Any) -> str:
+    """A short, printable description of a JSON value for an error line."""
     if v is None:
         return "null"
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):
-        return json.dumps(v)
+        shown = json.dumps(v[:60])  # escapes control characters and lone surrogates
+        return shown if len(v) <= 60 else shown[:-1] + '..."'
     if isinstance(v, list):
         return "a list"
     if isinstance(v, dict):
         return "an object"
+    if _is_int(v) and abs(v) >= 10**15:
+        return f"an integer of about {int(abs(v).bit_length() * 0.30103) + 1} digits"
     return repr(v)
+
+
+def _show_key(k: Any) -> str:
+    """An object key as it may be printed: escaped when it holds control characters or lone surrogates."""
+    k = str(k)
+    return k if k.isprintable() and text_problem(k) is None and len(k) <= 60 else _describe(k)
+
+
+def text_problem(text: str, multiline: bool = False) -> str | None:
+    """Why `text` cannot be shown or stored as UTF-8 text (None when it can)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (it holds a lone surrogate)"
+    allowed = "\n\t" if multiline else ""
+    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text):
+        return "must not hold control characters"
+    return None
+
+
+def _depth_problem(raw: Any) -> str | None:
+    """Iterative, so a deep value cannot exhaust the stack here."""
+    todo = [(raw, 1)]
+    while todo:
+        v, depth = todo.pop()
+        if isinstance(v, (list, dict)):
+            if depth > MAX_DEPTH:
+                return f"design: nested deeper than {MAX_DEPTH} levels of lists and objects"
+            todo.extend((c, depth + 1) for c in (v.values() if isinstance(v, dict) else v))
+            if isinstance(v, dict):
+                bad = next((k for k in v if not isinstance(k, str) or text_problem(k) is not None), None)
+                if bad is not None:
+                    return f"design: key {_show_key(bad)}: must be text without control characters"
+        elif isinstance(v, str) and text_problem(v, multiline=True):
+            return f"design: text {_describe(v)}: {text_problem(v, multiline=True)}"
+    return None
 
 
 class _Checker:
@@ -134,7 +177,7 @@ class _Checker:
     def unknown_keys(self, place: str, obj: dict, allowed: tuple) -> None:
         for k in obj:
             if k not in allowed:
-                self.bad(f"{place}{k}", "unknown key; allowed keys: " + ", ".join(allowed))
+                self.bad(f"{place}{_show_key(k)}", "unknown key; allowed keys: " + ", ".join(allowed))
 
 
 def _parse_stage(chk: _Checker, i: int, raw: Any) -> Stage | None:
@@ -172,12 +215,17 @@ def parse_design(raw: Any) -> Design:
     chk = _Checker()
     if not isinstance(raw, dict):
         raise DesignError([f"design: must be a JSON object with a 'stages' list, got {_describe(raw)}"])
+    deep = _depth_problem(raw)
+    if deep:
+        raise DesignError([deep])
     chk.unknown_keys("", raw, NETWORK_KEYS + META_KEYS)
     kw: dict[str, Any] = {}
 
     name = raw.get("name", "custom")
     if not isinstance(name, str) or len(name) > MAX_NAME:
         chk.bad("name", f"must be a string of at most {MAX_NAME} characters", name)
+    elif text_problem(name):
+        chk.bad("name", text_problem(name), name)
     kw["name"] = name
 
     defaults = {"num_classes": 1000, "input_size": 224, "stem_channels": 32, "last_conv": 0}
@@ -185,9 +233,10 @@ def parse_design(raw: Any) -> Design:
         kw[k] = chk.int_in(k, raw[k], *BOUNDS[k]) if k in raw else default
 
     dropout = raw.get("dropout", 0.2)
-    if not isinstance(dropout, numbers.Real) or isinstance(dropout, bool) or not 0 <= dropout < 1:
+    if isinstance(dropout, numbers.Real) and not isinstance(dropout, bool) and 0 <= dropout < 1:
+        kw["dropout"] = float(dropout)
+    else:
         chk.bad("dropout", "must be a number in [0, 1)", dropout)
-    kw["dropout"] = float(dropout) if isinstance(dropout, numbers.Real) else None
 
     stages_raw = raw.get("stages")
     stages: list[Stage | None] = []
@@ -235,17 +284,25 @@ def load_design_text(text: str | bytes, origin: str = "design") -> Design:
             text = text.decode("utf-8")
         except UnicodeDecodeError:
             raise DesignError([f"{origin}: not UTF-8 text; a design is a JSON file"]) from None
+    if len(text) > MAX_FILE_BYTES:
+        raise DesignError([f"{origin}: text is {len(text):,} characters; designs are at most {MAX_FILE_BYTES:,}"])
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as e:
         raise DesignError([f"{origin}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"]) from None
-    return parse_design(raw)
+    except RecursionError:
+        raise DesignError([f"{origin}: nested deeper than {MAX_DEPTH} levels of lists and objects"]) from None
+    except ValueError as e:  # an integer of thousands of digits (Python's int_max_str_digits)
+        raise DesignError([f"{origin}: a number in it is too long ({str(e).split(';')[0]})"]) from None
+    try:
+        return parse_design(raw)
+    except DesignError as e:
+        if len(e.problems) == 1 and e.problems[0].startswith("design: nested"):
+            raise DesignError([f"{origin}: " + e.problems[0].removeprefix("design: ")]) from None
+        raise
 
 
 def load_design_file(path: str | Path) -> Design:
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as e:
-        raise UserError(f"{p}: cannot read design file ({e.strerror or e})") from None
-    return load_design_text(data, origin=str(p))
+    """Read a design file: a regular file of at most MAX_FILE_BYTES (a FIFO or a device is refused)."""
+    p = Path(path).expanduser()
+    return load_design_text(read_file(p, "design file", MAX_FILE_BYTES), origin=str(p))

@@ -63,7 +63,7 @@ def test_bad_spec_files_exit_2_with_one_line(tmp_path, content, expected):
     "args, expected",
     [
         (["summary", "--preset", "ResNet"], "unknown preset 'ResNet'; available: MobileNet V1"),
-        (["summary", "--spec", "/nonexistent/d.json"], "cannot read design file"),
+        (["summary", "--spec", "/nonexistent/d.json"], "no such design file"),
         (["summary"], "one of the arguments --preset --spec is required"),
         (["nope"], "invalid choice"),
     ],

@@ -1,0 +1,211 @@
+"""Reading and writing files safely: the one place where the explorer opens files it did not create.
+
+Reading (`read_file`, `open_regular`): only regular files. A FIFO, a device or a socket is refused without
+blocking (opened with O_NONBLOCK, then checked with fstat), and at most `limit` + 1 bytes are ever read, so
+`/dev/zero` or a 10 GB file cannot exhaust memory. `follow_symlinks=False` opens with O_NOFOLLOW: used for
+files the explorer itself owns (checkpoints it resumes, the results store, the host lock).
+
+Writing (`atomic_write`): the data goes to a short temporary name in the target's folder (created with
+O_EXCL | O_NOFOLLOW, so it can never be a planted link), is fsynced, then renamed over the target, so a
+crash leaves the old file or the new one, never half of one. The target must be a new path or an existing
+regular file. Anything else is refused, never replaced:
+- a folder, a device (`/dev/null`), a FIFO or a socket;
+- a symbolic link. Replacing the link would silently cut it; writing through it would let a link planted in
+  a shared folder redirect the output onto another file. Give the real path instead.
+- a path ending in "/": that names a folder, and outputs are files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import UserError
+
+CHUNK = 1 << 20
+TEMP_PREFIX = ".explorer-"  # short on purpose: a 250-character target name must still leave room
+TEMP_SUFFIX = ".tmp"
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _why(e: OSError) -> str:
+    return e.strerror or str(e)
+
+
+def _size(n: int) -> str:
+    return f"{n:,} bytes"
+
+
+def open_regular(path: str | os.PathLike, what: str, limit: int, follow_symlinks: bool = True) -> BinaryIO:
+    """An open binary file, checked to be a regular file of at most `limit` bytes; UserError otherwise.
+
+    The caller must still read at most limit + 1 bytes (a file can grow after the check): `read_file` does.
+    """
+    p = Path(path).expanduser()
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        st = os.stat(p, follow_symlinks=follow_symlinks)  # refuse devices before even opening them
+        if not stat.S_ISREG(st.st_mode):
+            raise UserError(f"{p}: is {_kind(st.st_mode)}; the {what} must be a regular file")
+        fd = os.open(p, flags)
+    except FileNotFoundError:
+        raise UserError(f"{p}: no such {what}") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP and not follow_symlinks:
+            raise UserError(f"{p}: is a symbolic link; the {what} must be a regular file, not a link") from None
+        raise UserError(f"{p}: cannot read the {what} ({_why(e)})") from None
+    try:
+        st = os.fstat(fd)  # what was opened, which may differ from what was checked a moment ago
+        if not stat.S_ISREG(st.st_mode):
+            raise UserError(f"{p}: is {_kind(st.st_mode)}; the {what} must be a regular file")
+        if st.st_size > limit:
+            raise UserError(f"{p}: the {what} is {_size(st.st_size)}; at most {_size(limit)} are accepted")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_file(path: str | os.PathLike, what: str, limit: int, follow_symlinks: bool = True) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes (never more than limit + 1 are read)."""
+    p = Path(path).expanduser()
+    with open_regular(p, what, limit, follow_symlinks) as f:
+        try:
+            data = f.read(limit + 1)
+        except OSError as e:
+            raise UserError(f"{p}: cannot read the {what} ({_why(e)})") from None
+    if len(data) > limit:
+        raise UserError(f"{p}: the {what} is over {_size(limit)}, the most accepted")
+    return data
+
+
+def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
+    """The target as a Path, refused (UserError) unless it is a new path or an existing regular file."""
+    text = os.fspath(path)
+    if not text.strip():
+        raise UserError(f"the {what} path is empty")
+    if text.endswith(("/", os.sep)):
+        raise UserError(f"{text}: ends with '/', which names a folder; give a file name for the {what}")
+    p = Path(text).expanduser()
+    try:
+        st = os.lstat(p)
+    except FileNotFoundError:
+        return p
+    except OSError as e:
+        raise UserError(f"{p}: cannot write here ({_why(e)})") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise UserError(f"{p}: is a symbolic link; outputs replace only regular files (give the link's real path)")
+    if stat.S_ISDIR(st.st_mode):
+        raise UserError(f"{p}: is a folder; give a file name for the {what}")
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(f"{p}: is {_kind(st.st_mode)}; outputs are written only to regular files or new paths")
+    return p
+
+
+def temp_path(target: Path) -> Path:
+    """A fresh short name beside `target` (ours: cleaned by `remove_stale_temps`)."""
+    return target.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}{TEMP_SUFFIX}")
+
+
+def _create_temp(target: Path, what: str) -> tuple[int, Path]:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(10):
+        tmp = temp_path(target)
+        try:
+            return os.open(tmp, flags, 0o666), tmp  # the umask applies, as to any ordinary file
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise UserError(f"{target}: cannot write here ({_why(e)})") from None
+    raise UserError(f"{target.parent}: cannot create a temporary file for the {what}")
+
+
+class Sink:
+    """The open temporary file; `written` counts the bytes."""
+
+    def __init__(self, file: BinaryIO):
+        self.file = file
+        self.written = 0
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+        self.written += len(data)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, what: str = "output") -> Iterator[Sink]:
+    """Write `path` all at once or not at all (see the module docstring for what a target may be).
+
+    The target is checked and the temporary file created on entry, so an unwritable or refused path fails
+    before any slow work; on success the temporary file replaces the target, on any error it is removed.
+    """
+    target = check_output_path(path, what)
+    fd, tmp = _create_temp(target, what)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            sink = Sink(f)
+            yield sink
+            f.flush()
+            os.fsync(f.fileno())  # the data is on disk before the rename makes it visible
+        check_output_path(target, what)  # the target may have changed type during the slow work
+        try:
+            os.replace(tmp, target)
+        except OSError as e:
+            raise UserError(f"{target}: cannot write here ({_why(e)})") from None
+        _fsync_dir(target.parent)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (best effort: some file systems refuse fsync on a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def remove_stale_temps(folder: str | os.PathLike, pattern: str = f"{TEMP_PREFIX}*{TEMP_SUFFIX}") -> list[Path]:
+    """Delete temporary files a killed writer left in `folder` (only regular files of our naming pattern)."""
+    removed = []
+    try:
+        candidates = list(Path(folder).glob(pattern))
+    except OSError:
+        return removed
+    for p in candidates:
+        try:
+            if stat.S_ISREG(os.lstat(p).st_mode):
+                os.unlink(p)
+                removed.append(p)
+        except OSError:
+            continue
+    return removed
