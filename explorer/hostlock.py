@@ -9,7 +9,9 @@ a crashed measurement never leaves the host locked.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import UserError
+from .safeio import read_file
 
 try:
     import fcntl
@@ -52,8 +55,8 @@ def _thread_lock(path: Path) -> threading.Lock:
 
 def _holder(path: Path) -> str:
     try:
-        text = path.read_text(errors="replace").strip()
-    except OSError:
+        text = read_file(path, "host lock file", 4096, follow_symlinks=False).decode(errors="replace").strip()
+    except (OSError, UserError):
         return ""
     return text.splitlines()[0][:200] if text else ""
 
@@ -106,8 +109,16 @@ def host_lock(
     locked = False
     try:
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            # O_NOFOLLOW: a measure.lock planted as a link must not let the holder line truncate its target.
+            flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+            fd = os.open(path, flags, 0o644)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                fd = None
+                raise UserError(f"{path}: the host lock must be a regular file; move it away")
         except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise UserError(f"{path}: the host lock is a symbolic link; refused (move it away)") from None
             raise UserError(f"{path}: cannot open the host lock file ({e.strerror or e})") from None
         while fcntl is not None:
             try:

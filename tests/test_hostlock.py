@@ -1,5 +1,6 @@
 """The host lock: one measurement at a time, across threads and processes; waits visibly or says "host busy"."""
 
+import os
 import subprocess
 import sys
 import threading
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from _lockholder import lock_held_elsewhere
 
+from explorer.errors import UserError
 from explorer.hostlock import Cancelled, HostBusy, host_lock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,21 +29,23 @@ def overlaps(intervals):
 
 
 def test_two_threads_serialize():
-    spans = []
+    holders, most, guard = [0], [0], threading.Lock()
 
     def hold():
         with host_lock("thread test", timeout=10):
-            start = time.monotonic()
-            time.sleep(0.15)
-            spans.append((start, time.monotonic()))
+            with guard:
+                holders[0] += 1
+                most[0] = max(most[0], holders[0])
+            time.sleep(0.05)  # give another thread the chance to (wrongly) enter
+            with guard:
+                holders[0] -= 1
 
     threads = [threading.Thread(target=hold) for _ in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(spans) == 3
-    assert not overlaps(spans)
+    assert most[0] == 1 and holders[0] == 0
 
 
 CHILD = """
@@ -51,6 +55,9 @@ with host_lock("process test", timeout=20, path=sys.argv[1]):
     start = time.time()
     time.sleep(0.4)
     print(start, time.time())
+    if len(sys.argv) > 2:
+        with open(sys.argv[2], "a") as log:
+            log.write("child releases\\n")
 """
 
 
@@ -68,15 +75,17 @@ def test_two_processes_serialize(tmp_path):
 
 def test_process_and_thread_in_parent_serialize(tmp_path):
     """A process holding the lock blocks this process too (the file lock, not only the thread lock)."""
-    lock = tmp_path / "measure.lock"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(lock)], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    lock, log = tmp_path / "measure.lock", tmp_path / "events.log"
+    args = [sys.executable, "-c", CHILD, str(lock), str(log)]
+    child = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while not (lock.exists() and lock.read_text()) and time.monotonic() < deadline:
         time.sleep(0.01)  # wait until the child holds it
+    assert child.poll() is None, "the child ended before it held the lock"
     with host_lock("parent", timeout=20, path=lock):
-        got = time.time()
-    start, end = (float(v) for v in child.communicate(timeout=60)[0].split())
-    assert got >= end - 0.01
+        seen_when_acquired = log.read_text() if log.exists() else ""
+    child.communicate(timeout=60)
+    assert seen_when_acquired == "child releases\n"  # the parent got the lock only after the child let go
 
 
 def test_busy_host_without_waiting_says_so_and_who(tmp_path):
@@ -87,27 +96,60 @@ def test_busy_host_without_waiting_says_so_and_who(tmp_path):
 
 
 def test_waiting_request_is_told_then_proceeds():
-    messages = []
-    with lock_held_elsewhere("first", hold_s=0.3):
-        start = time.monotonic()
-        with host_lock("second", timeout=10, on_wait=messages.append):
-            waited = time.monotonic() - start
-    assert waited >= 0.2
+    events, messages = [], []
+    held, release = threading.Event(), threading.Event()
+
+    def first():
+        with host_lock("first", timeout=5):
+            held.set()
+            release.wait(10)
+            events.append("first releases")
+
+    t = threading.Thread(target=first)
+    t.start()
+    held.wait(5)
+
+    def told(message):
+        messages.append(message)
+        release.set()  # the holder lets go only once the waiting request was told it waits
+
+    with host_lock("second", timeout=10, on_wait=told):
+        events.append("second holds")
+    t.join()
+    assert events == ["first releases", "second holds"]
     assert len(messages) == 1 and messages[0].startswith("waiting for another measurement")
 
 
 def test_timeout_and_cancel_while_waiting():
     with lock_held_elsewhere("first"):
-        start = time.monotonic()
+        messages = []
         with pytest.raises(HostBusy, match="host busy"):
-            with host_lock("second", timeout=0.3):
-                pass
-        assert 0.25 <= time.monotonic() - start < 3
+            with host_lock("second", timeout=0.3, on_wait=messages.append):
+                pytest.fail("acquired a held lock")
+        assert len(messages) == 1  # it waited (and said so) before giving up
         cancel = threading.Event()
-        threading.Timer(0.2, cancel.set).start()
         with pytest.raises(Cancelled):
-            with host_lock("third", timeout=10, cancel=cancel):
-                pass
+            with host_lock("third", timeout=60, cancel=cancel, on_wait=lambda message: cancel.set()):
+                pytest.fail("acquired a held lock")
+
+
+def test_lock_file_symlink_is_refused_and_its_target_untouched(tmp_path):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    lock = tmp_path / "measure.lock"
+    lock.symlink_to(target)
+    with pytest.raises(UserError, match="symbolic link"):
+        with host_lock("attack", timeout=0, path=lock):
+            pytest.fail("opened a symlinked lock")
+    assert target.read_text() == "keep me"
+
+
+def test_lock_file_fifo_is_refused_without_blocking(tmp_path):
+    lock = tmp_path / "measure.lock"
+    os.mkfifo(lock)
+    with pytest.raises(UserError, match="regular file"):
+        with host_lock("fifo", timeout=0, path=lock):
+            pytest.fail("opened a FIFO lock")
 
 
 def test_released_after_an_error_and_holder_line_cleared(data_dir):
