@@ -29,12 +29,13 @@ def design_to_globals(design: Design) -> dict:
         "dropout": design.dropout,
         "last_conv_on": design.last_conv > 0,
         "last_conv_width": design.last_conv or DEFAULT_LAST_CONV,
-        "skips_on": True,
+        # The switch shows what the design does: on when any stage asks for skips (x2nr has none).
+        "skips_on": any(s.skip for s in design.stages),
     }
 
 
 def _clean(v: Any) -> Any:
-    """Empty cells become missing; 6.0 (a float column's integer) becomes 6; anything else stays as typed."""
+    """Empty cells become missing; 6.0 or "6" becomes 6; anything else stays as typed, for the validator to name."""
     if v is None or (isinstance(v, float) and math.isnan(v)) or str(v) in ("<NA>", "NaT"):
         return None
     if isinstance(v, numbers.Integral) and not isinstance(v, bool):
@@ -43,7 +44,23 @@ def _clean(v: Any) -> Any:
         return int(v)
     if hasattr(v, "item"):  # numpy bool_ and friends
         return v.item()
+    if isinstance(v, str):  # the grid's number cells are text cells, so that every typo reaches the validator
+        return _number_or_text(v)
     return v
+
+
+def _number_or_text(text: str) -> Any:
+    """'3' -> 3, '2.5' -> 2.5, '' -> None (missing); anything else stays text and is named by the validator."""
+    text = text.strip()
+    if not text:
+        return None
+    for kind in (int, float):
+        try:
+            number = kind(text)
+        except ValueError:
+            continue
+        return _clean(number) if math.isfinite(number) else text
+    return text
 
 
 def design_from_table(rows: list[dict], g: dict, meta: dict | None = None) -> Design:

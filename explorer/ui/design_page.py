@@ -6,29 +6,24 @@ import pandas as pd
 import streamlit as st
 
 from ..cost import compute_cost
+from ..errors import UserError, first_line
 from ..fmt import si, size
+from ..plan import blocks
 from . import export_panel, measure_panel, state
 from .diagram_view import render_diagram
 from .widgets import delta_text, layer_table, stale_style
 
+# t, c, n and s are text cells on purpose: a number cell with bounds silently clamps (n = 999 became 32) or
+# reverts ("abc", an emptied cell) what the user typed. As text, every value reaches the design validator,
+# which names the cell and what is allowed, exactly as for an uploaded file.
+NUMBER_FIELDS = ("t", "c", "n", "s")
 STAGE_COLUMNS = {
-    "t": st.column_config.NumberColumn(
-        "t",
-        help="Expansion: hidden width = t × input channels (1 = no expansion conv)",
-        min_value=1,
-        max_value=32,
-        step=1,
-        required=True,
+    "t": st.column_config.TextColumn(
+        "t", help="Expansion: hidden width = t × input channels (1 = no expansion conv), 1–32"
     ),
-    "c": st.column_config.NumberColumn(
-        "c", help="Output channels of each block", min_value=1, max_value=4096, step=1, required=True
-    ),
-    "n": st.column_config.NumberColumn(
-        "n", help="Blocks in the stage", min_value=1, max_value=32, step=1, required=True
-    ),
-    "s": st.column_config.NumberColumn(
-        "s", help="Stride of the stage's first block (1 or 2)", min_value=1, max_value=2, step=1, required=True
-    ),
+    "c": st.column_config.TextColumn("c", help="Output channels of each block, 1–4096"),
+    "n": st.column_config.TextColumn("n", help="Blocks in the stage, 1–32"),
+    "s": st.column_config.TextColumn("s", help="Stride of the stage's first block: 1 or 2"),
     "skip": st.column_config.CheckboxColumn(
         "skip", help="Residual add where stride is 1 and channels match", default=True
     ),
@@ -42,6 +37,24 @@ STAGE_COLUMNS = {
 }
 
 
+def skip_summary(design) -> str:
+    """What the skip switch means for this design: how many blocks actually add their input."""
+    plan = blocks(design)
+    adds = sum(1 for b in plan if b.skip)
+    return f"{adds} of {len(plan)} blocks add a skip (only where stride is 1 and the width is unchanged)"
+
+
+def _on_skips_toggled(d: state.Draft) -> None:
+    on = st.session_state[f"g::{d.key}::{d.gen}::skips_on"]
+    if on and not any(_truthy(r.get("skip")) for r in d.rows):
+        d.globals["skips_on"] = True
+        d.replace_rows([{**r, "skip": True} for r in d.rows])
+
+
+def _truthy(v) -> bool:
+    return bool(v) and v == v  # NaN (an empty cell) is no skip
+
+
 def _global_controls(d: state.Draft) -> None:
     """Widgets bound to the draft's globals; their keys carry the draft's generation, so a reset redraws them."""
     g = d.globals
@@ -51,7 +64,10 @@ def _global_controls(d: state.Draft) -> None:
             st.toggle,
             dict(
                 label="Skip connections",
-                help="Off removes every residual add; each stage's own 'skip' value is kept for when you switch back on",
+                help="Off removes every residual add; each stage's own 'skip' value is kept for when you switch back on. "
+                "On, for a design without any, asks every stage for one",
+                on_change=_on_skips_toggled,
+                args=(d,),
             ),
         ),
         (
@@ -75,6 +91,8 @@ def _global_controls(d: state.Draft) -> None:
             kw["disabled"] = not g["last_conv_on"]
         with cell:
             g[field] = widget(key=key, **kw)
+            if field == "skips_on":
+                st.caption(skip_summary(d.evaluate()))
 
 
 def _row_tools(d: state.Draft) -> None:
@@ -83,35 +101,58 @@ def _row_tools(d: state.Draft) -> None:
         if not n:
             st.caption("The table is empty: add a row in the grid.")
             return
-        i = st.number_input("Stage", min_value=0, max_value=n - 1, step=1, key=f"rowtool::{d.key}")
+        key = f"rowtool::{d.key}"
+        if st.session_state.get(key, 0) > n - 1:  # rows deleted in the grid
+            st.session_state[key] = n - 1
+        i = st.number_input("Stage", min_value=0, max_value=n - 1, step=1, key=key)
         c1, c2, c3, c4 = st.columns(4)
-        rows = [dict(r) for r in d.rows]
-        if c1.button("Move up", disabled=i == 0, width="stretch"):
-            rows[i - 1], rows[i] = rows[i], rows[i - 1]
-            d.replace_rows(rows)
-            st.rerun()
-        if c2.button("Move down", disabled=i >= n - 1, width="stretch"):
-            rows[i + 1], rows[i] = rows[i], rows[i + 1]
-            d.replace_rows(rows)
-            st.rerun()
-        if c3.button("Duplicate", width="stretch"):
-            d.replace_rows(rows[: i + 1] + [dict(rows[i])] + rows[i + 1 :])
-            st.rerun()
-        if c4.button("Delete", disabled=n == 1, width="stretch"):
-            d.replace_rows(rows[:i] + rows[i + 1 :])
-            st.rerun()
+        # Callbacks run before the next run draws the selector, so it can follow the stage it moved.
+        c1.button("Move up", disabled=i == 0, width="stretch", on_click=_move_row, args=(d, i, i - 1))
+        c2.button("Move down", disabled=i >= n - 1, width="stretch", on_click=_move_row, args=(d, i, i + 1))
+        c3.button("Duplicate", width="stretch", on_click=_duplicate_row, args=(d, i))
+        c4.button("Delete", disabled=n == 1, width="stretch", on_click=_delete_row, args=(d, i))
+
+
+def _move_row(d: state.Draft, i: int, j: int) -> None:
+    rows = [dict(r) for r in d.rows]
+    rows[i], rows[j] = rows[j], rows[i]
+    d.replace_rows(rows)
+    st.session_state[f"rowtool::{d.key}"] = j
+
+
+def _duplicate_row(d: state.Draft, i: int) -> None:
+    rows = [dict(r) for r in d.rows]
+    d.replace_rows(rows[: i + 1] + [dict(rows[i])] + rows[i + 1 :])
+
+
+def _delete_row(d: state.Draft, i: int) -> None:
+    d.replace_rows([dict(r) for j, r in enumerate(d.rows) if j != i])
+    st.session_state[f"rowtool::{d.key}"] = min(i, len(d.rows) - 1)
+
+
+def _editor_frame(rows: list[dict]) -> pd.DataFrame:
+    cells = [{k: (_as_text(v) if k in NUMBER_FIELDS else v) for k, v in r.items()} for r in rows]
+    return pd.DataFrame(cells, columns=list(STAGE_COLUMNS))
+
+
+def _as_text(v) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 
 def _editor(d: state.Draft) -> None:
     if d.editor_key not in st.session_state or d.editor_input is None:
-        d.editor_input = pd.DataFrame(d.rows, columns=list(STAGE_COLUMNS))
+        d.editor_input = _editor_frame(d.rows)
     edited = st.data_editor(
         d.editor_input,
         key=d.editor_key,
         column_config=STAGE_COLUMNS,
         num_rows="dynamic",
         width="stretch",
-        hide_index=False,
+        # The stage number is the row's position (problems say stages[i]); a grid index would show "None" for
+        # a new row, so positions are not drawn by the grid.
+        hide_index=True,
     )
     d.rows = edited.to_dict("records")
 
@@ -141,6 +182,9 @@ def render() -> None:
     st.caption(
         "Edit the bottleneck table (t = expansion, c = channels, n = blocks, s = first stride). Every number below is computed from it, instantly."
     )
+    flash = st.session_state.pop("design_flash", None)
+    if flash:
+        st.toast(flash)
     left, right = st.columns([3, 2], gap="large")
     with left:
         _editor(d)
@@ -149,19 +193,21 @@ def render() -> None:
     design = d.evaluate()
     base = state.baseline()
     with left:
-        if d.problems:
-            st.error(
-                "**The table has a problem — the numbers show the last valid design:**\n\n"
-                + "\n".join(f"- `{p}`" for p in d.problems)
-            )
+        _problems(d)
         _row_tools(d)
     with right:
         b1, b2 = st.columns(2)
         if b1.button(f"Reset to “{d.origin.name}”", help="Discard your edits of this source", width="stretch"):
             d.reset()
             st.rerun()
-        if b2.button("Pin for comparison", width="stretch", disabled=bool(d.problems)):
-            st.toast(f"Pinned “{state.pin(design)}” — see the Compare page")
+        b2.button(
+            "Pin for comparison",
+            width="stretch",
+            disabled=bool(d.blocked),
+            on_click=_pin,
+            args=(d,),
+            help=d.blocked or "Keep this design for the Compare page and as a baseline",
+        )
     with st.container(key="stale" if d.problems else "fresh"):
         stale_style()
         st.subheader(design.name)
@@ -180,6 +226,31 @@ def render() -> None:
     with tabs[1]:
         layer_table(design)
     with tabs[2]:
-        measure_panel.render(design, disabled=bool(d.problems))
+        if d.blocked:
+            st.caption(d.blocked)
+        try:
+            measure_panel.render(design, disabled=bool(d.blocked))
+        except UserError as e:  # a refused or failed measurement must not take the Export tab down with it
+            st.error(first_line(e))
     with tabs[3]:
-        export_panel.render(design, disabled=bool(d.problems))
+        export_panel.render(design, blocked=d.blocked)
+
+
+def _problems(d: state.Draft) -> None:
+    """One problem per line beside the table, each naming the cell (or the cap) and what is allowed."""
+    if d.problems:
+        st.error("The table has a problem; the numbers below are of the last valid design, greyed.", icon="⚠️")
+        for p in d.problems:
+            st.error(p)
+    elif d.over_cap:
+        st.error("Over the cost cap: the numbers are right, but this design cannot be pinned, measured or exported.")
+        for p in d.over_cap:
+            st.error(p)
+
+
+def _pin(d: state.Draft) -> None:
+    # A callback, so the sidebar's Pinned list (drawn before this page) already shows the pin on this run.
+    d.evaluate()
+    if d.blocked:
+        return
+    st.session_state.design_flash = f"Pinned “{state.pin(d.last_valid)}” — see the Compare page"

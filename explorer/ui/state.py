@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import streamlit as st
 
+from ..cost import DEFAULT_CAP
 from ..errors import DesignError
 from ..presets import BASELINE_PRESET, DEFAULT_PRESET, all_presets, get_preset
 from ..spec import Design
@@ -30,7 +31,8 @@ class Draft:
     gen: int = 0  # bumped to give the editor a fresh key (reset, row moves, uploads)
     editor_input: pd.DataFrame | None = None
     last_valid: Design | None = None
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # the table does not describe a network (numbers: last valid)
+    over_cap: list[str] = field(default_factory=list)  # a valid network too big to build, measure or export
 
     @classmethod
     def from_design(cls, key: str, design: Design) -> Draft:
@@ -47,6 +49,15 @@ class Draft:
         self.gen += 1
 
     @property
+    def blocked(self) -> str | None:
+        """Why this design cannot be pinned, measured or exported now; None when it can."""
+        if self.problems:
+            return "Fix the table first: the numbers shown are of the last valid design."
+        if self.over_cap:
+            return "Over the cost cap: make the design smaller to pin, measure or export it."
+        return None
+
+    @property
     def editor_key(self) -> str:
         return f"editor::{self.key}::{self.gen}"
 
@@ -55,9 +66,14 @@ class Draft:
         try:
             design = design_from_table(self.rows, self.globals)
         except DesignError as e:
-            self.problems = e.problems
+            self.problems, self.over_cap = e.problems, []
             return self.last_valid
         self.problems = []
+        try:  # analytic and instant, so checked on every edit rather than when Measure is pressed
+            DEFAULT_CAP.check(design)
+            self.over_cap = []
+        except DesignError as e:
+            self.over_cap = e.problems
         # Paper numbers belong to the paper's network only: an edited preset loses them and says where it came from.
         if design.network_hash() == self.origin.network_hash():
             design = design.with_changes(meta=self.origin.meta)

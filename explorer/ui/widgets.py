@@ -23,8 +23,16 @@ def delta_text(value: float, base: float, fmt: Callable[[float], str] = si) -> s
     if value == base:
         return "same as baseline"
     diff = value - base
-    pct = f" ({diff / base:+.0%})" if base else ""
+    pct = f" ({percent_text(diff / base)})" if base else ""
     return f"{'+' if diff > 0 else '-'}{fmt(abs(diff))}{pct}"  # ASCII minus: Streamlit reads the sign from it
+
+
+def percent_text(ratio: float) -> str:
+    """A signed change that never reads "+0%" for a real change: small changes get a decimal or "<0.1%"."""
+    sign, pct = ("+" if ratio > 0 else "−"), abs(ratio) * 100
+    if pct < 0.1:
+        return f"{sign}<0.1%"
+    return f"{sign}{pct:.1f}%" if pct < 10 else f"{sign}{pct:.0f}%"
 
 
 def layer_frame(design: Design, time_share: dict[str, float] | None = None) -> pd.DataFrame:
@@ -52,13 +60,19 @@ def layer_table(design: Design) -> None:
         "intensity": st.column_config.NumberColumn(
             "FLOP/byte", help="Arithmetic intensity: low = memory-bound (depthwise convs, adds)", format="%.2f"
         ),
-        "MAC share %": st.column_config.ProgressColumn("MAC share", format="%.1f%%", min_value=0, max_value=100),
-        "bytes share %": st.column_config.ProgressColumn("bytes share", format="%.1f%%", min_value=0, max_value=100),
+        "MAC share %": st.column_config.ProgressColumn(
+            "MAC share", format="%.1f%%", min_value=0, max_value=100, width="small"
+        ),
+        "bytes share %": st.column_config.ProgressColumn(
+            "bytes share", format="%.1f%%", min_value=0, max_value=100, width="small"
+        ),
         "time share %": st.column_config.ProgressColumn(
             "time share (measured)", format="%.1f%%", min_value=0, max_value=100
         ),
     }
-    st.dataframe(df, column_config=cfg, hide_index=True, width="stretch", height=420)
+    # Kernel and stride are in the shapes; without them every column fits a laptop-wide page (no hidden columns).
+    order = [c for c in df.columns if c not in ("k", "stride")]
+    st.dataframe(df, column_config=cfg, column_order=order, hide_index=True, width="stretch", height=420)
     note = (
         "time share from the last per-layer measurement of this design"
         if shares
