@@ -14,6 +14,7 @@ import io
 import json
 import os
 import sqlite3
+import stat
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,20 +73,52 @@ def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
+def _json_object(text) -> dict | None:
+    """A stored JSON object, or None when the row is damaged (not text, not JSON, not an object)."""
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
 class ResultStore:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path).expanduser() if path else default_store_path()
-        with self._connect():  # refuse a foreign or damaged file now, not after a long measurement
-            pass
+        self.skipped_rows = 0  # rows of the last query whose JSON was damaged: skipped, so pages can say so
+        with self._connect() as con:  # refuse a foreign or damaged file now, not after a long measurement
+            self._check_integrity(con)
 
     # -- connection and schema -------------------------------------------------------------------------
     def _refuse(self, why: str) -> UserError:
         return UserError(f"{self.path}: {why}; it was left untouched — move it away or choose another store path")
 
+    def _check_file_type(self) -> None:
+        """Only a regular file or a new path: never a link (SQLite would follow it), a device or a FIFO."""
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            return
+        except OSError as e:
+            raise UserError(f"{self.path}: cannot open the results store ({e.strerror or e})") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise self._refuse("is a folder, not a results store file")
+        if stat.S_ISLNK(st.st_mode):
+            raise self._refuse("is a symbolic link; the store must be a regular file (give its real path)")
+        if not stat.S_ISREG(st.st_mode):
+            raise self._refuse("is not a regular file (a device, FIFO or socket)")
+
+    def _check_integrity(self, con: sqlite3.Connection) -> None:
+        try:
+            verdict = [r[0] for r in con.execute("PRAGMA quick_check(5)").fetchall()]
+        except sqlite3.DatabaseError as e:
+            verdict = [str(e)]
+        if verdict != ["ok"]:
+            raise self._refuse(f"is damaged (SQLite integrity check: {verdict[0]})")
+
     @contextmanager
     def _connect(self):
-        if self.path.is_dir():
-            raise self._refuse("is a folder, not a results store file")
+        self._check_file_type()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
@@ -124,7 +157,10 @@ class ResultStore:
         meta = dict(con.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("app") != APP_ID:
             raise self._refuse("is an SQLite database of another program (no cnn-explorer tables)")
-        version = int(meta.get("schema_version", "0"))
+        try:
+            version = int(meta.get("schema_version", "0"))
+        except (TypeError, ValueError):
+            raise self._refuse(f"has a damaged schema_version ({str(meta.get('schema_version'))[:40]!r})") from None
         if version > SCHEMA_VERSION:
             raise self._refuse(f"was written by a newer version of the explorer (schema {version})")
         if not {"latency", "accuracy"} <= tables:
@@ -134,6 +170,7 @@ class ResultStore:
         cols = ", ".join(values)
         marks = ", ".join("?" for _ in values)
         with self._connect() as con:
+            self._check_integrity(con)  # damage found later than the open must not be written over either
             cur = con.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(values.values()))
             return int(cur.lastrowid)
 
@@ -185,8 +222,9 @@ class ResultStore:
             for table in KINDS:
                 sql = f"SELECT design_json FROM {table} WHERE design_hash = ? ORDER BY id DESC LIMIT 1"
                 row = con.execute(sql, (design_hash,)).fetchone()
-                if row:
-                    return json.loads(row[0])
+                design = _json_object(row[0]) if row else None
+                if design is not None:
+                    return design
         return None
 
     def _select(self, table: str, blob: str, design_hash: str | None, key: dict) -> list[dict]:
@@ -206,10 +244,15 @@ class ResultStore:
         with self._connect() as con:
             rows = con.execute(sql, tuple(where.values())).fetchall()
         out = []
+        skipped = 0
         for row in rows:
-            d = json.loads(row[blob])
+            d = _json_object(row[blob])
+            if d is None:  # one damaged row must not hide all the others
+                skipped += 1
+                continue
             d.update(id=row["id"], design_hash=row["design_hash"], design_name=row["design_name"])
             out.append(d)
+        self.skipped_rows = skipped
         return out
 
     def to_csv(self, kind: str = "latency") -> str:
@@ -227,3 +270,46 @@ class ResultStore:
                 {**r, "torch_version": versions.get("torch"), "onnxruntime_version": versions.get("onnxruntime")}
             )
         return buf.getvalue()
+
+    # -- latency-model profiles (explorer.predict) ----------------------------------------------------------
+    # One row per calibration, keyed by the canonical JSON of its key (host fingerprint, backend, device,
+    # threads, batch, library versions). The table is created on first use, so a store written before profiles
+    # existed still opens and keeps its schema version.
+    _PROFILE_TABLE = (
+        "CREATE TABLE IF NOT EXISTS profile (id INTEGER PRIMARY KEY AUTOINCREMENT, key_json TEXT NOT NULL, "
+        "timestamp TEXT NOT NULL, profile_json TEXT NOT NULL)"
+    )
+
+    @staticmethod
+    def _profile_key_json(key: dict) -> str:
+        if not isinstance(key, dict) or not key:
+            raise ValueError("a profile key must be a non-empty dict")
+        return json.dumps(key, sort_keys=True, separators=(",", ":"))
+
+    def add_profile(self, key: dict, profile: dict) -> int:
+        """Store one calibration profile under `key`; returns its row id."""
+        key_json = self._profile_key_json(key)
+        blob = json.dumps(profile, sort_keys=True)
+        with self._connect() as con:
+            self._check_integrity(con)
+            con.execute(self._PROFILE_TABLE)
+            cur = con.execute(
+                "INSERT INTO profile (key_json, timestamp, profile_json) VALUES (?, ?, ?)", (key_json, now_iso(), blob)
+            )
+            return int(cur.lastrowid)
+
+    def latest_profile(self, key: dict) -> dict | None:
+        """The newest profile stored under exactly `key`, or None (also for a store without profiles)."""
+        key_json = self._profile_key_json(key)
+        with self._connect() as con:
+            if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'profile'").fetchone():
+                return None
+            rows = con.execute(
+                "SELECT id, profile_json FROM profile WHERE key_json = ? ORDER BY id DESC", (key_json,)
+            ).fetchall()
+        for row in rows:  # a damaged row is skipped, never returned
+            profile = _json_object(row["profile_json"])
+            if profile is not None:
+                profile["stored_id"] = row["id"]
+                return profile
+        return None

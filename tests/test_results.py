@@ -2,6 +2,8 @@
 
 import csv
 import io
+import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -158,3 +160,60 @@ def test_concurrent_processes_on_a_new_file(tmp_path):
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path)], cwd=ROOT) for _ in range(3)]
     assert [p.wait(timeout=60) for p in procs] == [0, 0, 0]
     assert len(ResultStore(path).latencies()) == 45
+
+
+def _store_with_rows(path, design, n=300) -> bytes:
+    store = ResultStore(path)
+    for i in range(n):
+        store.add_accuracy(design, {"top1": float(i), "label": "x" * 200})
+    return path.read_bytes()
+
+
+def test_store_with_its_tail_cut_off_is_refused_and_never_written(tmp_path, design):
+    path = tmp_path / "r.sqlite"
+    full = _store_with_rows(path, design)
+    path.write_bytes(full[: len(full) * 2 // 3])
+    cut = path.read_bytes()
+    with pytest.raises(UserError, match=r"(damaged|malformed).*move it away"):
+        ResultStore(path).add_accuracy(design, {"top1": 1.0})
+    assert path.read_bytes() == cut
+
+
+@pytest.mark.parametrize("value", ["one", "", "1.5"])
+def test_non_integer_schema_version_is_a_clear_refusal(tmp_path, store, value):
+    con = sqlite3.connect(store.path)
+    con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (value,))
+    con.commit()
+    con.close()
+    with pytest.raises(UserError, match="damaged schema_version"):
+        ResultStore(store.path)
+
+
+def test_rows_with_bad_json_are_skipped_and_counted(store, design):
+    for top1 in (1.0, 2.0, 3.0):
+        store.add_accuracy(design, {"top1": top1})
+    store.add_latency(design, {"backend": "torch", "device": "cpu", "batch": 1, "threads": 1, "input_size": 32,
+                               "median_ms": 1.0})  # fmt: skip
+    con = sqlite3.connect(store.path)
+    con.execute("UPDATE accuracy SET record_json = '{not json' WHERE top1 = 2.0")
+    con.execute("UPDATE accuracy SET record_json = '[1, 2]' WHERE top1 = 3.0")
+    con.execute("UPDATE latency SET design_json = '{broken'")
+    con.commit()
+    con.close()
+    rows = store.accuracies()
+    assert [r["top1"] for r in rows] == [1.0] and store.skipped_rows == 2
+    assert store.design(design.network_hash()) == json.loads(design.to_json())  # from the intact accuracy row
+    assert "1.0" in store.to_csv("accuracy")
+    store.latencies()
+    assert store.skipped_rows == 0
+
+
+def test_store_that_is_a_link_or_a_fifo_is_refused(tmp_path, store):
+    link = tmp_path / "link.sqlite"
+    link.symlink_to(store.path)
+    with pytest.raises(UserError, match="symbolic link"):
+        ResultStore(link)
+    fifo = tmp_path / "fifo.sqlite"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="not a regular file"):
+        ResultStore(fifo)
