@@ -154,13 +154,13 @@ def test_pin_and_compare(at):
     next(b for b in at.button if b.label == "Pin for comparison").click().run()
     page(at, "compare")
     table = at.dataframe[0].value
-    assert any("SM_V2 (edited)" in d for d in table["design"])
+    assert "current: SM_V2 (edited) (pinned)" in list(table["design"])  # the pin is the design being edited
     at.multiselect(key="compare_sel").select("preset: SM_V2").run()
     at.selectbox(key="diff_a").set_value("preset: SM_V2").run()
-    at.selectbox(key="diff_b").set_value("pinned: SM_V2 (edited)").run()
+    at.selectbox(key="diff_b").set_value("current: SM_V2 (edited) (pinned)").run()
     diff = next(d.value for d in at.dataframe if "changes" in d.value.columns)
-    assert list(diff["changes"]) == ["", "c: 16 → 24", "", "", "", ""]
-    assert diff["params_delta"].iloc[1] > 0
+    assert list(diff["changes"]) == ["—", "c: 16 → 24", "—", "—", "—", "—"]
+    assert diff["Δ params"].iloc[1].startswith("+") and diff["Δ params"].iloc[0] == "+0"
 
 
 def test_measure_on_this_host_stores_a_point_on_the_charts(at):

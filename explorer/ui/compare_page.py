@@ -5,48 +5,100 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ..compare import global_diff, stage_diff
+from ..compare import global_diff, residual_adds, stage_diff
 from ..cost import compute_cost
+from ..quality import verdict
 from ..spec import Design
 from . import state
-from .results_view import latest_latency_text, store
+from .results_view import store
+
+NONE = "—"  # a missing value reads as a dash, never as a raw "None"
+STAGE_HELP = "Index in “From” → index in “To”; stages are paired by stride and width, so a removed stage reads removed"
 
 
-def _candidates() -> dict[str, Design]:
-    designs = {f"current: {state.current_design().name}": state.current_design()}
-    designs.update({f"pinned: {k}": v for k, v in state.pinned().items()})
-    designs.update({f"preset: {k}": v for k, v in state.baseline_options().items() if not k.startswith("pinned: ")})
+def candidates() -> dict[str, Design]:
+    """One entry per network: the design being edited, then pins, then presets; a network already listed
+    under an earlier label (the unedited preset being edited, a pin of it) is not listed again."""
+    current = state.current_design()
+    designs: dict[str, Design] = {}
+    seen: dict[str, str] = {}
+    pinned_as = {d.network_hash(): label for label, d in state.pinned().items()}
+    preset_as = {d.network_hash(): label for label, d in state.baseline_options().items()}
+    also = "pinned" if current.network_hash() in pinned_as else "preset" if current.network_hash() in preset_as else ""
+    label = f"current: {current.name}" + (f" ({also})" if also else "")
+    designs[label], seen[current.network_hash()] = current, label
+    groups = [("pinned", state.pinned().items())]
+    groups.append(("preset", ((k, v) for k, v in state.baseline_options().items() if not k.startswith("pinned: "))))
+    for kind, items in groups:
+        for name, d in items:
+            if d.network_hash() not in seen:
+                designs[f"{kind}: {name}"] = d
+                seen[d.network_hash()] = f"{kind}: {name}"
     return designs
 
 
-def _overview(chosen: dict[str, Design]) -> None:
-    rows, s = [], store()  # one store read per page run, not one per design
+def _latency_cells(s, d: Design) -> tuple[str, str]:
+    r = s.latest_latency(d.network_hash(), batch=1) if s else None
+    if r is None:
+        return "not measured", NONE
+    flag = {"ok": "", "noisy": " (noisy)", "unchecked": " (unchecked)"}[verdict(r)]
+    return f"{r['median_ms']:.2f} ms{flag}", f"{r['backend']}, {r['device']}, {r['threads']} threads"
+
+
+def overview_frame(chosen: dict[str, Design], s) -> pd.DataFrame:
+    rows = []
     for label, d in chosen.items():
         c = compute_cost(d)
-        paper = d.meta.get("paper", {})
+        paper = d.meta.get("paper", {}).get("accuracy_top1")
+        latency, setting = _latency_cells(s, d)
         rows.append(
             {
                 "design": label,
                 "stages": len(d.stages),
-                "blocks": sum(s.n for s in d.stages),
-                "skips": sum(s.n for s in d.stages if s.skip),
-                "params": c.params,
-                "MACs": c.macs,
-                "peak act. MiB": c.peak_activation_bytes / 2**20,
-                "measured latency": latest_latency_text(s, d),
-                "paper top-1 %": paper.get("accuracy_top1"),
+                "blocks": sum(st_.n for st_ in d.stages),
+                "residual adds": residual_adds(d),
+                "params": f"{c.params:,}",
+                "MACs": f"{c.macs:,}",
+                "peak act.": f"{c.peak_activation_bytes / 2**20:.2f} MiB",
+                "latency (batch 1)": latency,
+                "measured with": setting,
+                "paper top-1": f"{paper:.1f} %" if paper is not None else NONE,
             }
         )
+    return pd.DataFrame(rows)
+
+
+def _overview(chosen: dict[str, Design]) -> None:
+    df = overview_frame(chosen, store())  # one store read per page run, not one per design
     st.dataframe(
-        pd.DataFrame(rows),
+        df,
         hide_index=True,
         width="stretch",
         column_config={
-            "params": st.column_config.NumberColumn(format="localized"),
-            "MACs": st.column_config.NumberColumn(format="localized"),
-            "peak act. MiB": st.column_config.NumberColumn(format="%.2f"),
+            "design": st.column_config.TextColumn(width="medium"),
+            "residual adds": st.column_config.NumberColumn(
+                help="Blocks whose input is added to their output: skip set, stride 1 and unchanged width"
+            ),
+            "latency (batch 1)": st.column_config.TextColumn(width="medium", help="Newest measurement on this host"),
+            "measured with": st.column_config.TextColumn(width="medium"),
         },
     )
+
+
+def diff_frame(da: Design, db: Design) -> pd.DataFrame:
+    rows = []
+    for r in stage_diff(da, db):
+        i, j = r["from_stage"], r["to_stage"]
+        rows.append(
+            {
+                "stage": f"{NONE if i is None else i} → {NONE if j is None else j}",
+                "status": r["status"],
+                "changes": r["changes"] or NONE,
+                "Δ params": f"{r['params_delta']:+,}",
+                "Δ MACs": f"{r['macs_delta']:+,}",
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def _diff(chosen: dict[str, Design]) -> None:
@@ -59,16 +111,11 @@ def _diff(chosen: dict[str, Design]) -> None:
     a = c1.selectbox("From", labels, index=len(labels) - 1, key="diff_a")
     b = c2.selectbox("To", labels, index=0, key="diff_b")
     da, db = chosen[a], chosen[b]
-    rows = stage_diff(da, db)
-    df = pd.DataFrame(rows)
     st.dataframe(
-        df,
+        diff_frame(da, db),
         hide_index=True,
         width="stretch",
-        column_config={
-            "params_delta": st.column_config.NumberColumn("Δ params", format="%+d"),
-            "macs_delta": st.column_config.NumberColumn("Δ MACs", format="%+d"),
-        },
+        column_config={"stage": st.column_config.TextColumn(help=STAGE_HELP)},
     )
     g = global_diff(da, db)
     if g:
@@ -77,7 +124,7 @@ def _diff(chosen: dict[str, Design]) -> None:
     st.write(
         f"In total: params {cb.params - ca.params:+,} ({(cb.params / ca.params - 1):+.1%}), "
         f"MACs {cb.macs - ca.macs:+,} ({(cb.macs / ca.macs - 1):+.1%}), "
-        f"residual adds {sum(1 for lc in cb.layers if lc.layer.kind == 'add') - sum(1 for lc in ca.layers if lc.layer.kind == 'add'):+d}."
+        f"residual adds {residual_adds(db) - residual_adds(da):+d} ({residual_adds(da)} → {residual_adds(db)})."
     )
 
 
@@ -85,7 +132,7 @@ def render() -> None:
     st.title("Compare")
     st.caption("Pin designs on the Design page; compare them here with each other and with the paper's models.")
     pins = state.pinned()
-    everything = _candidates()
+    everything = candidates()
     default = [k for k in everything if k.startswith(("current:", "pinned:"))] + ["preset: MobileNet V2"]
     chosen_labels = st.multiselect(
         "Designs", list(everything), default=[k for k in default if k in everything], key="compare_sel"
