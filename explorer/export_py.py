@@ -1,6 +1,6 @@
 """Design -> a standalone, readable PyTorch file that imports only torch.
 
-The file mirrors explorer.build (a block class plus the stage table in a loop, same module names), so a
+The file holds explorer/network.py verbatim (the modules explorer.build builds) and the design as data, so a
 state dict saved from either model loads strict=True into the other. User text (the design name, notes)
 never becomes code: the name is reduced to an ASCII identifier for the class, and free text appears only
 inside the module docstring with every quote, backslash and unprintable character escaped. The result is
@@ -16,9 +16,12 @@ import keyword
 import re
 import textwrap
 import unicodedata
+from functools import lru_cache
+from pathlib import Path
 
 from .cost import compute_cost
 from .fmt import si, text_table
+from .plan import STAGE_FIELDS, network_data
 from .spec import Design
 
 # Names the generated module defines or imports: a class named like one of them would shadow it.
@@ -34,6 +37,7 @@ _MODULE_NAMES = {
     "STAGES",
     "ConvBNAct",
     "Bottleneck",
+    "ExplorerNet",
     "init_weights",
     "build_model",
 }
@@ -120,131 +124,77 @@ def _docstring(design: Design, cls: str) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-_TEMPLATE = '''\
-"""{docstring}
-"""
-
-from collections import OrderedDict
-
-import torch
-from torch import nn
-
+# The design part of the file; the network part is explorer/network.py, shipped verbatim above it.
+_DESIGN_TEMPLATE = """\
+# The design, as data. Params and MACs in the docstring are for INPUT_SIZE; others work too.
 NUM_CLASSES = {num_classes}
-INPUT_SIZE = {input_size}  # params and MACs above are for this size; others work too
+INPUT_SIZE = {input_size}
 STEM_CHANNELS = {stem_channels}
 LAST_CONV = {last_conv}  # channels of the 1x1 conv before pooling; 0: none
 DROPOUT = {dropout}
 
-# The bottleneck table, one row per stage: expansion t, output channels c, blocks n, stride s of
-# the first block, residual skip (where shapes allow), activation after the 1x1 projection
-# ("linear" is MobileNetV2's linear bottleneck), depthwise kernel size.
+# The bottleneck table, one row per stage (the columns are explained in ExplorerNet).
 STAGES = (
-    # t, c, n, s, skip, out_act, kernel
+    # {fields}
 {stage_rows}
 )
 
 
-class ConvBNAct(nn.Sequential):
-    """Bias-free conv -> BatchNorm -> ReLU6 (or nothing); padding k // 2 keeps the size."""
-
-    def __init__(self, cin, cout, k=1, stride=1, groups=1, relu6=True):
-        super().__init__(
-            OrderedDict(
-                conv=nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
-                bn=nn.BatchNorm2d(cout),
-                act=nn.ReLU6(inplace=True) if relu6 else nn.Identity(),
-            )
-        )
-
-
-class Bottleneck(nn.Module):
-    """MobileNetV2's inverted residual: 1x1 expand (none when t == 1), depthwise, 1x1 project."""
-
-    def __init__(self, cin, cout, t, stride, kernel, skip, out_act):
-        super().__init__()
-        hidden = cin * t
-        self.expand = ConvBNAct(cin, hidden) if t != 1 else None
-        self.depthwise = ConvBNAct(hidden, hidden, kernel, stride, groups=hidden)
-        self.project = ConvBNAct(hidden, cout, relu6=out_act == "relu6")
-        self.skip = skip and stride == 1 and cin == cout  # an add needs equal shapes
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.expand(x) if self.expand is not None else x
-        y = self.project(self.depthwise(y))
-        return x + y if self.skip else y
-
-
-class {cls}(nn.Module):
-    """Stem conv, the bottleneck stages of STAGES, optional 1x1 conv, pooling, classifier."""
+class {cls}(ExplorerNet):
+    \"\"\"ExplorerNet with the design above; `stages` replaces the table.\"\"\"
 
     def __init__(self, num_classes=NUM_CLASSES, stages=STAGES):
-        super().__init__()
-        self.stem = ConvBNAct(3, STEM_CHANNELS, 3, 2)
-        cin = STEM_CHANNELS
-        layers = []
-        for t, c, n, s, skip, out_act, kernel in stages:
-            blocks = []
-            for i in range(n):
-                stride = s if i == 0 else 1
-                blocks.append(Bottleneck(cin, c, t, stride, kernel, skip, out_act))
-                cin = c
-            layers.append(nn.Sequential(*blocks))
-        self.stages = nn.Sequential(*layers)
-        self.last_conv = ConvBNAct(cin, LAST_CONV) if LAST_CONV else None
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.dropout = nn.Dropout(DROPOUT)
-        self.classifier = nn.Linear(LAST_CONV or cin, num_classes)
-        init_weights(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) images -> (B, num_classes) logits."""
-        x = self.stages(self.stem(x))
-        if self.last_conv is not None:
-            x = self.last_conv(x)
-        x = self.pool(x).flatten(1)
-        return self.classifier(self.dropout(x))
-
-
-def init_weights(model: nn.Module) -> None:
-    """torchvision's MobileNetV2 initialisation, as the explorer uses."""
-    for m in model.modules():
-        if isinstance(m, nn.Conv2d):
-            nn.init.kaiming_normal_(m.weight, mode="fan_out")
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0, 0.01)
-            nn.init.zeros_(m.bias)
+        super().__init__(stages, num_classes, STEM_CHANNELS, LAST_CONV, DROPOUT)
 
 
 def build_model(num_classes: int = NUM_CLASSES) -> {cls}:
-    """A freshly initialised {cls}; load trained weights with load_state_dict."""
+    \"\"\"A freshly initialised {cls}; load trained weights with load_state_dict.\"\"\"
     return {cls}(num_classes)
-'''
+"""
+
+
+def _literal(value: object) -> str:
+    """A Python literal as ruff formats it; json.dumps gives a valid, double-quoted string literal."""
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_literal(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    return repr(value)
+
+
+@lru_cache(maxsize=1)
+def network_source() -> str:
+    """explorer/network.py below its docstring: the model's torch modules, exactly as the explorer builds them."""
+    source = Path(__file__).with_name("network.py").read_text(encoding="utf-8")
+    docstring = ast.parse(source).body[0]
+    return "\n".join(source.splitlines()[docstring.end_lineno :]).strip("\n") + "\n"
+
+
+def design_source(design: Design, cls: str) -> str:
+    """The design as data and the class named after it, over explorer.network's ExplorerNet."""
+    data = network_data(design)
+    return _DESIGN_TEMPLATE.format(
+        num_classes=_literal(data["num_classes"]),
+        input_size=_literal(int(design.input_size)),
+        stem_channels=_literal(data["stem_channels"]),
+        last_conv=_literal(data["last_conv"]),
+        dropout=_literal(data["dropout"]),
+        fields=", ".join(STAGE_FIELDS),
+        stage_rows="\n".join(f"    {_literal(row)}," for row in data["stages"]),
+        cls=cls,
+    )
+
 
 # The only statements the generated module may hold at top level.
 _ALLOWED_TOP = (ast.Expr, ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef, ast.Assign)
 
 
 def to_python(design: Design) -> str:
-    """The standalone .py source for `design` (UTF-8 text, formatted as ruff would)."""
+    """The standalone .py source for `design` (UTF-8 text, formatted as ruff would): a docstring, the network's
+    modules (explorer/network.py, verbatim), then the design as data."""
     cls = class_name(design.name)
-    rows = "\n".join(
-        # json.dumps gives a valid Python string literal, even for an unvalidated out_act.
-        f"    ({int(st.t)}, {int(st.c)}, {int(st.n)}, {int(st.s)}, {bool(st.skip)}, {json.dumps(st.out_act)}, {int(st.kernel)}),"
-        for st in design.stages
-    )
-    code = _TEMPLATE.format(
-        docstring=_docstring(design, cls),
-        num_classes=int(design.num_classes),
-        input_size=int(design.input_size),
-        stem_channels=int(design.stem_channels),
-        last_conv=int(design.last_conv),
-        dropout=repr(float(design.dropout)),
-        stage_rows=rows,
-        cls=cls,
-    )
+    header = f'"""{_docstring(design, cls)}\n"""\n'
+    code = header + "\n" + "\n\n".join([network_source(), design_source(design, cls)])
     _check_only_definitions(code)
     return code
 

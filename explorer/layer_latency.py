@@ -30,6 +30,7 @@ from .latency import (
     resolve_threads,
     versions,
 )
+from .plan import blocks, expand
 from .results import now_iso
 from .spec import Design
 from .timing import WARMUP_SHARE, Progress, statistics
@@ -108,28 +109,24 @@ class _Clock:
         return [(b - a) * 1000.0 for a, b in pairwise(m)]
 
 
-def _timed_modules(model) -> list[tuple[str, object]]:
-    """(name, module) of every cost-model layer that is a module, and of every bottleneck block."""
-    from .build import Bottleneck
-
-    top = {"stem", "last_conv", "pool", "classifier"}
-    inner = {"expand", "depthwise", "project"}
-    return [
-        (name, mod)
-        for name, mod in model.named_modules()
-        if isinstance(mod, Bottleneck) or name in top or name.rsplit(".", 1)[-1] in inner
-    ]
+def _timed_modules(model, design: Design) -> list[tuple[str, object]]:
+    """(name, module) of every plan layer that is a module, and of every bottleneck block, named by the plan."""
+    names = [ly.name for ly in expand(design) if ly.is_module] + [b.name for b in blocks(design)]
+    return [(name, model.get_submodule(name)) for name in names]
 
 
 class _Hooks:
     """Stamps before and after each timed module; `layer_times()` turns one run's stamps into layer times."""
 
-    def __init__(self, model, clock: _Clock):
-        from .build import Bottleneck
-
+    def __init__(self, model, design: Design, clock: _Clock):
         self.clock, self.handles, self.order = clock, [], []
-        self.modules = _timed_modules(model)
-        self.blocks = {name: mod.skip for name, mod in self.modules if isinstance(mod, Bottleneck)}
+        self.modules = _timed_modules(model, design)
+        self.blocks = {b.name: b.skip for b in blocks(design)}
+        # Each block's own modules (expand, depthwise, project), whose times its add is worked out from.
+        self.block_layers = {b: [] for b in self.blocks}
+        for ly in expand(design):
+            if ly.block and ly.is_module:
+                self.block_layers[ly.block].append(ly.name)
 
     def attach(self) -> None:
         for name, mod in self.modules:
@@ -165,7 +162,7 @@ class _Hooks:
         self.order = []
         # A block's time beyond its convs: the add (if any) plus the block's own call overhead. The overhead is
         # what blocks without an add spend beyond their convs; it is taken off, and stays unattributed.
-        rest = {b: times.pop(b) - sum(v for k, v in times.items() if k.startswith(b + ".")) for b in self.blocks}
+        rest = {b: times.pop(b) - sum(times[n] for n in self.block_layers[b]) for b in self.blocks}
         plain = sorted(r for b, r in rest.items() if not self.blocks[b])
         overhead = plain[len(plain) // 2] if plain else 0.0
         for b, skip in self.blocks.items():
@@ -204,7 +201,7 @@ def layer_breakdown(
         model = build_model(design_m).eval().to(device)
         x = example_input(design_m, batch, device, False)
         with torch.inference_mode():
-            per_layer, whole = _time_layers(model, x, device, n_threads, budget_s, deadline, report, cancel)
+            per_layer, whole = _time_layers(model, design_m, x, device, n_threads, budget_s, deadline, report, cancel)
     by_name = {lc.layer.name: lc for lc in cost.layers}
     names = [lc.layer.name for lc in cost.layers]
     if set(per_layer) != set(names):  # the builder's modules and the cost model's layers must agree
@@ -241,12 +238,12 @@ def layer_breakdown(
     )  # fmt: skip
 
 
-def _time_layers(model, x, device, threads, budget_s, deadline, report, cancel) -> tuple[dict, list]:
+def _time_layers(model, design, x, device, threads, budget_s, deadline, report, cancel) -> tuple[dict, list]:
     """Alternate blocks of hooked and of plain runs until the budget is spent; the first blocks warm up."""
     import torch
 
     clock = _Clock(device)
-    hooks = _Hooks(model, clock)
+    hooks = _Hooks(model, design, clock)
     prior = torch.get_num_threads()
     torch.set_num_threads(threads)
     per_layer: dict[str, list[float]] = {}

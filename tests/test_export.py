@@ -162,7 +162,7 @@ def test_generated_py_is_a_block_class_and_a_table_not_unrolled_layers():
     code = to_python(get_preset("MobileNet V2"))
     assert len(code.splitlines()) < 200
     assert '(6, 320, 1, 1, True, "linear", 3),' in code  # the stage table, as data
-    assert "class Bottleneck(nn.Module):" in code and "class MobileNetV2(nn.Module):" in code
+    assert "class Bottleneck(nn.Module):" in code and "class MobileNetV2(ExplorerNet):" in code
     assert "def build_model(num_classes: int = NUM_CLASSES) -> MobileNetV2:" in code
     doc = ast.get_docstring(ast.parse(code))
     assert "Params: 2,351,972" in doc and "MACs: 299,622,272" in doc and "out_act" in doc
@@ -209,7 +209,7 @@ def test_hostile_names_and_notes_become_inert_text(tmp_path):
         code = to_python(d)
         tree = module_level_is_only_definitions(code)
         classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
-        assert classes == ["ConvBNAct", "Bottleneck", class_name(name)]
+        assert classes == ["ConvBNAct", "Bottleneck", "ExplorerNet", class_name(name)]
         assert class_name(name).isidentifier() and class_name(name).isascii()
         doc = ast.get_docstring(tree, clean=False)
         assert name.rstrip() in doc  # escaped in the file, exact once Python reads it
