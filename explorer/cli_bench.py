@@ -27,6 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-store", action="store_true", help="do not save the result in the results store")
     p.add_argument("--store", metavar="FILE", help="results store file (default: the user data folder)")
+    # For the app's worker process: progress as JSON lines on stderr instead of a bar.
+    p.add_argument("--progress-json", action="store_true", help=argparse.SUPPRESS)
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -47,23 +49,36 @@ def _check(args: argparse.Namespace) -> None:
         raise UserError("--channels-last is a torch memory format; use it with --backend torch")
 
 
-def _progress(enabled: bool):
-    if not enabled:
-        return None
-    last = [""]
+class _ProgressBar:
+    """A tqdm bar on stderr (0-100 %, the step in its description), or JSON lines for the app's worker."""
 
-    def show(frac: float, msg: str) -> None:
-        line = f"\r{frac * 100:3.0f}%  {msg}"[:100]
-        sys.stderr.write(line.ljust(len(last[0])))
-        sys.stderr.flush()
-        last[0] = line
+    def __init__(self, mode: str):
+        self.mode = mode  # "bar", "json" or "off"
+        self.bar = None
 
-    return show
+    def __call__(self, frac: float, msg: str) -> None:
+        if self.mode == "json":
+            sys.stderr.write(json.dumps({"progress": round(frac, 4), "message": msg}) + "\n")
+            sys.stderr.flush()
+        elif self.mode == "bar":
+            if self.bar is None:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=100, file=sys.stderr, bar_format="{percentage:3.0f}% |{bar:20}| {desc}")
+            self.bar.set_description_str(msg[:70], refresh=False)
+            self.bar.update(max(0, round(frac * 100) - self.bar.n))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def run(args: argparse.Namespace) -> int:
     from .cli import design_from_args
-    from .latency import layer_breakdown, measure
+    from .latency import measure
+    from .layer_latency import layer_breakdown
+    from .quality import warning_line
 
     _check(args)
     design = design_from_args(args)
@@ -72,21 +87,41 @@ def run(args: argparse.Namespace) -> int:
         from .results import ResultStore
 
         store = ResultStore(args.store)  # a damaged store fails now, not after the measurement
-    tty = sys.stderr.isatty() and not args.json
-    result = measure(
-        design, backend=args.backend, device=args.device, batch=args.batch, threads=args.threads,
-        input_size=args.input_size, channels_last=args.channels_last, budget_s=args.budget, progress=_progress(tty),
-    )  # fmt: skip
-    breakdown = None
-    if args.layers:
-        breakdown = layer_breakdown(design, device=args.device, threads=args.threads, batch=args.batch,
-                                    budget_s=max(args.budget, 1.0), progress=_progress(tty))  # fmt: skip
-    if tty:
-        sys.stderr.write("\r" + " " * 100 + "\r")
+    mode = "json" if args.progress_json else "bar" if sys.stderr.isatty() and not args.json else "off"
+    progress = _ProgressBar(mode)
+    try:
+        result = measure(
+            design,
+            backend=args.backend,
+            device=args.device,
+            batch=args.batch,
+            threads=args.threads,
+            input_size=args.input_size,
+            channels_last=args.channels_last,
+            budget_s=args.budget,
+            progress=progress,
+        )
+        progress.close()
+        breakdown = None
+        if args.layers:
+            breakdown = layer_breakdown(
+                design,
+                device=args.device,
+                threads=args.threads,
+                batch=args.batch,
+                budget_s=max(args.budget, 1.0),
+                progress=progress,
+            )
+    finally:
+        progress.close()
     row_id = store.add_latency(design, result) if store else None
+    warning = warning_line(result.to_dict())
+    if warning:  # still kept and stored, but never silently
+        print(f"warning: {warning}", file=sys.stderr)
     if args.json:
         out = result.to_dict()
         out["stored"] = str(store.path) if store else None
+        out["stored_id"] = row_id
         if breakdown:
             out["layers"] = breakdown.to_dict()
         print(json.dumps(out, indent=2))

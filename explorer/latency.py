@@ -2,10 +2,11 @@
 
 Protocol: the model in eval mode under torch.inference_mode(); warm-up runs excluded (ONNX Runtime's and
 cuDNN's first runs include allocation and kernel search); the thread count set explicitly, reported, and
-restored afterwards; torch.utils.benchmark.Timer.blocked_autorange (given the thread count explicitly: it
-defaults to 1) times many runs within a time budget, and every raw sample is kept. On a GPU the timer
-synchronizes the device at both ends of each timed block, so no un-synchronized launch is ever timed.
-Only one measurement runs per host at a time (explorer.hostlock).
+restored afterwards; runs timed in blocks within a time budget that holds, stopping early once the median is
+tight (explorer.timing), every raw sample kept; on a GPU the device is synchronized at both ends of each timed
+block, so no un-synchronized launch is ever timed. Every result carries a quality verdict (explorer.quality):
+the CPU load of other processes while timing, the spread of the samples. Only one measurement runs per host at
+a time (explorer.hostlock).
 
 torch and onnxruntime are imported inside the functions: importing this module stays cheap.
 """
@@ -26,8 +27,7 @@ from .results import now_iso
 from .spec import Design, parse_design
 from .timing import Progress, statistics, time_callable
 
-__all__ = ["Cancelled", "LatencyResult", "measure", "measure_module", "available_devices", "host_info",
-           "layer_breakdown"]  # fmt: skip
+__all__ = ["Cancelled", "LatencyResult", "measure", "measure_module", "available_devices", "host_info"]
 
 BACKENDS = ("torch", "onnxruntime")
 DEVICES = ("cpu", "cuda", "mps")
@@ -68,6 +68,11 @@ class LatencyResult:
     timed_s: float = 0.0
     notes: list[str] = field(default_factory=list)
     allocator: str = ""  # how CPU memory was allocated (explorer.allocator)
+    quality: dict = field(default_factory=dict)  # explorer.quality.judge: verdict, reasons, figures
+    setup_s: float = 0.0  # lock, build (and export) before the warm-up
+    warmup_s: float = 0.0
+    total_s: float = 0.0  # the whole call, waiting for the lock excluded
+    stopped: str = ""  # why timing stopped: "budget", "median tight" or "time cap"
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -75,9 +80,9 @@ class LatencyResult:
     def summary_line(self) -> str:
         per = f", {self.per_image_ms:.3f} ms/image" if self.batch > 1 else ""
         return (
-            f"{self.median_ms:.3f} ms median (IQR {self.iqr_ms:.3f} ms, p10-p90 {self.p10_ms:.3f}-{self.p90_ms:.3f} ms, "
+            f"{self.median_ms:.3f} ms median (p25-p75 {self.p25_ms:.3f}-{self.p75_ms:.3f} ms, "
             f"{self.runs} runs{per}) - {self.backend} on {self.device} ({self.device_name}), {self.threads} threads, "
-            f"batch {self.batch}, {self.input_size}x{self.input_size}"
+            f"batch {self.batch}, {self.input_size}x{self.input_size} - quality {self.quality.get('verdict', '?')}"
         )
 
 
@@ -172,8 +177,8 @@ def measure(
     """Measure one design's inference latency on this host; see the module docstring for the protocol.
 
     threads None = all physical cores (said so in `protocol`). input_size None = the design's. warmup None =
-    at least 3 runs and 20 % of the budget. budget_s is the timed time (extended to reach min_runs), the whole
-    measurement capped at TIME_CAP_S. progress(fraction, message) is called along the way; setting `cancel`
+    at least 3 runs and 20 % of the budget. budget_s is the timed time, never extended (timing may stop earlier
+    once the median is tight, but not before min_runs runs); the whole measurement is capped at TIME_CAP_S. progress(fraction, message) is called along the way; setting `cancel`
     raises Cancelled. A busy host is waited for up to lock_timeout seconds (0: raise HostBusy at once), with
     progress(0, "waiting for another measurement ...") meanwhile.
     """
@@ -181,9 +186,23 @@ def measure(
 
     _check_all(backend, device, batch, budget_s, min_runs, warmup, channels_last)
     mdesign = measured_design(design, input_size, batch)
-    return _measure(lambda: build_model(mdesign), design.name, design.network_hash(), mdesign.input_size, backend,
-                    device, batch, threads, channels_last, budget_s, min_runs, warmup, progress, cancel,
-                    lock_timeout)  # fmt: skip
+    return _measure(
+        lambda: build_model(mdesign),
+        design.name,
+        design.network_hash(),
+        mdesign.input_size,
+        backend,
+        device,
+        batch,
+        threads,
+        channels_last,
+        budget_s,
+        min_runs,
+        warmup,
+        progress,
+        cancel,
+        lock_timeout,
+    )
 
 
 def measure_module(
@@ -205,8 +224,23 @@ def measure_module(
     """The same protocol for any nn.Module taking (batch, 3, H, W), e.g. an independent reference network."""
     _check_all(backend, device, batch, budget_s, min_runs, warmup, channels_last)
     _int_arg("input_size", input_size, 1, 4096)
-    return _measure(lambda: module, name, "", input_size, backend, device, batch, threads, channels_last, budget_s,
-                    min_runs, warmup, progress, cancel, lock_timeout)  # fmt: skip
+    return _measure(
+        lambda: module,
+        name,
+        "",
+        input_size,
+        backend,
+        device,
+        batch,
+        threads,
+        channels_last,
+        budget_s,
+        min_runs,
+        warmup,
+        progress,
+        cancel,
+        lock_timeout,
+    )
 
 
 def _check_all(backend, device, batch, budget_s, min_runs, warmup, channels_last) -> None:
@@ -216,20 +250,44 @@ def _check_all(backend, device, batch, budget_s, min_runs, warmup, channels_last
         raise UserError("channels-last is a torch memory format; ONNX Runtime chooses its own layouts")
 
 
-def _measure(make_model, name, design_hash, input_size, backend, device, batch, threads, channels_last, budget_s,
-             min_runs, warmup, progress, cancel, lock_timeout) -> LatencyResult:  # fmt: skip
+def _measure(
+    make_model,
+    name,
+    design_hash,
+    input_size,
+    backend,
+    device,
+    batch,
+    threads,
+    channels_last,
+    budget_s,
+    min_runs,
+    warmup,
+    progress,
+    cancel,
+    lock_timeout,
+) -> LatencyResult:
     import torch
 
     n_threads, thread_note = resolve_threads(threads)
     report = progress or (lambda f, m: None)
     with host_lock(f"{name}, {backend} {device}, batch {batch}", lock_timeout, lambda m: report(0.0, m), cancel):
-        deadline = time.monotonic() + TIME_CAP_S
+        started = time.monotonic()
+        deadline = started + TIME_CAP_S
         allocator = steady_allocator()
         report(0.0, "building the model")
         g = torch.Generator().manual_seed(0)
         x = torch.randn(batch, 3, input_size, input_size, generator=g)
-        timing = dict(device=device, threads=n_threads, budget_s=budget_s, min_runs=min_runs, warmup=warmup,
-                      deadline=deadline, progress=report, cancel=cancel)  # fmt: skip
+        timing = dict(
+            device=device,
+            threads=n_threads,
+            budget_s=budget_s,
+            min_runs=min_runs,
+            warmup=warmup,
+            deadline=deadline,
+            progress=report,
+            cancel=cancel,
+        )
         model = make_model().eval()
         if backend == "torch":
             timed, how = _measure_torch(model, x, device, channels_last, timing)
@@ -237,26 +295,51 @@ def _measure(make_model, name, design_hash, input_size, backend, device, batch, 
             from .latency_ort import measure_ort
 
             timed, how = measure_ort(model, x, device, n_threads, timing, report)
+        total_s = time.monotonic() - started
     stats = statistics(timed["samples_ms"])
     runs = timed["runs"]
+    setup_s = max(0.0, total_s - timed["warmup_s"] - timed["timed_s"])
     notes = []
     if runs < min_runs:
-        notes.append(f"only {runs} runs fit in the {TIME_CAP_S:.0f} s cap (asked for at least {min_runs})")
+        notes.append(f"only {runs} runs fit in the {budget_s:g} s budget (asked for at least {min_runs})")
+    if timed["stopped"] == "time cap":
+        notes.append(f"stopped by the {TIME_CAP_S:.0f} s cap on a whole measurement")
     blocks = f" in blocks of {timed['block_size']}" if timed["block_size"] > 1 else ""
     protocol = (
         f"{how}; {thread_note}; batch {batch}, {input_size}x{input_size}, float32; "
-        f"{timed['warmup_runs']} warm-up runs excluded; torch.utils.benchmark.Timer.blocked_autorange, "
-        f"{runs} runs{blocks} in {timed['timed_s']:.1f} s; median and IQR of per-run times; {allocator}"
+        f"{timed['warmup_runs']} warm-up runs excluded; {runs} timed runs{blocks}, stopped by {timed['stopped']}; "
+        f"median and p25-p75 of per-run times; time spent: set-up {setup_s:.1f} s, warm-up "
+        f"{timed['warmup_s']:.1f} s, timing {timed['timed_s']:.1f} s of a {budget_s:g} s budget; {allocator}"
     )
     report(1.0, "done")
     return LatencyResult(
         **{k: stats[k] for k in ("median_ms", "iqr_ms", "p10_ms", "p90_ms", "p25_ms", "p75_ms", "mean_ms", "min_ms")},
-        runs=runs, per_image_ms=stats["median_ms"] / batch, samples_ms=timed["samples_ms"], backend=backend,
-        device=device, device_name=device_name(device), threads=n_threads, batch=batch, input_size=input_size,
-        channels_last=channels_last, versions=versions(backend, device), timestamp=now_iso(), protocol=protocol,
-        design_hash=design_hash, design_name=name, block_size=timed["block_size"], warmup_runs=timed["warmup_runs"],
-        timed_s=timed["timed_s"], notes=notes, allocator=allocator,
-    )  # fmt: skip
+        runs=runs,
+        per_image_ms=stats["median_ms"] / batch,
+        samples_ms=timed["samples_ms"],
+        backend=backend,
+        device=device,
+        device_name=device_name(device),
+        threads=n_threads,
+        batch=batch,
+        input_size=input_size,
+        channels_last=channels_last,
+        versions=versions(backend, device),
+        timestamp=now_iso(),
+        protocol=protocol,
+        design_hash=design_hash,
+        design_name=name,
+        block_size=timed["block_size"],
+        warmup_runs=timed["warmup_runs"],
+        timed_s=timed["timed_s"],
+        notes=notes,
+        allocator=allocator,
+        quality=timed["quality"],
+        setup_s=setup_s,
+        warmup_s=timed["warmup_s"],
+        total_s=total_s,
+        stopped=timed["stopped"],
+    )
 
 
 def _measure_torch(model, x, device: str, channels_last: bool, timing: dict) -> tuple[dict, str]:
@@ -280,18 +363,3 @@ def _measure_torch(model, x, device: str, channels_last: bool, timing: dict) -> 
             return time_callable(lambda: model(x), **timing), how
     finally:
         torch.backends.cudnn.benchmark = prior_bench
-
-
-def layer_breakdown(design: Design, **kwargs):
-    """Per-layer time beside MAC and byte shares; see explorer.layer_latency.layer_breakdown (same arguments)."""
-    from .layer_latency import layer_breakdown as breakdown
-
-    return breakdown(design, **kwargs)
-
-
-def __getattr__(name: str):
-    if name == "LayerBreakdown":  # lazily: layer_latency builds on this module
-        from .layer_latency import LayerBreakdown
-
-        return LayerBreakdown
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

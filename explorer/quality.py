@@ -1,0 +1,151 @@
+"""Can a latency measurement be trusted? A verdict, its reasons, and the figures behind them.
+
+A busy host does not make timings a little noisy, it makes them meaningless (eager torch with 2 threads ran
+~260x slower beside two busy loops on a 2-core host). So every result carries a verdict:
+
+- other load: CPU time used by *other* processes during the timed window (the whole machine's busy time from
+  /proc/stat minus this process's own), plus steal time on a VM, judged against the cores the requested
+  threads need;
+- dispersion: IQR / median of the samples (block means; torch.utils.benchmark's adaptive_autorange aims
+  for 0.1, quiet runs here show 3-8 %), and the width of a bootstrap 95 % interval of the median;
+- enough samples to judge at all.
+
+A noisy result is still kept, but marked: pages draw it hollow and leave it out of fronts, ratios and verdicts.
+Pure Python + numpy; reads /proc only (Linux). Where /proc/stat is missing, other load is "not observed".
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+DISPERSION_LIMIT = 0.15  # IQR / median of block means (quiet here: 3-8 %)
+CI_LIMIT_PCT = 3.0  # half-width of the median's bootstrap 95 % interval, in % of the median
+SPARE_LOAD_CORES = 0.25  # other load tolerated beyond the cores our threads leave free
+MIN_SAMPLES = 5
+BOOTSTRAP_RESAMPLES = 300
+VERDICTS = ("ok", "noisy", "unchecked")
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """CPU seconds at one instant: the whole machine's busy and steal time, and this process's own."""
+
+    busy_s: float | None  # all CPUs, user + nice + system + irq + softirq (None: /proc/stat unreadable)
+    steal_s: float | None
+    own_s: float  # this process, all threads, user + system
+
+
+def cpu_snapshot() -> CpuSnapshot:
+    t = os.times()
+    own = t.user + t.system
+    try:
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()
+    except OSError:
+        return CpuSnapshot(None, None, own)
+    if not fields or fields[0] != "cpu":
+        return CpuSnapshot(None, None, own)
+    ticks = [int(v) for v in fields[1:]]
+    ticks += [0] * (8 - len(ticks))
+    user, nice, system, _idle, _iowait, irq, softirq, steal = ticks[:8]
+    busy = user + nice + system + irq + softirq
+    return CpuSnapshot(busy / _CLOCK_TICKS, steal / _CLOCK_TICKS, own)
+
+
+def load_between(before: CpuSnapshot, after: CpuSnapshot, window_s: float) -> dict:
+    """Average cores used by other processes, by steal and by us over a window of window_s seconds."""
+    own = max(0.0, after.own_s - before.own_s) / window_s if window_s > 0 else 0.0
+    if before.busy_s is None or after.busy_s is None or window_s <= 0:
+        return {"window_s": window_s, "own_cpu_cores": own, "other_cpu_cores": None, "steal_cores": None}
+    busy = max(0.0, after.busy_s - before.busy_s) / window_s
+    steal = max(0.0, after.steal_s - before.steal_s) / window_s
+    # Counters tick at 1/SC_CLK_TCK: allow two ticks per window of rounding before calling it load.
+    slack = 2.0 / _CLOCK_TICKS / window_s
+    other = max(0.0, busy - own - slack)
+    return {"window_s": window_s, "own_cpu_cores": own, "other_cpu_cores": other, "steal_cores": steal}
+
+
+def median_interval(samples_ms, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float]:
+    """Bootstrap 95 % interval of the median (seeded: the same samples give the same interval)."""
+    import numpy as np
+
+    a = np.asarray(samples_ms, dtype=float)
+    if a.size < 2:
+        v = float(a[0]) if a.size else float("nan")
+        return v, v
+    rng = np.random.default_rng(seed)
+    medians = np.median(a[rng.integers(0, a.size, size=(resamples, a.size))], axis=1)
+    lo, hi = np.percentile(medians, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def judge(samples_ms, *, threads: int, cores: int, load: dict | None) -> dict:
+    """The verdict on one set of timed samples: {"verdict", "reasons", and every figure it was judged by}."""
+    import numpy as np
+
+    a = np.asarray(samples_ms, dtype=float)
+    reasons: list[str] = []
+    figures: dict = {"samples": int(a.size), "threads": threads, "cores": cores}
+    if a.size:
+        p25, median, p75 = (float(v) for v in np.percentile(a, [25, 50, 75]))
+        dispersion = (p75 - p25) / median if median > 0 else float("inf")
+        lo, hi = median_interval(a)
+        ci_pct = 100.0 * (hi - lo) / 2 / median if median > 0 else float("inf")
+        figures.update(dispersion=dispersion, median_ci95_ms=[lo, hi], median_ci95_pct=ci_pct)
+        if dispersion > DISPERSION_LIMIT:
+            reasons.append(
+                f"samples spread widely: IQR is {dispersion * 100:.0f} % of the median "
+                f"(limit {DISPERSION_LIMIT * 100:.0f} %)"
+            )
+        if ci_pct > CI_LIMIT_PCT:
+            reasons.append(f"the median is uncertain by ±{ci_pct:.1f} % (limit ±{CI_LIMIT_PCT:.0f} %)")
+    if a.size < MIN_SAMPLES:
+        reasons.append(f"only {a.size} timed samples (at least {MIN_SAMPLES} are needed to judge); raise the budget")
+    if threads > cores:
+        reasons.append(f"{threads} threads requested on {cores} cores: oversubscribed threads wait on each other")
+    if load is not None:
+        figures.update({k: load.get(k) for k in ("window_s", "own_cpu_cores", "other_cpu_cores", "steal_cores")})
+        other, steal = load.get("other_cpu_cores"), load.get("steal_cores")
+        if other is not None:
+            spare = max(0.0, cores - threads)
+            taken = other + (steal or 0.0)
+            figures["tolerated_other_cores"] = spare + SPARE_LOAD_CORES
+            if taken > spare + SPARE_LOAD_CORES:
+                steal_part = f" (of which VM steal {steal:.2f})" if steal and steal >= 0.05 else ""
+                reasons.append(
+                    f"other processes used {taken:.2f} of {cores} cores while timing{steal_part}; "
+                    f"{threads} threads needed {min(threads, cores)} free"
+                )
+        else:
+            figures["load_note"] = "other load not observed (no /proc/stat on this system)"
+    return {"verdict": "noisy" if reasons else "ok", "reasons": reasons, **figures}
+
+
+def verdict(result: dict | None) -> str:
+    """ "ok", "noisy", or "unchecked" for results stored before quality was judged."""
+    q = (result or {}).get("quality") or {}
+    v = q.get("verdict") if isinstance(q, dict) else None
+    return v if v in ("ok", "noisy") else "unchecked"
+
+
+def is_trusted(result: dict | None) -> bool:
+    """Only results judged ok go into fronts, ratios and verdicts."""
+    return verdict(result) == "ok"
+
+
+def reasons(result: dict | None) -> list[str]:
+    q = (result or {}).get("quality") or {}
+    if verdict(result) == "unchecked":
+        return ["measured before quality checks existed: not judged"]
+    return [str(r) for r in q.get("reasons") or []]
+
+
+def warning_line(result: dict) -> str:
+    """One line for stderr or a UI warning; empty when the result is ok."""
+    if is_trusted(result):
+        return ""
+    why = "; ".join(reasons(result)) or "not judged"
+    return f"noisy measurement, do not trust it: {why}"
