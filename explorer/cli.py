@@ -23,6 +23,8 @@ PLUGIN_COMMANDS = {
     "bench": ("explorer.cli_bench", "measure inference latency on this host"),
     "export": ("explorer.cli_export", "export a design to .py, ONNX or JSON"),
     "train": ("explorer.cli_train", "fine-tune a design on an ImageNet100 folder"),
+    "calibrate": ("explorer.cli_calibrate", "fit the latency model on this host (seconds), store the profile"),
+    "predict": ("explorer.cli_predict", "predicted latency on this host, per layer, from the calibrated profile"),
 }
 
 

@@ -1,0 +1,233 @@
+"""Calibrate the latency model on this host: measure small random networks in fresh worker processes, fit.
+
+Why whole networks, in fresh processes: on this project's 2-core host, layers timed alone summed to ~30 %
+less than the network they came from, and one long calibration process drifted 10-20 % slower than `bench`
+(which measures in a fresh process). So every sample here is a whole network of the design space, timed in
+a short-lived worker (explorer.predict.worker) with the `bench` protocol, and the networks are chosen so that
+each layer kind the designs are made of (stem conv, pointwise convs, depthwise 3/5/7 at stride 1 and 2,
+residual adds, pool + classifier) appears across many shapes. The first worker also measures the host's
+roofs (a large GEMM and a large add) for the roofline prior and chart.
+
+The whole calibration holds the host lock, reports progress, and stops at once when `cancel` is set (the
+running worker is killed). Noisy samples are re-run once by the worker and dropped if still noisy.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from ..errors import UserError
+from ..hostlock import DEFAULT_TIMEOUT_S, Cancelled, host_lock
+from .model import design_row, fit, prior_coefficients
+from .profile import PROFILE_FORMAT, key_hash, profile_key
+from .sampling import calibration_designs
+
+DEFAULT_SECONDS = 60.0
+SECONDS_RANGE = (1.0, 600.0)
+DESIGNS_PER_WORKER = {"torch": 10, "onnxruntime": 6}  # short-lived workers: no long-process drift
+SAMPLE_BUDGET_S = 0.15  # timed seconds per network (extended to MIN_RUNS runs)
+MIN_RUNS = 5
+WORKER_START_S = 3.0  # importing torch in a fresh process: no new worker when less than this is left
+MIN_CLEAN_SAMPLES = 3  # fewer clean samples than this: fit on the noisy ones too, and say so
+CV_FOLDS = 5
+
+Progress = Callable[[float, str], None]
+
+
+def _resolve_threads(threads: int | None) -> int:
+    if threads is None:
+        from ..hostinfo import physical_cores
+
+        return physical_cores()
+    return threads
+
+
+def calibrate(
+    backend: str = "torch",
+    device: str = "cpu",
+    threads: int | None = None,
+    batch: int = 1,
+    seconds: float = DEFAULT_SECONDS,
+    seed: int = 0,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    lock_timeout: float = DEFAULT_TIMEOUT_S,
+) -> dict:
+    """Measure and fit; returns the profile (a JSON-able dict). The caller stores it (ResultStore.add_profile)."""
+    threads = _resolve_threads(threads)
+    key = profile_key(backend, device, threads, batch)
+    lo, hi = SECONDS_RANGE
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not lo <= seconds <= hi:
+        raise UserError(f"seconds must be from {lo:.0f} to {hi:.0f}, got {seconds!r}")
+    report = progress or (lambda f, m: None)
+    started = time.monotonic()
+    with host_lock(f"latency calibration, {backend} {device}", lock_timeout, lambda m: report(0.0, m), cancel):
+        measured, roofs, workers = _measure(backend, device, threads, batch, seconds, seed, report, cancel)
+    report(0.97, f"fitting the model on {len(measured)} networks")
+    profile = build_profile(key, measured, roofs, backend)
+    profile["calibration"] = {
+        "seconds_asked": seconds,
+        "wall_s": round(time.monotonic() - started, 2),
+        "workers": workers,
+        "designs_per_worker": DESIGNS_PER_WORKER[backend],
+        "sample_budget_s": SAMPLE_BUDGET_S,
+        "min_runs": MIN_RUNS,
+        "seed": seed,
+        "sampler": "explorer.predict.sampling.calibration_designs",
+    }
+    report(1.0, "calibrated")
+    return profile
+
+
+def _measure(backend, device, threads, batch, seconds, seed, report, cancel):
+    deadline = time.monotonic() + seconds
+    per_worker = DESIGNS_PER_WORKER[backend]
+    designs = {d.network_hash(): d for d in calibration_designs(int(seconds * 8) + per_worker, seed)}
+    queue_ = list(designs.values())
+    measured, roofs, workers = [], None, 0
+    while queue_ and (workers == 0 or deadline - time.monotonic() > WORKER_START_S):
+        chunk, queue_ = queue_[:per_worker], queue_[per_worker:]
+        job = {
+            "backend": backend,
+            "device": device,
+            "threads": threads,
+            "batch": batch,
+            "budget_s": SAMPLE_BUDGET_S,
+            "min_runs": MIN_RUNS,
+            "retries": 1,
+            "roofs": roofs is None,
+            "stop_at": time.time() + max(0.0, deadline - time.monotonic()),
+            "designs": [d.to_dict() for d in chunk],
+        }
+        workers += 1
+        for line in run_worker(job, cancel):
+            if "roofs" in line:
+                roofs = line["roofs"]
+                continue
+            if "error" in line:
+                continue
+            line["design"] = designs[line["design_hash"]]
+            measured.append(line)
+            noisy = sum(1 for m in measured if m["quality"]["verdict"] != "ok")
+            frac = min(0.95, 1 - (deadline - time.monotonic()) / seconds)
+            report(frac, f"measured {len(measured)} networks ({noisy} noisy) in {workers} fresh processes")
+    if not measured:
+        raise UserError(
+            "calibration measured no network: every worker failed; run `python -m explorer bench` to see why"
+        )
+    return measured, roofs, workers
+
+
+def run_worker(job: dict, cancel: threading.Event | None):
+    """Yield the worker's JSON lines as they come; kill it when `cancel` is set."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "explorer.predict.worker"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue = queue.Queue()
+
+    def pump():
+        for raw in proc.stdout:
+            lines.put(raw)
+        lines.put(None)
+
+    proc.stdin.write(json.dumps(job))
+    proc.stdin.close()
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("calibration cancelled")
+            try:
+                raw = lines.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if raw is None:
+                break
+            try:
+                yield json.loads(raw)
+            except json.JSONDecodeError:
+                continue
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def build_profile(key: dict, measured: list[dict], roofs: dict | None, backend: str) -> dict:
+    clean = [m for m in measured if m["quality"]["verdict"] == "ok"]
+    used = clean if len(clean) >= MIN_CLEAN_SAMPLES else measured
+    roofs = roofs or {"peak_gflops": 100.0, "bandwidth_gbs": 10.0}
+    prior = prior_coefficients(roofs["peak_gflops"], roofs["bandwidth_gbs"], backend)
+    rows = [design_row(m["design"], key["batch"]) for m in used]
+    times = [m["median_ms"] for m in used]
+    coefficients = fit(rows, times, prior)
+    cv = cross_validate(rows, times, prior)
+    used_hashes = {m["design_hash"] for m in used}
+    return {
+        "format": PROFILE_FORMAT,
+        "key": key,
+        "key_hash": key_hash(key),
+        "created": _now(),
+        "model": {"coefficients": coefficients, "prior": prior, "prior_weight": _prior_weight()},
+        "roofs": roofs,
+        "band_pct": cv["p90_error_pct"],
+        "cv": cv,
+        "quality": "ok" if used is clean else "noisy: too few clean samples; recalibrate on a quiet host",
+        "fitted_on": sorted(used_hashes),
+        "samples": [
+            {
+                "design_hash": m["design_hash"],
+                "name": m["name"],
+                "median_ms": m["median_ms"],
+                "verdict": m["quality"]["verdict"],
+                "reasons": m["quality"].get("reasons", []),
+                "used": m["design_hash"] in used_hashes,
+                "design": m["design"].to_dict(),
+            }
+            for m in measured
+        ],
+    }
+
+
+def cross_validate(rows: list[list[float]], times: list[float], prior: dict) -> dict:
+    """K-fold error of the fit on networks it did not see: the band the prediction is shown with."""
+    n = len(rows)
+    if n < CV_FOLDS:
+        return {"folds": 0, "n": n, "p90_error_pct": None, "median_error_pct": None, "within_10_pct": None}
+    errors = []
+    for k in range(CV_FOLDS):
+        train = [i for i in range(n) if i % CV_FOLDS != k]
+        coef = fit([rows[i] for i in train], [times[i] for i in train], prior)
+        for i in range(k, n, CV_FOLDS):
+            pred = sum(c * v for c, v in zip(coef.values(), rows[i], strict=True))
+            errors.append(abs(pred - times[i]) / times[i] * 100)
+    errors.sort()
+    return {
+        "folds": CV_FOLDS,
+        "n": n,
+        "p90_error_pct": round(errors[min(n - 1, int(0.9 * n))], 1),
+        "median_error_pct": round(errors[n // 2], 1),
+        "within_10_pct": round(sum(e <= 10 for e in errors) / n * 100, 1),
+    }
+
+
+def _prior_weight() -> float:
+    from .model import PRIOR_WEIGHT
+
+    return PRIOR_WEIGHT
+
+
+def _now() -> str:
+    from ..results import now_iso
+
+    return now_iso()

@@ -1,0 +1,141 @@
+"""The fitted latency model: each layer's time = compute + memory + overhead, fitted on whole networks.
+
+    compute  = GFLOP x (ms per GFLOP of the layer's group)
+    memory   = MB moved x (ms per MB of the group)
+    overhead = launches x (ms per launch of the group)
+
+The layer's `bound` is its largest term. The coefficients are fitted to whole networks measured in fresh
+processes (as `bench` measures), not to isolated layers: isolated layers summed to ~30 % less than the
+network on this project's host (caches, thread wake-ups, fusion), and fitting whole networks puts that gap
+into the coefficients. The fit is non-negative least squares on relative error (every network counts the
+same, whatever its size), pulled gently towards a roofline prior (1 / measured peak FLOP/s, 1 / measured
+bandwidth and a per-launch cost, scaled as a whole to the measured networks), which keeps it sane when a
+tiny calibration budget yields only a few networks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .features import PARAMETER_NAMES, PARAMETERS, TERMS, LayerFeatures, feature_matrix_row, layer_features
+
+PRIOR_WEIGHT = 0.05  # how hard the roofline prior pulls, relative to one network's relative error
+DEFAULT_LAUNCH_MS = {"torch": 0.02, "onnxruntime": 0.005}  # prior per-operator cost, before any fit
+
+
+@dataclass(frozen=True)
+class LayerPrediction:
+    name: str
+    kind: str
+    compute_ms: float
+    memory_ms: float
+    overhead_ms: float
+    flops: int
+    bytes: int
+
+    @property
+    def predicted_ms(self) -> float:
+        return self.compute_ms + self.memory_ms + self.overhead_ms
+
+    @property
+    def bound(self) -> str:
+        terms = {"compute": self.compute_ms, "memory": self.memory_ms, "overhead": self.overhead_ms}
+        return max(TERMS, key=lambda t: terms[t])  # ties resolve in TERMS order: deterministic
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "predicted_ms": self.predicted_ms,
+            "bound": self.bound,
+            "compute_ms": self.compute_ms,
+            "memory_ms": self.memory_ms,
+            "overhead_ms": self.overhead_ms,
+            "flops": self.flops,
+            "bytes": self.bytes,
+        }
+
+
+def predict_layers(coefficients: dict[str, float], features: list[LayerFeatures]) -> list[LayerPrediction]:
+    coef = [float(coefficients.get(name, 0.0)) for name in PARAMETER_NAMES]
+    out = []
+    for f in features:
+        idx = f.coefficients()
+        terms = {"compute": 0.0, "memory": 0.0, "overhead": 0.0}
+        for feat, i in idx.items():
+            if i >= 0:
+                terms[PARAMETERS[i][1]] += coef[i] * getattr(f, feat)
+        out.append(
+            LayerPrediction(f.name, f.kind, terms["compute"], terms["memory"], terms["overhead"], f.flops, f.bytes)
+        )
+    return out
+
+
+def prior_coefficients(peak_gflops: float, bandwidth_gbs: float, backend: str) -> dict[str, float]:
+    """The roofline's guess before any network is measured: every group at the host's peak and bandwidth."""
+    out = {}
+    for name, term, _ in PARAMETERS:
+        if term == "compute":
+            out[name] = 1000.0 / peak_gflops  # ms per GFLOP
+        elif term == "memory":
+            out[name] = 1.0 / bandwidth_gbs  # ms per MB (1 GB/s = 1 MB/ms)
+        else:
+            out[name] = DEFAULT_LAUNCH_MS.get(backend, 0.02)
+    return out
+
+
+def nnls(a: list[list[float]], b: list[float], max_iter: int = 500):
+    """Lawson-Hanson non-negative least squares: argmin ||a x - b|| subject to x >= 0 (numpy only)."""
+    import numpy as np
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    m, n = a.shape
+    x = np.zeros(n)
+    passive = np.zeros(n, bool)
+    w = a.T @ (b - a @ x)
+    for _ in range(max_iter):
+        if passive.all() or w[~passive].max(initial=-np.inf) <= 1e-12:
+            break
+        j = int(np.argmax(np.where(passive, -np.inf, w)))
+        passive[j] = True
+        while True:
+            z = np.zeros(n)
+            z[passive] = np.linalg.lstsq(a[:, passive], b, rcond=None)[0]
+            if (z[passive] > 0).all():
+                x = z
+                break
+            neg = passive & (z <= 0)
+            alpha = np.min(x[neg] / (x[neg] - z[neg]))
+            x = x + alpha * (z - x)
+            passive &= x > 1e-15
+            x[~passive] = 0.0
+        w = a.T @ (b - a @ x)
+    return x
+
+
+def fit(rows: list[list[float]], times_ms: list[float], prior: dict[str, float]) -> dict[str, float]:
+    """Coefficients minimizing the relative error of whole-network predictions, near the prior."""
+    import numpy as np
+
+    x0 = np.array([prior[name] for name in PARAMETER_NAMES])
+    if rows:  # first scale the whole prior to the measurements: with few networks, its shape is all we trust
+        ratios = sorted(t / max(float(np.dot(row, x0)), 1e-12) for row, t in zip(rows, times_ms, strict=True))
+        x0 = x0 * ratios[len(ratios) // 2]
+    a = [[v / t for v in row] for row, t in zip(rows, times_ms, strict=True)]
+    b = [1.0] * len(a)
+    # Prior rows in relative terms: coefficient i scaled by its typical share of a network's time.
+    typical = np.mean(np.asarray(rows, float), axis=0) if rows else np.ones(len(x0))
+    mean_t = float(np.mean(times_ms)) if times_ms else 1.0
+    for i in range(len(x0)):
+        scale = math.sqrt(PRIOR_WEIGHT) * max(typical[i], 1e-9) / mean_t
+        row = [0.0] * len(x0)
+        row[i] = scale
+        a.append(row)
+        b.append(scale * x0[i])
+    x = nnls(a, b)
+    return {name: float(v) for name, v in zip(PARAMETER_NAMES, x, strict=True)}
+
+
+def design_row(design, batch: int = 1) -> list[float]:
+    return feature_matrix_row(layer_features(design, batch))

@@ -1,0 +1,98 @@
+"""A calibration profile and the key it is stored under.
+
+A profile is only valid for the conditions it was measured in: this host (CPU model, cores, GPU model),
+the backend, device, thread count, batch size and the library versions that ran the network. The key holds
+all of them; a prediction asks the store for the latest profile with exactly its key, and refuses (naming
+the `calibrate` command to run) when there is none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from ..errors import UserError
+
+BACKENDS = ("torch", "onnxruntime")
+DEVICES = ("cpu", "cuda")
+PROFILE_FORMAT = 1
+
+
+def host_fingerprint(device: str) -> dict:
+    from ..hostinfo import cpu_model, physical_cores, usable_logical_cores
+
+    gpu = None
+    if device == "cuda":
+        from ..hostinfo import device_name
+
+        gpu = device_name("cuda")
+    return {"cpu": cpu_model(), "physical_cores": physical_cores(), "usable_cores": usable_logical_cores(), "gpu": gpu}
+
+
+def library_versions(backend: str, device: str) -> dict:
+    """Versions of what runs the network, read from package metadata: a prediction never imports torch."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    v = {"torch": installed("torch")}
+    if backend == "onnxruntime":
+        v["onnxruntime"] = installed("onnxruntime") or installed("onnxruntime-gpu")
+    if device == "cuda":
+        from ..hostinfo import versions
+
+        v.update({k: versions(backend, device).get(k) for k in ("cuda", "cudnn")})
+    return v
+
+
+def check_target(backend: str, device: str, threads: int, batch: int) -> None:
+    """One-line errors for a target that cannot be calibrated or predicted here."""
+    if backend not in BACKENDS:
+        raise UserError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    if device not in DEVICES:
+        raise UserError(f"unknown device {device!r}; choose one of: {', '.join(DEVICES)}")
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 256:
+        raise UserError(f"threads must be an integer from 1 to 256, got {threads!r}")
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 1024:
+        raise UserError(f"batch must be an integer from 1 to 1024, got {batch!r}")
+    if device == "cuda":
+        from ..latency import check_device
+
+        check_device(backend, device)  # says "CUDA requested but ... not available" on a CPU host
+
+
+def profile_key(backend: str, device: str, threads: int, batch: int) -> dict:
+    check_target(backend, device, threads, batch)
+    return {
+        "host": host_fingerprint(device),
+        "backend": backend,
+        "device": device,
+        "threads": threads,
+        "batch": batch,
+        "versions": library_versions(backend, device),
+        "format": PROFILE_FORMAT,
+    }
+
+
+def key_hash(key: dict) -> str:
+    blob = json.dumps(key, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def calibrate_command(backend: str, device: str, threads: int, batch: int) -> str:
+    return f"python -m explorer calibrate --backend {backend} --device {device} --threads {threads} --batch {batch}"
+
+
+class MissingProfile(UserError):
+    """No profile for this host/backend/device/threads/batch/versions: calibrate first."""
+
+
+def missing_profile(backend: str, device: str, threads: int, batch: int) -> MissingProfile:
+    return MissingProfile(
+        f"no latency profile for {backend} on {device}, {threads} threads, batch {batch} on this host; "
+        f"run: {calibrate_command(backend, device, threads, batch)}"
+    )

@@ -1,0 +1,231 @@
+"""The latency model: features, fit, prediction, profiles in the store, calibration on a tiny budget.
+
+No test here judges a timing: they check counts, structure, determinism and errors. Calibration runs once
+(module fixture) on a one-second budget in a private data folder.
+"""
+
+import random
+import sqlite3
+import threading
+
+import pytest
+
+from explorer.cost import compute_cost
+from explorer.errors import UserError
+from explorer.hostlock import Cancelled
+from explorer.predict import predict
+from explorer.predict.calibrate import build_profile, calibrate, cross_validate
+from explorer.predict.features import PARAMETER_NAMES, layer_features
+from explorer.predict.model import design_row, fit, prior_coefficients
+from explorer.predict.profile import profile_key
+from explorer.predict.sampling import (
+    CALIBRATION_INPUTS,
+    HELDOUT_INPUTS,
+    calibration_designs,
+    heldout_designs,
+)
+from explorer.presets import get_preset
+from explorer.results import ResultStore
+
+PRIOR = prior_coefficients(200.0, 20.0, "torch")
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory):
+    data = tmp_path_factory.mktemp("data")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("EXPLORER_DATA_DIR", str(data))
+    events = []
+    try:
+        profile = calibrate("torch", "cpu", threads=1, batch=1, seconds=1, progress=lambda f, m: events.append(f))
+        store = ResultStore(data / "results.sqlite")
+        row = store.add_profile(profile["key"], profile)
+        yield profile, events, store, row
+    finally:
+        mp.undo()
+
+
+def synthetic(designs, truth):
+    rows = [design_row(d) for d in designs]
+    return rows, [sum(truth[n] * v for n, v in zip(PARAMETER_NAMES, r, strict=True)) for r in rows]
+
+
+# -- calibration on a tiny budget -----------------------------------------------------------------------
+def test_tiny_calibration_measures_fits_and_stores_a_profile(calibrated):
+    profile, events, store, row = calibrated
+    assert profile["samples"], "at least one network is always measured"
+    assert set(profile["model"]["coefficients"]) == set(PARAMETER_NAMES)
+    assert all(v >= 0 for v in profile["model"]["coefficients"].values())
+    assert profile["roofs"]["peak_gflops"] > 0 and profile["roofs"]["bandwidth_gbs"] > 0
+    assert profile["calibration"]["workers"] >= 1
+    assert all(s["verdict"] in ("ok", "noisy") for s in profile["samples"])
+    stored = store.latest_profile(profile["key"])
+    assert stored["stored_id"] == row
+    assert stored["model"] == profile["model"]
+
+
+def test_calibration_progress_never_goes_backwards_and_ends_done(calibrated):
+    _, events, _, _ = calibrated
+    assert events[-1] == 1.0
+    assert events == sorted(events)
+
+
+def test_prediction_is_deterministic_given_a_profile(calibrated):
+    profile, _, store, _ = calibrated
+    design = get_preset("MobileNet V2")
+    first = predict(design, profile)
+    again = predict(design, store.latest_profile(profile["key"]))
+    assert first["predicted_ms"] == again["predicted_ms"]
+    assert first["layers"] == again["layers"]
+
+
+def test_refitting_the_same_samples_gives_the_same_coefficients(calibrated):
+    profile, _, _, _ = calibrated
+    from explorer.spec import parse_design
+
+    measured = [
+        {**s, "design": parse_design(s["design"]), "quality": {"verdict": s["verdict"], "reasons": s["reasons"]}}
+        for s in profile["samples"]
+    ]
+    refit = build_profile(profile["key"], measured, profile["roofs"], "torch")
+    assert refit["model"]["coefficients"] == profile["model"]["coefficients"]
+
+
+def test_calibration_never_fits_a_held_out_design(calibrated):
+    profile, _, _, _ = calibrated
+    held = {d.network_hash() for d in heldout_designs(100)}
+    assert not held & set(profile["fitted_on"])
+    assert {s["design_hash"] for s in profile["samples"] if s["used"]} == set(profile["fitted_on"])
+
+
+# -- the design streams ---------------------------------------------------------------------------------
+def test_calibration_and_held_out_streams_are_disjoint_by_construction():
+    assert not set(CALIBRATION_INPUTS) & set(HELDOUT_INPUTS)
+    for seed in range(3):
+        cal = {d.network_hash() for d in calibration_designs(60, seed)}
+        held = {d.network_hash() for d in heldout_designs(60, seed)}
+        assert not cal & held
+        assert {d.input_size for d in calibration_designs(20, seed)} <= set(CALIBRATION_INPUTS)
+
+
+def test_streams_are_reproducible_and_in_the_benchmark_space():
+    assert [d.network_hash() for d in heldout_designs(10, 4)] == [d.network_hash() for d in heldout_designs(10, 4)]
+    for d in heldout_designs(40, 1):
+        assert 4 <= len(d.stages) <= 8
+        widths = [s.c for s in d.stages]
+        assert widths == sorted(widths) and 16 <= widths[0] and widths[-1] <= 320
+        assert all(1 <= s.t <= 8 and 1 <= s.n <= 4 and s.kernel in (3, 5, 7) for s in d.stages)
+        assert d.last_conv in (0, 1280) and 96 <= d.input_size <= 224
+
+
+# -- the model ------------------------------------------------------------------------------------------
+def test_layers_split_into_terms_and_bound_is_the_largest():
+    profile = {
+        "key": {"batch": 1, "backend": "torch", "device": "cpu", "threads": 2, "host": {}, "versions": {}},
+        "model": {"coefficients": PRIOR},
+        "band_pct": 7.5,
+    }
+    design = get_preset("SM_V2")
+    out = predict(design, profile)
+    assert [ly["name"] for ly in out["layers"]] == [lc.layer.name for lc in compute_cost(design).layers]
+    for ly in out["layers"]:
+        terms = {"compute": ly["compute_ms"], "memory": ly["memory_ms"], "overhead": ly["overhead_ms"]}
+        assert ly["bound"] == max(terms, key=terms.get)
+        assert ly["predicted_ms"] == pytest.approx(sum(terms.values()))
+    assert out["predicted_ms"] == pytest.approx(sum(ly["predicted_ms"] for ly in out["layers"]))
+    assert out["band_pct"] == 7.5
+    adds = [ly for ly in out["layers"] if ly["name"].endswith(".add")]
+    assert adds and all(ly["compute_ms"] == 0 for ly in adds)
+
+
+def test_features_come_from_the_cost_model_and_scale_with_batch():
+    design = get_preset("SM_V2")
+    one, four = layer_features(design, 1), layer_features(design, 4)
+    cost = compute_cost(design)
+    assert [f.flops for f in one] == [2 * lc.macs for lc in cost.layers]
+    assert [f.bytes for f in one] == [lc.bytes for lc in cost.layers]
+    assert [f.flops for f in four] == [4 * f.flops for f in one]
+    assert all(f4.bytes < 4 * f1.bytes or f1.bytes == 0 for f1, f4 in zip(one, four, strict=True) if f1.flops)
+
+
+def test_fit_predicts_unseen_networks_of_a_known_linear_host():
+    rng = random.Random(1)
+    truth = {n: rng.uniform(0.5, 2.0) * v for n, v in PRIOR.items()}
+    rows, times = synthetic(calibration_designs(80, seed=3), truth)
+    coef = fit(rows, times, prior_coefficients(100.0, 10.0, "torch"))
+    held_rows, held_times = synthetic(heldout_designs(30, seed=3), truth)
+    for row, t in zip(held_rows, held_times, strict=True):
+        pred = sum(coef[n] * v for n, v in zip(PARAMETER_NAMES, row, strict=True))
+        assert pred == pytest.approx(t, rel=0.03)
+    cv = cross_validate(rows, times, PRIOR)
+    assert cv["folds"] == 5 and cv["within_10_pct"] == 100.0
+
+
+def test_fit_with_one_network_scales_the_prior():
+    design = calibration_designs(1, seed=5)[0]
+    row = design_row(design)
+    coef = fit([row], [10.0], PRIOR)
+    pred = sum(coef[n] * v for n, v in zip(PARAMETER_NAMES, row, strict=True))
+    assert pred == pytest.approx(10.0, rel=0.05)
+    assert all(v >= 0 for v in coef.values())
+
+
+# -- cancelling and arguments ---------------------------------------------------------------------------
+def test_cancelled_calibration_raises_and_returns_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path))
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        calibrate("torch", "cpu", threads=1, seconds=5, cancel=cancel)
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
+def test_cuda_is_refused_on_a_host_without_it(backend):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this host has CUDA")
+    with pytest.raises(UserError, match="CUDA requested"):
+        calibrate(backend, "cuda", threads=1, seconds=5)
+    with pytest.raises(UserError, match="CUDA requested"):
+        profile_key(backend, "cuda", 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"backend": "tensorflow"}, "unknown backend"),
+        ({"device": "tpu"}, "unknown device"),
+        ({"threads": 0}, "threads must be"),
+        ({"batch": 0}, "batch must be"),
+        ({"seconds": 0.1}, "seconds must be"),
+    ],
+)
+def test_bad_calibration_arguments_are_one_line_errors(kwargs, message):
+    with pytest.raises(UserError, match=message) as info:
+        calibrate(**{"backend": "torch", "device": "cpu", "threads": 1, "seconds": 5, **kwargs})
+    assert "\n" not in str(info.value)
+
+
+# -- the store ------------------------------------------------------------------------------------------
+def test_store_keeps_profiles_per_key_newest_first(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    key_a, key_b = {"backend": "torch", "threads": 2}, {"backend": "torch", "threads": 1}
+    assert store.latest_profile(key_a) is None
+    store.add_profile(key_a, {"n": 1})
+    second = store.add_profile(key_a, {"n": 2})
+    assert store.latest_profile(key_a) == {"n": 2, "stored_id": second}
+    assert store.latest_profile(key_b) is None
+    assert store.latest_profile(dict(reversed(list(key_a.items()))))["n"] == 2  # key order does not matter
+
+
+def test_a_store_without_the_profile_table_still_opens(tmp_path):
+    path = tmp_path / "old.sqlite"
+    ResultStore(path)  # written without any profile
+    with sqlite3.connect(path) as con:
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "profile" not in tables
+    store = ResultStore(path)
+    assert store.latest_profile({"backend": "torch"}) is None
+    store.add_profile({"backend": "torch"}, {"ok": True})
+    assert store.latest_profile({"backend": "torch"})["ok"] is True
