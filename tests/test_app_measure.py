@@ -1,0 +1,88 @@
+"""The Latency panel in AppTest: a worker-process measurement, what stays on screen after it, quality notices."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer.presets import get_preset
+from explorer.results import ResultStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))  # never touch the user's results store
+    return tmp_path / "data"
+
+
+def fake_result(backend: str, median_ms: float, verdict: str, reasons=()) -> dict:
+    return {
+        "backend": backend,
+        "device": "cpu",
+        "batch": 1,
+        "threads": 2,
+        "input_size": 224,
+        "median_ms": median_ms,
+        "p25_ms": median_ms * 0.98,
+        "p75_ms": median_ms * 1.02,
+        "iqr_ms": median_ms * 0.04,
+        "runs": 100,
+        "per_image_ms": median_ms,
+        "device_name": "test CPU",
+        "timestamp": "2026-11-30T12:00:00+0000",
+        "protocol": "simulated",
+        "quality": {"verdict": verdict, "reasons": list(reasons), "dispersion": 0.04, "median_ci95_pct": 0.5},
+    }
+
+
+def app() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert not at.exception
+    return at
+
+
+def test_a_finished_measurement_leaves_no_cancel_button_or_progress_bar():
+    at = app()
+    at.slider(key="m_budget").set_value(1.0).run()
+    at.button(key="m_go").click().run()
+    assert not at.exception and not at.error
+    assert any(m.label == "Median latency" for m in at.metric)
+    assert not [b for b in at.button if b.label == "Cancel measurement"]
+    assert not at.get("progress")
+    captions = " ".join(c.value for c in at.caption)
+    warnings = " ".join(w.value for w in at.warning)
+    assert "Quality: ok" in captions or "Noisy measurement" in warnings  # a verdict, either way
+
+
+def test_a_noisy_result_is_flagged_with_its_reason_and_a_measure_again_button(data_dir):
+    sm = get_preset("SM_V2")
+    why = "other processes used 1.70 of 2 cores while timing; 2 threads needed 2 free"
+    ResultStore(data_dir / "results.sqlite").add_latency(sm, fake_result("torch", 40.0, "noisy", [why]))
+    at = app()
+    warning = " ".join(w.value for w in at.warning)
+    assert "Noisy measurement" in warning and why in warning
+    assert [b for b in at.button if b.label == "Measure again"]
+    latency = next(m for m in at.metric if m.label == "Median latency")
+    assert latency.value == "40.00 ms" and latency.delta == "noisy"
+
+
+def test_both_backends_measured_cleanly_show_which_is_faster(data_dir):
+    sm = get_preset("SM_V2")
+    store = ResultStore(data_dir / "results.sqlite")
+    store.add_latency(sm, fake_result("torch", 8.8, "ok"))
+    store.add_latency(sm, fake_result("onnxruntime", 2.2, "ok"))
+    at = app()
+    info = " ".join(i.value for i in at.info)
+    assert "ONNX Runtime is 4.0× faster than PyTorch (eager) for this design on this host" in info
+
+
+def test_no_backend_ratio_from_a_noisy_number(data_dir):
+    sm = get_preset("SM_V2")
+    store = ResultStore(data_dir / "results.sqlite")
+    store.add_latency(sm, fake_result("torch", 8.8, "noisy", ["x"]))
+    store.add_latency(sm, fake_result("onnxruntime", 2.2, "ok"))
+    at = app()
+    assert not any("faster" in i.value for i in at.info)
+    assert any("not both cleanly" in c.value for c in at.caption)
