@@ -1,11 +1,15 @@
-"""Chart points from the results store: measured latencies joined with the best-known accuracy of each design.
+"""Chart points from the results store: measured latencies, the paper's top-1 for the paper's networks, and
+fine-tunes with the dataset they were trained on.
 
-A measured point's accuracy is a quick fine-tune's when one exists for that exact network (same hash), else
-the paper's when the network is one of the paper's presets, else unknown (the chart says so, draws nothing).
+A measured point's top-1 is the paper's (ImageNet100) when the network is one of the paper's presets, else
+unknown; it never borrows a fine-tune's accuracy, which was measured on other data with another budget.
+Fine-tunes are their own points, keyed by dataset and class count, placed at their network's latency here.
+Every latency keeps its p25/p75 and its quality verdict (explorer.quality).
 """
 
 from __future__ import annotations
 
+from .charts_scatter import PAPER_DATASET, with_quality
 from .cost import compute_cost
 from .presets import all_presets
 from .spec import parse_design
@@ -24,42 +28,80 @@ def latest_per_setting(latency_rows: list[dict]) -> list[dict]:
     return out
 
 
-def _macs_params(store, design_hash: str, cache: dict) -> tuple[int, int] | None:
+def _stored_design(store, design_hash: str, cache: dict) -> dict | None:
     if design_hash not in cache:
         raw = store.design(design_hash)
-        if raw is None:
-            cache[design_hash] = None
-        else:
-            c = compute_cost(parse_design(raw))
-            cache[design_hash] = (c.macs, c.params)
+        cache[design_hash] = None if raw is None else parse_design(raw)
     return cache[design_hash]
+
+
+def dataset_of(record: dict, classes: int | None) -> str:
+    """'<dataset>, <k> classes' for a fine-tune record. The record's own `dataset_name`/`num_classes` win; older
+    records carry only the data summary ('ImageNet layout: 3 classes, …') and the design's class count."""
+    classes = record.get("num_classes") or classes
+    name = record.get("dataset_name") or str(record.get("dataset") or "unknown data").split(":")[0]
+    if classes == 100 and "imagenet" in name.lower():
+        return PAPER_DATASET  # the paper's dataset: its accuracies share the paper's axis
+    return f"{name}, {classes if classes else '?'} classes"
+
+
+def _per_image(r: dict) -> dict:
+    b = r.get("batch") or 1
+    p25, p75 = r.get("p25_ms"), r.get("p75_ms")
+    return dict(latency_ms=r["per_image_ms"], p25_ms=p25 / b if p25 else None, p75_ms=p75 / b if p75 else None)
 
 
 def gather(store, host: str) -> dict[str, list[dict]]:
     """measured (accuracy/latency), flops (FLOPs/latency) and finetune points, all from the store."""
     paper_acc = {d.network_hash(): d.meta["paper"]["accuracy_top1"] for d in all_presets() if "paper" in d.meta}
-    acc_rows = store.accuracies()  # newest first
-    finetuned = {}
-    for a in acc_rows:
-        finetuned.setdefault(a["design_hash"], a)
     latencies = latest_per_setting(store.latencies())
     cache: dict = {}
     measured, flops = [], []
     for r in latencies:
         h = r["design_hash"]
-        common = dict(name=r["design_name"], latency_ms=r["per_image_ms"], iqr_ms=r["iqr_ms"] / r["batch"],
-                      backend=r["backend"], device=r["device"], host=host if r["device"] == "cpu" else r["device_name"],
-                      batch=r["batch"], threads=r["threads"])  # fmt: skip
-        if h in finetuned:
-            measured.append({**common, "accuracy": finetuned[h]["top1"], "accuracy_source": "quick fine-tune"})
-        else:
-            measured.append({**common, "accuracy": paper_acc.get(h), "accuracy_source": "paper"})
-        mp = _macs_params(store, h, cache)
-        if mp:
-            flops.append({**common, "macs": mp[0], "params": mp[1]})
-    finetune = []
-    for h, a in finetuned.items():
-        lat = next((r for r in latencies if r["design_hash"] == h and r["batch"] == 1), None)
-        finetune.append(dict(name=a["design_name"], accuracy=a["top1"], latency_ms=lat["median_ms"] if lat else None,
-                             images=a.get("images"), minutes=a.get("minutes"), img_size=a.get("img_size")))  # fmt: skip
+        common = with_quality(
+            dict(
+                name=r["design_name"],
+                **_per_image(r),
+                backend=r["backend"],
+                device=r["device"],
+                host=host if r["device"] == "cpu" else r.get("device_name"),
+                batch=r["batch"],
+                threads=r["threads"],
+            ),
+            r,
+        )
+        measured.append({**common, "accuracy": paper_acc.get(h), "accuracy_source": "paper, ImageNet100"})
+        design = _stored_design(store, h, cache)
+        if design is not None:
+            c = compute_cost(design)
+            flops.append({**common, "macs": c.macs, "params": c.params})
+    finetune, seen = [], set()
+    for a in store.accuracies():  # newest first: the newest fine-tune per network and dataset
+        design = _stored_design(store, a["design_hash"], cache)
+        dataset = dataset_of(a, design.num_classes if design else None)
+        if (a["design_hash"], dataset) in seen:
+            continue
+        seen.add((a["design_hash"], dataset))
+        # Its latency: this exact network (its classifier sized for the data) measured here, batch 1.
+        lat = next((r for r in latencies if r["design_hash"] == a["design_hash"] and r["batch"] == 1), None)
+        point = dict(
+            name=a["design_name"],
+            accuracy=a["top1"],
+            dataset=dataset,
+            images=a.get("images"),
+            minutes=a.get("minutes"),
+            img_size=a.get("img_size"),
+        )
+        point.update(_per_image(lat) if lat else dict(latency_ms=None))
+        finetune.append(with_quality(point, lat) if lat else point)
     return {"measured": measured, "flops": flops, "finetune": finetune}
+
+
+def datasets(points: dict[str, list[dict]]) -> list[str]:
+    """The datasets accuracies are on: the paper's first, then those of fine-tunes, in order of appearance."""
+    out = [PAPER_DATASET]
+    for p in points.get("finetune", []):
+        if p.get("dataset") and p["dataset"] not in out:
+            out.append(p["dataset"])
+    return out

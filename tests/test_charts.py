@@ -15,6 +15,7 @@ from explorer.charts import (
     pearson,
     reference_points_from_paper,
     split_rows,
+    with_quality,
 )
 from explorer.cost import compute_cost
 from explorer.presets import all_presets, get_preset
@@ -61,9 +62,11 @@ def measured(host="ci-host", backend="torch", device="cpu", batch=1, threads=2, 
         if names and d.name not in names:
             continue
         c, p = compute_cost(d), d.meta["paper"]
-        out.append(dict(name=d.name, accuracy=p["accuracy_top1"], accuracy_source="paper", macs=c.macs,
-                        params=c.params, latency_ms=c.macs / 2e7 + len(d.stages), iqr_ms=0.2, backend=backend,
-                        device=device, host=host, batch=batch, threads=threads))  # fmt: skip
+        lat = c.macs / 2e7 + len(d.stages)
+        point = dict(name=d.name, accuracy=p["accuracy_top1"], accuracy_source="paper", macs=c.macs, params=c.params,
+                     latency_ms=lat, p25_ms=lat - 0.05, p75_ms=lat + 0.15, backend=backend, device=device, host=host,
+                     batch=batch, threads=threads)  # fmt: skip
+        out.append(with_quality(point, {"quality": {"verdict": "ok", "reasons": []}}))
     return out
 
 
@@ -112,12 +115,13 @@ def test_accuracy_figure_provenance_in_legend_and_hover():
     fig = accuracy_latency_figure(paper_gpu(), measured(), ft)
     names = legend(fig)
     assert "paper, GTX 1060" in names
-    assert "measured on ci-host (torch, cpu)" in names
-    assert "quick fine-tune (1,000 images, 5 min, res 128)" in names
+    assert "measured on ci-host (torch, cpu) · top-1 from the paper" in names  # whose top-1 it is, said
+    assert "fine-tuned here on ImageNet100, 100 classes (1,000 images, 5 min, res 128) · latency measured here" in names
     assert not any("ImageNet-1k" in n for n in names)  # the reference layer is off by default
     h = hovers(fig)
-    assert "SM_V2_x2nr" in h and "Table 4" in h and "GTX 1060" in h and "IQR" in h
-    assert "<i>measured on ci-host (torch, cpu)</i>" in h
+    assert "SM_V2_x2nr" in h and "Table 4" in h and "GTX 1060" in h and "p25–p75" in h
+    assert "<i>measured on ci-host (torch, cpu) · top-1 from the paper</i>" in h
+    assert "the paper's (ImageNet100), not measured here" in h
     assert fig.layout.xaxis.title.text.startswith("latency [ms per image]")
     assert fig.layout.yaxis.title.text == "top-1 accuracy [%]"
     json.loads(fig.to_json())
@@ -140,7 +144,7 @@ def test_reference_layer_only_when_asked():
     on = accuracy_latency_figure(paper_gpu(), [], [], ref, show_reference=True)
     assert not any("Table 2" in n for n in legend(off))
     layer = next(t for t in on.data if t.name and "Table 2" in t.name)
-    assert "ImageNet-1k" in layer.name and layer.marker.symbol == "square-open"
+    assert "ImageNet-1k" in layer.name and set(layer.marker.symbol) == {"square-open"}
     assert len(layer.x) == 9 and "VGG16" in hovers(on) and "not comparable" in hovers(on)
     assert on.layout.xaxis.type == "log"  # 1.4 ms to 25 ms: a linear axis would crush the small nets
     assert "log scale" in on.layout.xaxis.title.text
@@ -152,7 +156,7 @@ def test_points_without_latency_or_accuracy_are_explained():
     m = measured(names={"SM_V2"})
     m[0]["accuracy"] = None
     fig = accuracy_latency_figure([], m, ft)
-    assert "SM_V2 (40.0 %)" in subtitle(fig) and "no accuracy known yet" in subtitle(fig)
+    assert "SM_V2 (40.0 %)" in subtitle(fig) and "no ImageNet100 top-1 known" in subtitle(fig)
     assert "No points yet" in notes(fig)
 
 
@@ -170,8 +174,8 @@ def test_empty_inputs_give_explained_figures():
 def test_runs_with_different_batch_are_separate_series():
     pts = measured(names={"SM_V2"}) + measured(batch=8, names={"SM_V2"})
     names = legend(accuracy_latency_figure([], pts, []))
-    assert "measured on ci-host (torch, cpu), batch 1, 2 threads" in names
-    assert "measured on ci-host (torch, cpu), batch 8, 2 threads" in names
+    assert "measured on ci-host (torch, cpu), batch 1, 2 threads · top-1 from the paper" in names
+    assert "measured on ci-host (torch, cpu), batch 8, 2 threads · top-1 from the paper" in names
 
 
 # ---------- FLOPs vs latency ----------
@@ -188,7 +192,9 @@ def test_flops_figure_axes_series_and_r():
     r = pearson([2 * p["macs"] / 1e6 for p in own], [p["latency_ms"] for p in own])
     assert cpu.name.endswith(f"r = {r:.2f}")
     assert list(cpu.x) == pytest.approx([2 * p["macs"] / 1e6 for p in own])
-    assert list(cpu.error_y.array) == pytest.approx([0.1] * len(own))  # ± IQR / 2
+    assert list(cpu.error_y.array) == pytest.approx([0.15] * len(own))  # up to p75
+    assert list(cpu.error_y.arrayminus) == pytest.approx([0.05] * len(own))  # down to p25: not median ± IQR / 2
+    assert cpu.error_y.symmetric is False
     cuda = next(t for t in fig.data if t.name and t.name.startswith("measured on gpu-box (torch, cuda)"))
     assert "r =" not in cuda.name  # two points: no correlation claimed
     paper = next(t for t in fig.data if t.name and t.name.startswith("paper, GTX 1060"))
@@ -253,3 +259,113 @@ def test_layer_split_partial_times_and_unknown_kinds():
     assert "1 layers without a time" in subtitle(fig)
     assert list(fig.data[0].y) == ["pointwise 1×1 conv", "depthwise conv", "other (mystery)"]
     assert all(math.isfinite(v) for t in fig.data for v in t.x)
+
+
+# ---------- quality, spread, axes, labels, datasets (issues 9 and 12) ----------
+
+
+def noisy(points: list[dict], names: set[str]) -> list[dict]:
+    bad = {"quality": {"verdict": "noisy", "reasons": ["other processes used 1.8 cores during the timed window"]}}
+    return [with_quality(p, bad) if p["name"] in names else p for p in points]
+
+
+def test_noisy_points_are_hollow_with_their_reason_and_left_out_of_fronts():
+    pts = noisy(measured(), {"SM_V2"})
+    fig = accuracy_latency_figure([], pts, [])
+    trace = next(t for t in fig.data if t.name and t.name.startswith("measured on ci-host"))
+    symbols = dict(zip([p["name"] for p in pts], trace.marker.symbol, strict=True))
+    assert symbols["SM_V2"] == "diamond-open" and symbols["MobileNet V2"] == "diamond"
+    sm_hover = next(h for h in trace.hovertext if "<b>SM_V2</b>" in h)
+    assert "not trusted (noisy): other processes used 1.8 cores" in sm_hover
+    front = next(t for t in fig.data if t.mode == "lines" and t.line.shape == "hv")
+    sm = next(p for p in pts if p["name"] == "SM_V2")
+    assert sm["latency_ms"] not in list(front.x)  # SM_V2 is on the front when trusted, but this one is noisy
+    trusted_front = next(
+        t for t in accuracy_latency_figure([], measured(), []).data if t.mode == "lines" and t.line.shape == "hv"
+    )
+    assert sm["latency_ms"] in list(trusted_front.x)
+    with_noisy = accuracy_latency_figure([], pts, [], include_untrusted=True)
+    front_all = next(t for t in with_noisy.data if t.mode == "lines" and t.line.shape == "hv")
+    assert sm["latency_ms"] in list(front_all.x)
+    assert any(t.name and t.name.startswith("hollow: noisy or unchecked") for t in fig.data)
+
+
+def test_noisy_points_are_left_out_of_the_fit_and_r():
+    clean = measured()
+    fig = flops_latency_figure(noisy(clean, {"SM_V2"}), [])
+    cpu = next(t for t in fig.data if t.name and t.name.startswith("measured on ci-host"))
+    use = [p for p in clean if p["name"] != "SM_V2"]
+    r = pearson([2 * p["macs"] / 1e6 for p in use], [p["latency_ms"] for p in use])
+    assert cpu.name.endswith(f"r = {r:.2f}")
+    unchecked = with_quality(clean[0], {"median_ms": 1.0})  # a row stored before quality existed
+    assert unchecked["verdict"] == "unchecked" and not unchecked["trusted"]
+
+
+def test_latency_axes_never_go_below_zero():
+    tiny = [dict(p, latency_ms=1.0, p25_ms=0.05, p75_ms=1.2) for p in measured(names={"SM_V2"})]
+    tiny += [dict(p, latency_ms=3.0, p25_ms=2.9, p75_ms=3.1) for p in measured(names={"MobileNet V2"})]
+    acc = accuracy_latency_figure([], tiny, [])
+    assert acc.layout.xaxis.type != "log" and acc.layout.xaxis.range[0] >= 0  # padding would have gone below
+    fl = flops_latency_figure(tiny)
+    assert fl.layout.yaxis.range[0] == 0 and fl.layout.xaxis.range[0] == 0
+
+
+def test_point_labels_never_overlap_in_a_crowded_chart():
+    from explorer.charts_labels import ASSUMED_PLOT_WIDTH_PX, boxes_overlap, label_box, to_pixels
+
+    crowd = measured() + measured(backend="onnxruntime") + measured(host="other")
+    for fig in (accuracy_latency_figure(paper_gpu(), crowd, []), flops_latency_figure(crowd, paper_gpu())):
+        lay = fig.layout
+        log_x = lay.xaxis.type == "log"
+        plot_h = lay.height - lay.margin.t - lay.margin.b
+        boxes, drawn = [], 0
+        for t in fig.data:
+            if t.mode != "markers+text":
+                continue
+            xs = to_pixels(list(t.x), *lay.xaxis.range, ASSUMED_PLOT_WIDTH_PX, log_x)
+            ys = to_pixels(list(t.y), *lay.yaxis.range, plot_h)
+            for x, y, text, pos in zip(xs, ys, t.text, t.textposition, strict=True):
+                if text:
+                    boxes.append(label_box(x, y, text, pos))
+                    drawn += 1
+        assert drawn >= 6  # the rest keep their name in the hover
+        assert not any(boxes_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+
+
+def test_accuracies_on_other_data_never_share_the_papers_axis():
+    three = dict(name="tiny", accuracy=33.3, latency_ms=2.0, dataset="ImageNet layout, 3 classes", images=30)
+    hundred = dict(name="SM_V2", accuracy=41.0, latency_ms=4.0, dataset="ImageNet100, 100 classes", images=9000)
+    paper_chart = accuracy_latency_figure(paper_gpu(), measured(), [three, hundred])
+    assert "tiny" not in hovers(paper_chart) and "41.0 %" in hovers(paper_chart)
+    assert "ImageNet100" in paper_chart.layout.title.text
+    own = accuracy_latency_figure(paper_gpu(), measured(), [three, hundred], dataset="ImageNet layout, 3 classes")
+    assert "33.3 %" in hovers(own) and "paper" not in " ".join(legend(own))
+    assert "3 classes" in own.layout.title.text
+
+
+def test_gather_from_a_store_keeps_spread_quality_and_dataset(tmp_path):
+    from explorer.chartdata import datasets, gather
+    from explorer.results import ResultStore
+
+    s = ResultStore(tmp_path / "r.sqlite")
+    sm, mv2 = get_preset("SM_V2"), get_preset("MobileNet V2")
+    base = dict(backend="torch", device="cpu", batch=2, threads=2, input_size=224, runs=20, device_name="cpu")
+    noisy_quality = {"verdict": "noisy", "reasons": ["IQR is 40 % of the median"]}
+    s.add_latency(
+        sm,
+        base | dict(median_ms=8.0, iqr_ms=1.0, p25_ms=7.5, p75_ms=8.5, per_image_ms=4.0) | {"quality": noisy_quality},
+    )
+    s.add_latency(mv2, base | dict(median_ms=12.0, iqr_ms=0.4, per_image_ms=6.0))  # an old row: no quality
+    tiny = sm.with_changes(name="SM_V2 (3 classes)", num_classes=3)
+    ok = {"quality": {"verdict": "ok", "reasons": []}}
+    s.add_latency(tiny, base | dict(batch=1, median_ms=3.9, iqr_ms=0.1, p25_ms=3.8, p75_ms=4.0, per_image_ms=3.9) | ok)
+    s.add_accuracy(tiny, {"top1": 33.3, "dataset": "ImageNet layout: 3 classes, 30 train / 6 val images"})
+    pts = gather(s, "ci-host")
+    by = {p["name"]: p for p in pts["measured"]}
+    assert by["SM_V2"]["p25_ms"] == 3.75 and by["SM_V2"]["p75_ms"] == 4.25  # per image (batch 2)
+    assert by["SM_V2"]["verdict"] == "noisy" and not by["SM_V2"]["trusted"]
+    assert by["MobileNet V2"]["verdict"] == "unchecked" and by["MobileNet V2"]["p25_ms"] is None
+    assert by["SM_V2"]["accuracy"] == 79.5 and by["SM_V2 (3 classes)"]["accuracy"] is None  # no borrowed top-1
+    (ft,) = pts["finetune"]
+    assert ft["dataset"] == "ImageNet layout, 3 classes" and ft["latency_ms"] == 3.9 and ft["trusted"]
+    assert datasets(pts) == ["ImageNet100, 100 classes", "ImageNet layout, 3 classes"]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..chartdata import gather
+from ..chartdata import datasets, gather
 from ..charts import (
+    PAPER_DATASET,
     accuracy_latency_figure,
     flops_latency_figure,
     paper_points_from_presets,
@@ -19,12 +20,13 @@ from .results_view import store
 def render() -> None:
     st.title("Charts")
     st.caption(
-        "The paper's numbers beside yours. Every point says where it comes from: the paper's GTX 1060 / 3.4 GHz CPU, or this host."
+        "The paper's numbers beside yours. Every point says where each coordinate comes from: the paper's "
+        "GTX 1060 / 3.4 GHz CPU and its ImageNet100 top-1, or this host's measurement, or a fine-tune here."
     )
     s = store()
     host = _host()["cpu"]
     pts = gather(s, host) if s else {"measured": [], "flops": [], "finetune": []}
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns(3)
     device = c1.radio(
         "Paper's timings",
         ["CPU (3.4 GHz)", "GPU (GTX 1060)"],
@@ -33,16 +35,32 @@ def render() -> None:
         key="chart_dev",
     )
     dev = "gpu" if device.startswith("GPU") else "cpu"
-    show_ref = c2.toggle("Show Table 2 reference CNNs (ImageNet-1k)", key="chart_ref")
-    fig = accuracy_latency_figure(paper_points_from_presets(all_presets(), dev), pts["measured"], pts["finetune"],
-                                  reference_points_from_paper(dev), show_reference=show_ref)  # fmt: skip
-    st.plotly_chart(fig, width="stretch", theme=None, key="acc_lat")
-    st.plotly_chart(
-        flops_latency_figure(pts["flops"], paper_points_from_presets(all_presets(), dev)),
-        width="stretch",
-        theme=None,
-        key="flops_lat",
+    dataset = c2.selectbox(
+        "Top-1 on",
+        datasets(pts),
+        key="chart_dataset",
+        help="Accuracies on different data (another dataset, another class count) never share an axis",
     )
+    show_ref = c3.toggle(
+        "Show Table 2 reference CNNs (ImageNet-1k)", key="chart_ref", disabled=dataset != PAPER_DATASET
+    )
+    noisy = c3.toggle(
+        "Use noisy measurements in fronts and fits",
+        key="chart_noisy",
+        help="Measurements whose quality verdict is not ok are drawn hollow and left out by default",
+    )
+    paper = paper_points_from_presets(all_presets(), dev)
+    fig = accuracy_latency_figure(
+        paper,
+        pts["measured"],
+        pts["finetune"],
+        reference_points_from_paper(dev),
+        show_reference=show_ref,
+        include_untrusted=noisy,
+        dataset=dataset,
+    )
+    st.plotly_chart(fig, width="stretch", theme=None, key="acc_lat")
+    st.plotly_chart(flops_latency_figure(pts["flops"], paper, noisy), width="stretch", theme=None, key="flops_lat")
     if not pts["measured"]:
         st.info(
             "No measurements on this host yet: use **Latency on this host** on the Design page, or the Classroom page."
