@@ -13,7 +13,7 @@ from ..charts import (
     reference_points_from_paper,
 )
 from ..presets import all_presets
-from .measure_panel import _host
+from .measure_panel import cached_host_info
 from .results_view import store
 
 
@@ -24,7 +24,7 @@ def render() -> None:
         "GTX 1060 / 3.4 GHz CPU and its ImageNet100 top-1, or this host's measurement, or a fine-tune here."
     )
     s = store()
-    host = _host()["cpu"]
+    host = cached_host_info()["cpu"]
     pts = gather(s, host) if s else {"measured": [], "flops": [], "finetune": []}
     c1, c2, c3 = st.columns(3)
     device = c1.radio(

@@ -1,35 +1,48 @@
 """A guided story for a projector: MobileNet V2 → SM_V2 → measure → remove skips → measure → FLOPs are not time.
 
-Every sentence with a number in it is computed from the presets and from what this host measured.
+Every sentence with a number in it is computed from the presets and from what this host measured. Ratios and
+the verdict use only measurements whose quality verdict is ok (explorer.quality): a noisy one is named, with
+its reason, and the class is asked to measure again.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from ..charts import flops_latency_figure
+from ..charts import flops_latency_figure, with_quality
+from ..compare import residual_adds
 from ..cost import compute_cost
 from ..diagram import network_figure
 from ..fmt import si
-from ..latency import physical_cores
+from ..hostinfo import physical_cores
 from ..presets import get_preset
-from .measure_panel import _host, host_line, run_measurement
+from ..quality import is_trusted, reasons
+from .measure_panel import cached_host_info, host_line, run_measurement
 
 MV2, SM, X2NR = "MobileNet V2", "SM_V2", "SM_V2_x2nr"
 PAPER_RATIOS = {"cpu": {(SM, MV2): 0.70, (X2NR, SM): 1.07}, "gpu": {(SM, MV2): 0.69, (X2NR, SM): 0.96}}
 STEPS = 6
 DIAGRAMS = {0: (MV2, None), 1: (SM, MV2), 3: (X2NR, SM)}  # step -> (network, compared with)
+BIG = "<div style='font-size:1.35rem'>{}</div>"
 
 
 def _lat(name: str) -> dict | None:
     return st.session_state.get("class_lat", {}).get(name)
 
 
+def _trusted(name: str) -> dict | None:
+    r = _lat(name)
+    return r if r and is_trusted(r) else None
+
+
 def _measure(*names: str) -> None:
     for name in names:
         st.write(f"Measuring **{name}** on this CPU…")
         r = run_measurement(get_preset(name), "torch", "cpu", 1, physical_cores(), 2.0, per_layer=False)
-        st.session_state.setdefault("class_lat", {})[name] = r
+        if r is not None:
+            st.session_state.setdefault("class_lat", {})[name] = r
+        else:
+            st.error(st.session_state.get("measure_errors", {}).get(get_preset(name).network_hash(), "failed"))
 
 
 def _go(step: int) -> None:
@@ -40,51 +53,116 @@ def _costs(*names: str):
     return [compute_cost(get_preset(n)) for n in names]
 
 
+def x2nr_readings() -> dict:
+    """The two readings of x2nr's extra work: the paper's own FLOPs count and this preset's MACs."""
+    sm, x2 = get_preset(SM), get_preset(X2NR)
+    sm_c, x2_c = _costs(SM, X2NR)
+    return {
+        "paper": x2.meta["paper"]["flops_m"] / sm.meta["paper"]["flops_m"],
+        "paper_flops_m": (sm.meta["paper"]["flops_m"], x2.meta["paper"]["flops_m"]),
+        "preset": x2_c.macs / sm_c.macs,
+        "preset_macs": (sm_c.macs, x2_c.macs),
+    }
+
+
+READING_SENTENCE = (
+    "The preset reads Table 1 with the one rule that reproduces SM_V2's parameters exactly (the last block keeps "
+    "its 1×1 conv, here 2048 → 1024); the paper's smaller count implies that conv was dropped, which the "
+    "bottleneck table cannot express, so one rule is kept for every variant and both numbers are shown."
+)
+
+
 def _step_texts() -> list[tuple[str, str]]:
-    mv2, sm, x2 = _costs(MV2, SM, X2NR)
-    adds = lambda c: sum(1 for lc in c.layers if lc.layer.kind == "add")  # noqa: E731
-    texts = [
-        ("MobileNet V2, the baseline",
-         f"{si(mv2.params)} params, {si(mv2.macs)} MACs. Inverted residual blocks: expand (1×1), depthwise 3×3, project (1×1), "
-         f"with {adds(mv2)} skip connections."),
-        ("SM_V2: the paper's simplification",
-         f"Fewer repeats, no 96-channel stage, no final 1×1 conv to 1280: {si(sm.macs)} MACs, "
-         f"{sm.macs / mv2.macs:.0%} of MobileNet V2's, and {si(sm.params)} params."),
+    mv2, sm, x2 = (get_preset(n) for n in (MV2, SM, X2NR))
+    mv2_c, sm_c, x2_c = _costs(MV2, SM, X2NR)
+    return [
+        (
+            "MobileNet V2, the baseline",
+            f"{si(mv2_c.params)} params, {si(mv2_c.macs)} MACs. Inverted residual blocks: expand (1×1), "
+            f"depthwise 3×3, project (1×1), with {residual_adds(mv2)} skip connections.",
+        ),
+        (
+            "SM_V2: the paper's simplification",
+            f"Fewer repeats, no 96-channel stage, no final 1×1 conv to 1280: {si(sm_c.macs)} MACs, "
+            f"{sm_c.macs / mv2_c.macs:.0%} of MobileNet V2's, and {si(sm_c.params)} params.",
+        ),
         ("Measure both on this computer", ""),
-        ("SM_V2_x2nr: remove every skip, double the width",
-         f"{adds(sm)} residual adds removed, channels doubled: {si(x2.macs)} MACs, {x2.macs / sm.macs:.2f}× SM_V2's. "
-         "If FLOPs predicted time, it would be that much slower."),
+        (
+            "SM_V2_x2nr: remove every skip, double the width",
+            f"{residual_adds(sm) - residual_adds(x2)} residual adds removed, channels doubled: {si(x2_c.macs)} MACs. "
+            "If FLOPs predicted time, it would be slower by as much as it adds.",
+        ),
         ("Measure it", ""),
         ("FLOPs are not time", ""),
-    ]  # fmt: skip
-    return texts
+    ]
 
 
-def _ratio_line(a: str, b: str) -> str:
-    la, lb = _lat(a), _lat(b)
+def _readings() -> None:
+    """Both readings of x2nr side by side, big, and the one sentence on which the preset follows."""
+    r = x2nr_readings()
+    c1, c2 = st.columns(2)
+    c1.metric(
+        "Paper: x2nr FLOPs vs SM_V2",
+        f"{r['paper'] - 1:+.0%}",
+        help=f"The paper's own count: {r['paper_flops_m'][1]:g} M vs {r['paper_flops_m'][0]:g} M FLOPs",
+    )
+    c2.metric(
+        "This preset: x2nr MACs vs SM_V2",
+        f"{r['preset']:.2f}×",
+        help=f"Counted here: {si(r['preset_macs'][1])} vs {si(r['preset_macs'][0])} MACs",
+    )
+    st.markdown(BIG.format(READING_SENTENCE), unsafe_allow_html=True)
+
+
+def _untrusted_line(*names: str) -> str:
+    bad = [n for n in names if _lat(n) and not is_trusted(_lat(n))]
+    return " ".join(
+        f"The measurement of **{n}** is not trusted ({'; '.join(reasons(_lat(n)))}): measure again." for n in bad
+    )
+
+
+def _ratio(a: str, b: str) -> None:
+    """The key ratio at projector size: time here, MACs, and the paper's times, as big numbers."""
+    la, lb = _trusted(a), _trusted(b)
     if not (la and lb):
-        return ""
+        st.markdown(_untrusted_line(a, b) or "Press the button: each takes a few seconds.")
+        return
     ca, cb = _costs(a, b)
-    t = la["median_ms"] / lb["median_ms"]
     p = PAPER_RATIOS["cpu"][(a, b)], PAPER_RATIOS["gpu"][(a, b)]
-    return (
-        f"**{a} / {b}**: time {t:.2f}× here (paper: {p[0]:.2f}× CPU, {p[1]:.2f}× GPU) — "
-        f"MACs {ca.macs / cb.macs:.2f}×. ({la['median_ms']:.2f} ms vs {lb['median_ms']:.2f} ms)"
-    )
+    c1, c2, c3 = st.columns(3)
+    here = f"{la['median_ms']:.2f} ms vs {lb['median_ms']:.2f} ms, median, this CPU"
+    c1.metric(f"Time here, {a} / {b}", f"{la['median_ms'] / lb['median_ms']:.2f}×", help=here)
+    c2.metric(f"MACs, {a} / {b}", f"{ca.macs / cb.macs:.2f}×")
+    c3.metric("Time in the paper", f"{p[0]:.2f}× CPU · {p[1]:.2f}× GPU")
 
 
-def _conclusion() -> str:
-    ls, lx = _lat(SM), _lat(X2NR)
-    if not (ls and lx):
+def conclusion() -> str:
+    ls, lx = _trusted(SM), _trusted(X2NR)
+    if not (_lat(SM) and _lat(X2NR)):
         return "Measure SM_V2 and SM_V2_x2nr first (steps 3 and 5)."
-    sm, x2 = _costs(SM, X2NR)
-    mac_r, t_r = x2.macs / sm.macs, lx["median_ms"] / ls["median_ms"]
-    verdict = "less" if t_r < mac_r else "more"
+    if not (ls and lx):
+        return "No verdict from untrusted numbers. " + _untrusted_line(SM, X2NR)
+    r = x2nr_readings()
+    t_r = lx["median_ms"] / ls["median_ms"]
+    verdict = "less" if t_r < r["preset"] else "more"
     return (
-        f"SM_V2_x2nr does {mac_r:.2f}× the MACs of SM_V2 but took {t_r:.2f}× the time on this host — {verdict} than "
-        "FLOPs predict. Skip connections re-read feature maps from memory and depthwise convs do little arithmetic "
-        "per byte, so time follows memory traffic as much as FLOPs. On the paper's GPU, x2nr was even faster (0.96×)."
+        f"SM_V2_x2nr does {r['preset']:.2f}× the MACs of SM_V2 here ({r['paper'] - 1:+.0%} FLOPs in the paper) but "
+        f"took {t_r:.2f}× the time on this host — {verdict} than its MACs predict. Skip connections re-read feature "
+        "maps from memory and depthwise convs do little arithmetic per byte, so time follows memory traffic as much "
+        "as FLOPs. On the paper's GPU, x2nr was even faster (0.96×)."
     )
+
+
+def _chart_points() -> list[dict]:
+    pts = []
+    for name in (MV2, SM, X2NR):
+        r, c = _lat(name), compute_cost(get_preset(name))
+        if r:
+            setting = dict(backend="torch", device="cpu", host=cached_host_info()["cpu"], batch=1, threads=r["threads"])
+            spread = dict(latency_ms=r["median_ms"], p25_ms=r.get("p25_ms"), p75_ms=r.get("p75_ms"))
+            point = dict(name=name, macs=c.macs, params=c.params, **spread, **setting)
+            pts.append(with_quality(point, r))
+    return pts
 
 
 def render() -> None:
@@ -98,7 +176,9 @@ def render() -> None:
         with st.container(border=True):
             st.subheader(f"{i + 1}. {title}")
             if text:
-                st.markdown(f"<div style='font-size:1.35rem'>{text}</div>", unsafe_allow_html=True)
+                st.markdown(BIG.format(text), unsafe_allow_html=True)
+            if i == 3:
+                _readings()
             if i == step and i in DIAGRAMS:  # the picture of the network being introduced, current step only
                 name, base = DIAGRAMS[i]
                 fig = network_figure(get_preset(name), get_preset(base) if base else None)
@@ -106,20 +186,14 @@ def render() -> None:
             if i == 2:
                 if st.button("Measure MobileNet V2 and SM_V2", type="primary", disabled=step != 2, key="cls_m1"):
                     _measure(MV2, SM)
-                st.markdown(_ratio_line(SM, MV2) or "Press the button: each takes a few seconds.")
+                _ratio(SM, MV2)
             if i == 4:
                 if st.button("Measure SM_V2_x2nr", type="primary", disabled=step != 4, key="cls_m2"):
                     _measure(X2NR)
-                st.markdown(_ratio_line(X2NR, SM) or "Press the button.")
+                _ratio(X2NR, SM)
             if i == 5:
-                st.markdown(f"<div style='font-size:1.35rem'>{_conclusion()}</div>", unsafe_allow_html=True)
-                pts = []
-                for name in (MV2, SM, X2NR):
-                    r, c = _lat(name), compute_cost(get_preset(name))
-                    if r:
-                        pts.append(dict(name=name, macs=c.macs, params=c.params, latency_ms=r["median_ms"], iqr_ms=r["iqr_ms"],
-                                        backend="torch", device="cpu", host=_host()["cpu"], batch=1, threads=r["threads"]))  # fmt: skip
-                st.plotly_chart(flops_latency_figure(pts), width="stretch", theme=None, key="cls_chart")
+                st.markdown(BIG.format(conclusion()), unsafe_allow_html=True)
+                st.plotly_chart(flops_latency_figure(_chart_points()), width="stretch", theme=None, key="cls_chart")
     c1, c2, _ = st.columns([1, 1, 4])
     c1.button("← Back", on_click=_go, args=(max(step - 1, 0),), disabled=step == 0, key="cls_back")
     if step < STEPS - 1:
