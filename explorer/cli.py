@@ -11,6 +11,7 @@ import argparse
 import importlib
 import importlib.util
 import json
+import math
 import os
 import sys
 
@@ -26,6 +27,17 @@ PLUGIN_COMMANDS = {
     "calibrate": ("explorer.cli_calibrate", "fit the latency model on this host (seconds), store the profile"),
     "predict": ("explorer.cli_predict", "predicted latency on this host, per layer, from the calibrated profile"),
 }
+
+
+def finite_float(text: str) -> float:
+    """argparse type for numeric options: nan and inf are refused (nan trains to nan, inf never ends)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
 
 
 def add_design_args(p: argparse.ArgumentParser) -> None:

@@ -27,10 +27,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .cost import DEFAULT_CAP
     from .export import atomic_output, class_name, load_weights, onnx_bytes, to_json, to_python
     from .fmt import size
 
     design = design_from_args(args)
+    DEFAULT_CAP.check(design)  # every format: a .py file of a network nobody can build helps no one
     if args.weights and args.format != "onnx":
         raise UserError(
             "--weights is only for --format onnx (the .py file loads checkpoints itself: see its docstring)"

@@ -20,7 +20,7 @@ from .errors import UserError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from .cli import add_design_args
+    from .cli import add_design_args, finite_float
 
     add_design_args(p)
     p.add_argument(
@@ -28,23 +28,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--epochs", type=int, metavar="N", help="train N epochs")
-    budget.add_argument("--minutes", type=float, metavar="M", help="train M minutes (default when no budget: 5)")
+    budget.add_argument("--minutes", type=finite_float, metavar="M", help="train M minutes (default when no budget: 5)")
     budget.add_argument("--max-steps", type=int, metavar="N", help="train N optimizer steps")
     p.add_argument("--img-size", type=int, default=128, metavar="N", help="training resolution (default 128)")
     p.add_argument("--batch", type=int, default=64, metavar="N", help="batch per process (default 64)")
     p.add_argument("--workers", type=int, metavar="N", help="data-loading processes per training process")
     p.add_argument(
-        "--lr", type=float, metavar="X", help="peak learning rate (default: sgd 0.2 x batch/256, adamw 1e-3)"
+        "--lr", type=finite_float, metavar="X", help="peak learning rate (default: sgd 0.2 x batch/256, adamw 1e-3)"
     )
     p.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd", help="sgd (nesterov) or adamw")
-    p.add_argument("--weight-decay", type=float, metavar="X", help="default: sgd 4e-5, adamw 0.05")
-    p.add_argument("--label-smoothing", type=float, default=0.1, metavar="X")
-    p.add_argument("--warmup", type=float, default=0.05, metavar="F", help="warm-up share of the budget")
+    p.add_argument("--weight-decay", type=finite_float, metavar="X", help="default: sgd 4e-5, adamw 0.05")
+    p.add_argument("--label-smoothing", type=finite_float, default=0.1, metavar="X")
+    p.add_argument("--warmup", type=finite_float, default=0.05, metavar="F", help="warm-up share of the budget")
     p.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto", help="mixed precision")
     p.add_argument("--per-class", type=int, metavar="N", help="at most N training images per class")
     p.add_argument("--val-per-class", type=int, metavar="N", help="at most N validation images per class")
     p.add_argument(
-        "--crop-scale", type=float, default=0.25, metavar="F", help="smallest random crop area (0.08: long runs)"
+        "--crop-scale", type=finite_float, default=0.25, metavar="F", help="smallest random crop area (0.08: long runs)"
     )
     p.add_argument("--out", metavar="DIR", help="run folder for last.pt (default: under the explorer data folder)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out (or this design's newest run)")
@@ -103,7 +103,8 @@ class _ConsoleProgress:
             self.bar.set_postfix(loss=f"{e['loss']:.3f}", lr=f"{e['lr']:.3g}", img_s=f"{e['images_per_s']:.0f}")
         elif kind == "eval":
             v = e["val"]
-            tqdm.write(f"step {v['step']}: val top-1 {v['top1']:.2f} %, top-5 {v['top5']:.2f} %", file=sys.stderr)
+            k = v.get("k", 5)
+            tqdm.write(f"step {v['step']}: val top-1 {v['top1']:.2f} %, top-{k} {v['top5']:.2f} %", file=sys.stderr)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -119,6 +120,18 @@ def _graceful_stop(stop: threading.Event) -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
+
+
+def _host(design):
+    """Training holds the host like a measurement (a `bench` beside it waits, as beside the app's fine-tune).
+    Under torchrun only each node's first process takes it: the others on that host are part of the same run."""
+    from contextlib import nullcontext
+
+    from .hostlock import host_lock
+
+    if int(os.environ.get("LOCAL_RANK", "0")) != 0:
+        return nullcontext()
+    return host_lock(f"training of {design.name}", on_wait=lambda message: print(message, file=sys.stderr))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -143,7 +156,8 @@ def run(args: argparse.Namespace) -> int:
     _graceful_stop(stop)
     progress = _ConsoleProgress()
     try:
-        s = fine_tune(cfg, progress, stop)
+        with _host(design):
+            s = fine_tune(cfg, progress, stop)
     finally:
         progress.close()
     if int(os.environ.get("RANK", "0")) != 0:
@@ -153,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     how = "stopped" if s.stopped else "done"
     print(
-        f"{how}: top-1 {s.top1:.2f} %, top-5 {s.top5:.2f} % on {s.val_images:,} validation images after "
+        f"{how}: top-1 {s.top1:.2f} %, top-{s.top_k} {s.top5:.2f} % on {s.val_images:,} validation images after "
         f"{s.steps:,} steps ({s.epochs:.2f} epochs, {s.minutes:.1f} min, {s.images_per_s:.0f} images/s)"
     )
     print(f"checkpoint: {s.checkpoint}")

@@ -21,7 +21,9 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from .errors import UserError
+from .safeio import read_file
 
+MAX_LABEL_FILE_BYTES = 16 << 20  # Labels.json of ImageNet-21k is ~1 MB
 IMAGE_EXTS = {".jpeg", ".jpg", ".png", ".bmp", ".webp"}
 WNIDS_FILE = Path(__file__).with_name("imagenet100_wnids.txt")
 KAGGLE_TRAIN = ("train.X1", "train.X2", "train.X3", "train.X4")
@@ -40,6 +42,33 @@ LAYOUT_TITLES = {
 }
 # What a broken or odd file raises inside Pillow; such a sample is skipped and counted, never fatal.
 UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+DATASET_ROOT_ENV = "EXPLORER_DATASET_ROOT"
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def check_dataset_location(path: str | Path, listen_address: str | None, root: str | None = None) -> Path:
+    """Where a folder typed into the app may point (docs/security.md).
+
+    `root` (default: $EXPLORER_DATASET_ROOT), when set, confines every folder to it, links resolved. Without
+    one, an app listening on loopback only accepts any folder (its only user already owns this file system),
+    and an app listening on the network accepts none: it would let anyone who reaches it probe the server's
+    files. The answer never says whether a path outside the root exists."""
+    root = root if root is not None else os.environ.get(DATASET_ROOT_ENV) or None
+    p = Path(path).expanduser()
+    if root is None:
+        if (listen_address or "").strip() in LOOPBACK:
+            return p
+        raise UserError(
+            f"this app is open to the network, so dataset folders must lie under a configured root; "
+            f"set {DATASET_ROOT_ENV} before starting it (see docs/security.md)"
+        )
+    base = Path(root).expanduser().resolve()
+    resolved = (Path.cwd() / p).resolve() if not p.is_absolute() else p.resolve()
+    if resolved != base and base not in resolved.parents:
+        raise UserError(f"only folders under {base} are accepted here ({DATASET_ROOT_ENV})")
+    return resolved
 
 
 def imagenet100_wnids() -> list[str]:
@@ -109,8 +138,12 @@ def _subdirs(d: Path) -> list[Path]:
 
 
 def _images(d: Path) -> list[str]:
-    with os.scandir(d) as it:
-        return sorted(e.path for e in it if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_EXTS)
+    """Image files of a class folder: regular files only (a FIFO named x.jpg would hang a loader worker)."""
+    try:
+        with os.scandir(d) as it:
+            return sorted(e.path for e in it if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_EXTS)
+    except OSError as e:
+        raise UserError(f"{d}: cannot list the class folder ({e.strerror or e})") from None
 
 
 def _class_dirs(split: Path) -> dict[str, Path]:
@@ -177,16 +210,17 @@ def _read_names(root: Path, info: DatasetInfo) -> dict[str, str]:
     names: dict[str, str] = {}
     try:
         if (root / "Labels.json").is_file():
-            raw = json.loads((root / "Labels.json").read_text(encoding="utf-8"))
+            raw = json.loads(read_file(root / "Labels.json", "class-name file", MAX_LABEL_FILE_BYTES).decode("utf-8"))
             if not isinstance(raw, dict):
                 raise ValueError("not an object")
             names = {str(k): str(v) for k, v in raw.items()}
         elif (root / "LOC_synset_mapping.txt").is_file():
-            for line in (root / "LOC_synset_mapping.txt").read_text(encoding="utf-8").splitlines():
+            text = read_file(root / "LOC_synset_mapping.txt", "class-name file", MAX_LABEL_FILE_BYTES).decode("utf-8")
+            for line in text.splitlines():
                 wnid, _, name = line.strip().partition(" ")
                 if name:
                     names[wnid] = name
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, RecursionError, UserError) as e:
         info.notes.append(f"class names not shown: label file unreadable ({e})")
         return {}
     return {w: names[w] for w in info.classes if w in names}

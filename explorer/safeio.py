@@ -129,7 +129,7 @@ def temp_path(target: Path) -> Path:
     return target.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}{TEMP_SUFFIX}")
 
 
-def _create_temp(target: Path, what: str) -> tuple[int, Path]:
+def _create_temp(target: Path, what: str, shown: Path | None = None) -> tuple[int, Path]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     for _ in range(10):
         tmp = temp_path(target)
@@ -138,8 +138,17 @@ def _create_temp(target: Path, what: str) -> tuple[int, Path]:
         except FileExistsError:
             continue
         except OSError as e:
-            raise UserError(f"{target}: cannot write here ({_why(e)})") from None
+            raise UserError(f"{shown or target}: cannot write here ({_why(e)})") from None
     raise UserError(f"{target.parent}: cannot create a temporary file for the {what}")
+
+
+def check_writable_folder(folder: str | os.PathLike, what: str = "folder") -> None:
+    """Create and remove a temporary file in `folder`: the one honest test that writing there works."""
+    folder = Path(folder)
+    fd, tmp = _create_temp(folder / "probe", what, shown=folder)
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
 
 
 class Sink:

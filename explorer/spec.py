@@ -139,12 +139,23 @@ def _depth_problem(raw: Any) -> str | None:
             if depth > MAX_DEPTH:
                 return f"design: nested deeper than {MAX_DEPTH} levels of lists and objects"
             todo.extend((c, depth + 1) for c in (v.values() if isinstance(v, dict) else v))
-            if isinstance(v, dict):
-                bad = next((k for k in v if not isinstance(k, str) or text_problem(k) is not None), None)
-                if bad is not None:
-                    return f"design: key {_show_key(bad)}: must be text without control characters"
-        elif isinstance(v, str) and text_problem(v, multiline=True):
-            return f"design: text {_describe(v)}: {text_problem(v, multiline=True)}"
+    return None
+
+
+def _text_in(value: Any) -> str | None:
+    """The first text problem among the keys and strings of a (depth-checked) JSON value."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, str) and text_problem(v, multiline=True):
+            return f"text {_describe(v)} {text_problem(v, multiline=True)}"
+        if isinstance(v, dict):
+            for k in v:
+                if not isinstance(k, str) or text_problem(k):
+                    return f"key {_show_key(k)} must be text without control characters"
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
     return None
 
 
@@ -257,6 +268,10 @@ def parse_design(raw: Any) -> Design:
     for k in ("notes", "source", "description"):
         if k in meta and not isinstance(meta[k], str):
             chk.bad(k, "must be a string", meta[k])
+        elif k in meta and text_problem(meta[k], multiline=True):
+            chk.bad(k, text_problem(meta[k], multiline=True), meta[k])
+    if isinstance(meta.get("paper"), dict) and _text_in(meta["paper"]):
+        chk.bad("paper", _text_in(meta["paper"]))
 
     if not chk.problems and stages:
         _check_geometry(chk, kw["input_size"], stages)

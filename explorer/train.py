@@ -10,6 +10,8 @@ early but keeps what was learned: checkpoint, validation, result, summary.
 from __future__ import annotations
 
 import collections
+import math
+import os
 import random
 import threading
 import time
@@ -26,6 +28,7 @@ from .checkpoint import (
     latest_run_dir,
     load_checkpoint,
     new_run_dir,
+    remove_stale_temps_in,
     rng_state,
     save_checkpoint,
     set_rng_state,
@@ -33,6 +36,7 @@ from .checkpoint import (
 )
 from .data import ResumableSampler, ShardSampler, detect_dataset, make_loader, normalize_batch
 from .errors import UserError
+from .safeio import check_output_path, check_writable_folder
 from .spec import parse_design
 from .train_config import (
     QUICK_MINUTES,
@@ -108,6 +112,8 @@ class _Run:
         self.opt = make_optimizer(self.net, cfg, self.base_lr)
         self.out = self._out_dir()
         self.ckpt_path = self.out / CHECKPOINT_NAME
+        if env.is_main:
+            self._check_outputs()  # a late PermissionError would throw the whole run away
         if cfg.resume:
             self._restore()
         elif cfg.init:
@@ -153,6 +159,23 @@ class _Run:
         if not cfg.resume and (out / CHECKPOINT_NAME).exists():
             raise UserError(f"{out} already holds a checkpoint; resume it (--resume) or choose another --out")
         return out
+
+    def _check_outputs(self) -> None:
+        """Every place the run will write, tried before the first step: the run folder (a temporary file is
+        created and removed there), the checkpoint path and the results store."""
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"{self.out}: cannot create the run folder ({e.strerror or e})") from None
+        remove_stale_temps_in(self.out)  # left by a run killed while writing its checkpoint
+        check_output_path(self.ckpt_path, "checkpoint")
+        check_writable_folder(self.out, "run folder")
+        if self.cfg.store_result:
+            from .results import ResultStore
+
+            store = ResultStore(self.cfg.results_path)  # refuses a damaged or foreign store now
+            if not os.access(store.path, os.W_OK) or not os.access(store.path.parent, os.W_OK):
+                raise UserError(f"{store.path}: the results store is not writable (use --no-store or --store FILE)")
 
     def _restore(self) -> None:
         if not self.ckpt_path.exists():
@@ -293,6 +316,11 @@ class _Run:
                            dtype=torch.float64, device=self.dev)  # fmt: skip
         ddp.all_sum(ctl, self.env)
         self.win_loss, self.win_n = 0.0, 0
+        if not math.isfinite(float(ctl[0])):
+            raise UserError(
+                f"training stopped at step {self.step}: the loss became {float(ctl[0])} (learning rate {self.lr:.3g}); "
+                "nothing was stored; lower the learning rate (--lr) and try again"
+            )
         images = int(ctl[1])
         elapsed = float(ctl[2]) / self.env.world
         self.images_seen += images
@@ -324,7 +352,7 @@ class _Run:
         self.emit({"event": "evaluating", "step": self.step, "images": len(self.info.val)})
         self.net.eval()
         sums = torch.zeros(4, dtype=torch.float64, device=self.dev)  # loss, top-1, top-5, images
-        k = min(5, self.info.num_classes)
+        k = self.top_k = min(5, self.info.num_classes)
         for x, y, bad in self.val_loader:
             self.bad.update(self.info.val[i][0] for i in bad)
             if not len(y):
@@ -344,7 +372,7 @@ class _Run:
             raise UserError(f"{self.info.root}: no readable validation image")
         m = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 3), "top1": 100 * float(sums[1]) / n,
              "top5": 100 * float(sums[2]) / n, "val_loss": float(sums[0]) / n, "val_images": int(n),
-             "elapsed_s": round(self._elapsed(), 2)}  # fmt: skip
+             "elapsed_s": round(self._elapsed(), 2), "k": k}  # fmt: skip
         if self.loss_log:
             m["train_loss"] = self.loss_log[-1][1]
         self.last_eval = m
@@ -385,7 +413,7 @@ class _Run:
             design_hash=self.design.network_hash(), design_name=self.design.name, num_classes=self.info.num_classes,
             warm_start=self.warm.to_dict() if self.warm else None, resumed_from_step=self.resumed_from,
             history=self.history, world_size=self.env.world, device=str(self.dev), notes=self.notes,
-            global_batch=self.global_batch,
+            global_batch=self.global_batch, top_k=min(5, self.info.num_classes),
         )  # fmt: skip
         if self.env.is_main and cfg.store_result:
             summary.record = accuracy_record(summary, cfg)

@@ -54,7 +54,7 @@ class TrainConfig:
 @dataclass
 class TrainSummary:
     top1: float  # percent, on the validation split
-    top5: float
+    top5: float  # top-k with k = top_k: min(5, number of classes)
     val_loss: float
     steps: int
     epochs: float
@@ -82,6 +82,7 @@ class TrainSummary:
     notes: list[str] = field(default_factory=list)
     global_batch: int = 0
     record: dict | None = None  # what went into the results store
+    top_k: int = 5  # the k of `top5`: fewer than 5 classes make top-5 meaningless (always 100 %)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,6 +98,15 @@ def lr_at(frac: float, base: float, warmup: float) -> float:
 
 def validate(cfg: TrainConfig) -> None:
     problems = []
+
+    for name in ("minutes", "lr", "weight_decay", "label_smoothing", "warmup", "crop_scale", "momentum"):
+        v = getattr(cfg, name)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            problems.append(f"{name} must be a finite number, got {v}")  # nan trains to nan, inf never ends
+    if problems:
+        raise UserError("\n".join(problems))
+    if cfg.weight_decay is not None and cfg.weight_decay < 0:
+        problems.append(f"weight_decay must be 0 or more, got {cfg.weight_decay}")
 
     def positive(name, v, integer):
         if v is not None and (v <= 0 or (integer and int(v) != v)):
@@ -168,7 +178,9 @@ def accuracy_record(s: TrainSummary, cfg: TrainConfig) -> dict:
     kind = "quick fine-tune" if s.minutes <= 60 else "training run"
     return {
         "top1": round(s.top1, 3),
-        "top5": round(s.top5, 3),
+        "top5": round(s.top5, 3) if s.top_k == 5 else None,
+        "top_k": s.top_k,
+        "top_k_accuracy": round(s.top5, 3),
         "images": s.train_images,
         "images_seen": s.images_seen,
         "minutes": round(s.minutes, 3),

@@ -26,7 +26,7 @@ from explorer.cost import compute_cost
 from explorer.errors import DesignError, UserError
 from explorer.export import class_name, from_json, onnx_bytes, to_json, to_onnx, to_python, verify_onnx
 from explorer.presets import all_presets, get_preset
-from explorer.spec import parse_design
+from explorer.spec import parse_design, text_problem
 
 RUFF = Path(sys.executable).parent / "ruff"
 INJECTION = 'x"""); import os; os.system("echo pwned"); ("""'
@@ -60,11 +60,13 @@ HOSTILE_NAMES = [
 ]
 
 
-# Runs in a fresh interpreter (-I: no PYTHONPATH, no script dir, no user site) with cwd outside the repo.
+# Runs in a fresh interpreter with cwd outside the repo: -I (no PYTHONPATH, no script dir, no user site) and -S (no
+# site-packages .pth files, so not the editable install of explorer); the folder holding torch comes as argv[2].
 CHECKER = textwrap.dedent(
     """
     import importlib.util, json, runpy, sys
-    assert importlib.util.find_spec("explorer") is None, "explorer must not be importable here"
+    sys.path.append(sys.argv[2])
+    assert importlib.util.find_spec("explorer") is None, "explorer must not be importable here (installed non-editable?)"
     import torch
     torch.set_num_threads(1)
     for job in json.load(open(sys.argv[1])):
@@ -98,7 +100,7 @@ def run_in_fresh_interpreter(codes: list[str], folder: Path, states=None, inputs
     before = set(os.listdir(folder))
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(folder)}
     r = subprocess.run(
-        [sys.executable, "-I", "check.py", "jobs.json"],
+        [sys.executable, "-I", "-S", "check.py", "jobs.json", str(Path(torch.__file__).resolve().parent.parent)],
         cwd=folder,
         env=env,
         capture_output=True,
@@ -204,7 +206,13 @@ def module_level_is_only_definitions(code: str) -> ast.Module:
 
 def test_hostile_names_and_notes_become_inert_text(tmp_path):
     codes = []
-    for name in HOSTILE_NAMES:
+    refused = [n for n in HOSTILE_NAMES if text_problem(n) is not None]
+    assert {"tab\tnul\x00", "\ud800 lone surrogate", "line\nbreak\r\nthen\u2028separator"} <= set(refused)
+    assert len(HOSTILE_NAMES) - len(refused) >= 20  # quotes, keywords, non-ASCII, injections on one line
+    for name in refused:  # control characters and lone surrogates never reach an export: refused with the place
+        with pytest.raises(DesignError, match="^name: must"):
+            tiny(name)
+    for name in [n for n in HOSTILE_NAMES if n not in refused]:
         d = tiny(name, notes=name + "\n" + INJECTION, description=name)
         code = to_python(d)
         tree = module_level_is_only_definitions(code)
@@ -291,14 +299,19 @@ def test_onnx_refuses_bad_opset_and_mismatched_weights():
 
 # --- JSON ---
 
-names = st.text(max_size=40)
+# Text a design accepts: no lone surrogates (Cs), no control characters (Cc; notes may hold newlines and tabs).
+one_line = st.characters(blacklist_categories=("Cs", "Cc"))
+multi_line = st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters="\n\t")
+names = st.text(one_line, max_size=40)
 metas = st.fixed_dictionaries(
     {},
     optional={
-        "notes": st.text(max_size=80),
-        "source": st.text(max_size=20),
-        "description": st.text(max_size=20),
-        "paper": st.dictionaries(st.text(max_size=8), st.floats(allow_nan=False) | st.integers() | st.text(max_size=8)),
+        "notes": st.text(multi_line, max_size=80),
+        "source": st.text(multi_line, max_size=20),
+        "description": st.text(multi_line, max_size=20),
+        "paper": st.dictionaries(
+            st.text(one_line, max_size=8), st.floats(allow_nan=False) | st.integers() | st.text(multi_line, max_size=8)
+        ),
     },
 )
 

@@ -8,7 +8,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from ..charts import base_layout
-from ..data import detect_dataset
+from ..checkpoint import runs_dir
+from ..data import check_dataset_location, detect_dataset
 from ..errors import UserError
 from ..hostlock import host_lock
 from ..jobs import Job
@@ -16,9 +17,21 @@ from ..train import TrainConfig, fine_tune
 from . import state
 
 
+def _listen_address() -> str | None:
+    return st.get_option("server.address")
+
+
+def _allowed_init(path: str) -> str:
+    """A warm-start checkpoint: under the dataset root, or one of the explorer's own runs."""
+    try:
+        return str(check_dataset_location(path, _listen_address()))
+    except UserError:
+        return str(check_dataset_location(path, _listen_address(), root=str(runs_dir())))
+
+
 def _check_folder(path: str) -> None:
     try:
-        info = detect_dataset(path)
+        info = detect_dataset(check_dataset_location(path, _listen_address()))
     except UserError as e:
         st.session_state.train_folder = {"path": path, "error": str(e)}
         return
@@ -27,6 +40,14 @@ def _check_folder(path: str) -> None:
 
 
 def _start(design, cfg_kw: dict) -> None:
+    typed = cfg_kw["data"]
+    try:  # checked again here: the box may have changed since "Check folder"
+        cfg_kw["data"] = str(check_dataset_location(cfg_kw["data"], _listen_address()))
+        if cfg_kw.get("init"):
+            cfg_kw["init"] = _allowed_init(cfg_kw["init"])
+    except UserError as e:
+        st.session_state.train_folder = {"path": typed, "error": str(e)}
+        return
     cfg = TrainConfig(design=design, **cfg_kw)
 
     def run(emit, stop):
@@ -100,7 +121,7 @@ def _result(job: Job) -> None:
     st.session_state.setdefault("checkpoints", {})[s.design_hash] = s.checkpoint
     c1, c2, c3, c4 = st.columns(4)
     c1.metric("Top-1", f"{s.top1:.1f} %")
-    c2.metric("Top-5", f"{s.top5:.1f} %")
+    c2.metric(f"Top-{s.top_k}", f"{s.top5:.1f} %")
     c3.metric("Steps", f"{s.steps:,}")
     c4.metric("Images/s", f"{s.images_per_s:.0f}")
     what = "stopped early" if s.stopped else "budget reached"
