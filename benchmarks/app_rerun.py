@@ -12,8 +12,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import _path  # noqa: F401
-
 os.environ.setdefault("EXPLORER_DATA_DIR", tempfile.mkdtemp())
 
 from streamlit.testing.v1 import AppTest  # noqa: E402

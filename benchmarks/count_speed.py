@@ -7,7 +7,6 @@ The analytic count needs no model and no forward pass; the others build the mode
 
 import time
 
-import _path  # noqa: F401
 import torch
 
 from explorer.cost import compute_cost

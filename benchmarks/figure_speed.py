@@ -9,8 +9,6 @@ numbers plus one point per preset with our MACs: the values do not change the bu
 import statistics
 import time
 
-import _path  # noqa: F401
-
 t0 = time.perf_counter()
 import plotly.graph_objects as go  # noqa: E402
 

@@ -8,8 +8,6 @@ its MAC share (depthwise convs, residual adds) is memory-bound: MACs do not pred
 
 import argparse
 
-import _path  # noqa: F401
-
 from explorer.fmt import text_table
 from explorer.latency import layer_breakdown
 from explorer.presets import get_preset

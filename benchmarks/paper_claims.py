@@ -18,7 +18,6 @@ import os
 import statistics
 import time
 
-import _path  # noqa: F401
 import torch
 from torch import nn
 

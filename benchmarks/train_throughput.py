@@ -18,7 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import _path  # noqa: F401
 import torch
 from PIL import Image, JpegImagePlugin
 

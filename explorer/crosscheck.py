@@ -13,6 +13,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .build import build_model
 from .cost import Cost, compute_cost
+from .errors import UserError
 from .spec import Design
 
 THOP_BN_OPS_PER_VALUE = 4
@@ -45,7 +46,12 @@ def thop_extra_ops(cost: Cost) -> dict[str, int]:
 
 def thop_counts(design: Design) -> dict:
     """thop's MACs and params for the built model, beside ours and the explained difference."""
-    import thop  # imported here: only the cross-check needs it
+    try:
+        import thop  # imported here: only this cross-check needs it, so it is a test requirement
+    except ImportError as e:
+        raise UserError(
+            f"thop is not installed ({e}); install the test requirements: pip install -r requirements-test.txt"
+        ) from e
 
     cost = compute_cost(design)
     macs, params = thop.profile(build_model(design).eval(), inputs=(_input(design),), verbose=False)

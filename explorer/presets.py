@@ -9,7 +9,16 @@ from pathlib import Path
 from .errors import UserError
 from .spec import Design, load_design_file
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
+
+def _preset_dir() -> Path:
+    # A checkout (installed editable or not) keeps the design files in the top-level presets/ folder users see;
+    # an installed wheel carries the same files as package data in explorer/presets_data (see setup.py).
+    here = Path(__file__).resolve().parent
+    packaged = here / "presets_data"
+    return packaged if packaged.is_dir() else here.parent / "presets"
+
+
+PRESET_DIR = _preset_dir()
 REFERENCE_FILE = PRESET_DIR / "reference" / "paper_reference.json"
 DEFAULT_PRESET = "SM_V2"
 BASELINE_PRESET = "MobileNet V2"

@@ -1,12 +1,9 @@
 import os
-import sys
-from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # tests import `explorer` from the checkout, not an installed copy
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # and the shared test helpers (strategies)
+# `explorer` comes from the project's (editable) install, as .ci/run makes it; the shared helpers (strategies,
+# export_helpers) from this folder, which pytest puts on sys.path as the tests' root folder (no __init__.py).
 
 # CI gets more examples; local runs stay quick. Model builds make examples slow, so no deadline.
 settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
