@@ -229,3 +229,56 @@ def test_a_store_without_the_profile_table_still_opens(tmp_path):
     assert store.latest_profile({"backend": "torch"}) is None
     store.add_profile({"backend": "torch"}, {"ok": True})
     assert store.latest_profile({"backend": "torch"})["ok"] is True
+
+
+# -- the paper's hardware -------------------------------------------------------------------------------
+def test_paper_hardware_fit_reports_its_leave_one_out_error():
+    from explorer.predict.paper import paper_fits, paper_hardware_prediction
+
+    fits = paper_fits()
+    for machine in ("cpu", "gpu"):
+        fit = fits[machine]
+        assert fit["points"] == 7  # the seven presets with published times; ShuffleNet V2 is not expressible
+        loo = [abs(x["error_pct"]) for x in fit["leave_one_out"]]
+        assert fit["loo_error_pct"] == pytest.approx(sum(loo) / len(loo))
+        assert fit["loo_worst_pct"] == pytest.approx(max(loo))
+    out = paper_hardware_prediction(get_preset("SM_V2"))
+    for machine in ("cpu", "gpu"):
+        m = out[machine]
+        assert m["predicted_ms"] == pytest.approx(m["compute_ms"] + m["memory_ms"] + m["overhead_ms"])
+        assert f"±{m['loo_error_pct']:.0f} %" in m["label"]
+        assert ("poor fit" in m["label"]) == m["poor_fit"]
+
+
+def test_leave_one_out_excludes_the_point_it_predicts():
+    from explorer.predict import paper
+
+    fits = paper.paper_fits()
+    first = fits["cpu"]["leave_one_out"][0]
+    from explorer.presets import all_presets
+
+    rest = [d for d in all_presets() if d.name != first["name"] and (d.meta.get("paper") or {}).get("cpu_ms")]
+    coef = paper._fit([paper._totals(d) for d in rest], [d.meta["paper"]["cpu_ms"] for d in rest])
+    held = get_preset(first["name"])
+    assert first["predicted_ms"] == pytest.approx(sum(c * v for c, v in zip(coef, paper._totals(held), strict=True)))
+
+
+# -- the roofline chart ---------------------------------------------------------------------------------
+def test_roofline_places_every_layer_with_flops_under_the_roofs():
+    from explorer.predict.roofline_chart import roofline_figure, roofline_points
+
+    profile = {
+        "key": {"batch": 1, "backend": "torch", "device": "cpu", "threads": 2, "host": {}, "versions": {}},
+        "model": {"coefficients": PRIOR},
+    }
+    pred = predict(get_preset("SM_V2"), profile)
+    points = roofline_points(pred)
+    with_flops = [ly for ly in pred["layers"] if ly["flops"]]
+    assert [p["name"] for p in points] == [ly["name"] for ly in with_flops]
+    roofs = {"peak_gflops": 200.0, "bandwidth_gbs": 20.0}
+    fig = roofline_figure(pred, roofs)
+    assert fig.layout.xaxis.type == "log" and fig.layout.yaxis.type == "log"
+    drawn = sum(len(t.x) for t in fig.data if t.mode == "markers")
+    assert drawn == len(points)
+    for p in points:  # the model's time is never faster than both roofs allow
+        assert p["gflops"] <= min(roofs["peak_gflops"], roofs["bandwidth_gbs"] * p["intensity"]) * 1.0001

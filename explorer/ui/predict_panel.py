@@ -1,0 +1,178 @@
+"""Predicted latency on this host: the metric (with its band and delta), the calibrate button, the roofline.
+
+Small render functions for the pages to place. Prediction is arithmetic over the cost model (well under the
+20 ms a table edit may spend); the profile is read from the results store once and kept in the session until
+a calibration replaces it. Calibration runs `python -m explorer calibrate --json` in a subprocess, so the app
+server stays out of the timed windows; its progress comes back as JSON lines on stderr, and any click (Cancel
+included) re-runs the page, which terminates the subprocess (it stops its workers and stores nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import subprocess
+import sys
+import threading
+import time
+
+import streamlit as st
+
+from ..predict import predict
+from ..predict.paper import paper_hardware_prediction
+from ..predict.profile import calibrate_command, profile_key
+from ..predict.roofline_chart import roofline_figure
+from ..spec import Design
+from .results_view import store
+
+UI_UPDATE_S = 0.25
+
+
+@st.cache_resource
+def _key(backend: str, device: str, threads: int, batch: int) -> dict:
+    return profile_key(backend, device, threads, batch)  # host and versions do not change while the app runs
+
+
+def current_profile(backend: str, device: str, threads: int, batch: int) -> dict | None:
+    """The stored profile for this target, read once per session (and again after a calibration)."""
+    cache = st.session_state.setdefault("latency_profiles", {})
+    slot = (backend, device, threads, batch)
+    if slot not in cache:
+        s = store()
+        cache[slot] = s.latest_profile(_key(*slot)) if s else None
+    return cache[slot]
+
+
+def prediction_for(design: Design, profile: dict | None) -> dict | None:
+    return predict(design, profile) if profile else None
+
+
+def render_predicted_metric(
+    design: Design, baseline: Design | None, profile: dict | None, measured_ms: float | None = None, where=None
+) -> dict | None:
+    """The 'predicted latency on this host' metric; returns the prediction (for the layer table and chart)."""
+    where = where or st
+    if profile is None:
+        where.metric("Predicted latency (this host)", "—", help="Calibrate this host first (button below).")
+        return None
+    pred = predict(design, profile)
+    band = pred["band_pct"]
+    value = f"{pred['predicted_ms']:.2f} ms" + (f" ±{band:.0f} %" if band is not None else "")
+    delta = None
+    if baseline is not None and baseline.network_hash() != design.network_hash():
+        base = predict(baseline, profile)["predicted_ms"]
+        delta = f"{(pred['predicted_ms'] - base) / base * 100:+.0f} % vs {baseline.name}"
+    prof = pred["profile"]
+    helptext = (
+        f"Latency model calibrated on this host ({prof['backend']}, {prof['threads']} threads, batch {prof['batch']}, "
+        f"{prof['created']}). ±band: 90th-percentile error on calibration networks the fit did not see. "
+        f"Compute {pred['compute_ms']:.2f} ms, memory {pred['memory_ms']:.2f} ms, overhead {pred['overhead_ms']:.2f} ms."
+    )
+    if measured_ms:
+        helptext += (
+            f" Measured: {measured_ms:.2f} ms ({(pred['predicted_ms'] - measured_ms) / measured_ms * 100:+.0f} %)."
+        )
+    where.metric("Predicted latency (this host)", value, delta, delta_color="inverse", help=helptext)
+    return pred
+
+
+def layer_columns(prediction: dict | None) -> dict[str, dict]:
+    """{layer name: {"predicted ms", "bound"}} for the per-layer table."""
+    if not prediction:
+        return {}
+    return {
+        ly["name"]: {"predicted ms": round(ly["predicted_ms"], 4), "bound": ly["bound"]} for ly in prediction["layers"]
+    }
+
+
+def render_paper_hardware(design: Design, where=None) -> None:
+    """The paper's CPU and GPU beside this host, labelled with their leave-one-out error (never hidden)."""
+    where = where or st
+    for machine in paper_hardware_prediction(design).values():
+        line = f"**{machine['predicted_ms']:.2f} ms** on {machine['label']}"
+        (where.warning if machine["poor_fit"] else where.caption)(line)
+
+
+def render_roofline(prediction: dict | None, profile: dict | None, measured_ms: dict | None = None) -> None:
+    if not prediction or not profile:
+        st.info("Calibrate this host to see each layer on its roofline.")
+        return
+    st.plotly_chart(roofline_figure(prediction, profile.get("roofs"), measured_ms), use_container_width=True)
+
+
+def render_calibrate(backend: str, device: str, threads: int, batch: int, seconds: float = 60.0) -> None:
+    """'Calibrate this host': progress bar and Cancel; the new profile replaces the session's on success."""
+    profile = current_profile(backend, device, threads, batch)
+    label = "Calibrate this host" if profile is None else "Calibrate again"
+    if profile is None:
+        st.caption(
+            f"No latency profile yet for {backend}, {threads} threads, batch {batch}. "
+            f"From a shell: `{calibrate_command(backend, device, threads, batch)}`"
+        )
+    if not st.button(
+        label,
+        key=f"calibrate::{backend}:{device}:{threads}:{batch}",
+        help=f"About {seconds:.0f} s of measurements in fresh processes; close busy programs first",
+    ):
+        return
+    s = store()
+    cmd = [
+        sys.executable,
+        "-m",
+        "explorer",
+        "calibrate",
+        "--backend",
+        backend,
+        "--device",
+        device,
+        "--threads",
+        str(threads),
+        "--batch",
+        str(batch),
+        "--seconds",
+        str(seconds),
+        "--json",
+    ]
+    if s is not None:
+        cmd += ["--store", str(s.path)]
+    cancel_slot, bar_slot = st.empty(), st.empty()
+    cancel_slot.button("Cancel calibration", key="calibrate_cancel")
+    bar = bar_slot.progress(0.0, text="starting fresh worker processes…")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    events: queue.Queue = queue.Queue()
+    errors: list[str] = []
+
+    def pump():
+        for raw in proc.stderr:
+            try:
+                events.put(json.loads(raw))
+            except json.JSONDecodeError:
+                errors.append(raw.strip())
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        while proc.poll() is None:
+            last = None
+            while not events.empty():
+                last = events.get()
+            if last:
+                bar.progress(min(max(last["progress"], 0.0), 1.0), text=last["message"])
+            time.sleep(UI_UPDATE_S)
+        out = proc.stdout.read()
+    finally:
+        if proc.poll() is None:
+            proc.terminate()  # a click re-ran the page: the CLI stops its workers and stores nothing
+            proc.wait()
+        cancel_slot.empty()
+        bar_slot.empty()
+    if proc.returncode != 0:
+        msg = next((e for e in errors if e.startswith("error")), errors[-1] if errors else "calibration failed")
+        st.error(msg)
+        return
+    summary = json.loads(out)
+    st.session_state.setdefault("latency_profiles", {}).pop((backend, device, threads, batch), None)
+    cv = summary.get("cv") or {}
+    st.success(
+        f"Calibrated on {summary['fitted_on']} networks in {summary.get('calibration_s') or 0:.0f} s"
+        + (f"; ±{cv['p90_error_pct']:.0f} % on unseen networks" if cv.get("p90_error_pct") else "")
+    )
