@@ -282,3 +282,41 @@ def test_roofline_places_every_layer_with_flops_under_the_roofs():
     assert drawn == len(points)
     for p in points:  # the model's time is never faster than both roofs allow
         assert p["gflops"] <= min(roofs["peak_gflops"], roofs["bandwidth_gbs"] * p["intensity"]) * 1.0001
+
+
+# -- the panel ------------------------------------------------------------------------------------------
+def _panel_script():
+    import streamlit as st
+
+    from explorer.predict.model import prior_coefficients
+    from explorer.presets import get_preset
+    from explorer.ui import predict_panel
+
+    key = {"batch": 1, "backend": "torch", "device": "cpu", "threads": 2, "host": {"cpu": "x"}, "versions": {}}
+    profile = {
+        "key": key,
+        "model": {"coefficients": prior_coefficients(200.0, 20.0, "torch")},
+        "band_pct": 8.0,
+        "created": "now",
+        "roofs": {"peak_gflops": 200.0, "bandwidth_gbs": 20.0},
+    }
+    pred = predict_panel.render_predicted_metric(get_preset("SM_V2"), get_preset("MobileNet V2"), profile)
+    st.session_state["columns"] = predict_panel.layer_columns(pred)
+    predict_panel.render_predicted_metric(get_preset("SM_V2"), None, None)
+    predict_panel.render_paper_hardware(get_preset("SM_V2"))
+    predict_panel.render_roofline(pred, profile)
+
+
+def test_panel_shows_the_prediction_its_band_and_the_delta():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_panel_script, default_timeout=60).run()
+    assert not at.exception
+    metric, missing = at.metric
+    assert metric.value.endswith("ms ±8 %")
+    assert "vs MobileNet V2" in metric.delta and metric.delta.startswith("-")
+    assert missing.value == "—"
+    texts = " ".join(c.value for c in at.caption) + " ".join(w.value for w in at.warning)
+    assert "GTX 1060" in texts and "leave-one-out" in texts
+    columns = at.session_state["columns"]
+    assert columns["stages.0.0.depthwise"]["bound"] in ("compute", "memory", "overhead")
