@@ -9,7 +9,7 @@ its MAC share (depthwise convs, residual adds) is memory-bound: MACs do not pred
 import argparse
 
 from explorer.fmt import text_table
-from explorer.latency import layer_breakdown
+from explorer.layer_latency import layer_breakdown
 from explorer.presets import get_preset
 
 
