@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_design import TINY
 
 from explorer.cli import main
 from explorer.presets import preset_names
 from explorer.results import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = {"name": "tiny", "num_classes": 10, "input_size": 32, "stem_channels": 8, "last_conv": 32,
-        "stages": [{"t": 1, "c": 8, "n": 2, "s": 1}, {"t": 4, "c": 16, "n": 2, "s": 2}]}  # fmt: skip
 REQUIRED = ("median_ms", "iqr_ms", "runs", "backend", "device", "threads", "batch")
 
 

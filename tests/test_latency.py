@@ -16,22 +16,14 @@ from explorer.errors import UserError
 from explorer.hostlock import Cancelled, HostBusy, host_lock
 from explorer.latency import available_devices, host_info, measure, physical_cores
 from explorer.layer_latency import layer_breakdown
-from explorer.spec import parse_design
 from explorer.timing import time_callable
 
-TINY = {"name": "tiny", "num_classes": 10, "input_size": 32, "stem_channels": 8, "last_conv": 32,
-        "stages": [{"t": 1, "c": 8, "n": 2, "s": 1}, {"t": 4, "c": 16, "n": 2, "s": 2}]}  # fmt: skip
 FAST = dict(budget_s=0.1, min_runs=5)
 
 
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
-
-
-@pytest.fixture
-def tiny():
-    return parse_design(TINY)
 
 
 def timing_args(**kw):

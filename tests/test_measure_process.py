@@ -9,27 +9,12 @@ from explorer.errors import UserError
 from explorer.hostlock import host_lock
 from explorer.measure_process import MeasureProcess, measure_in_worker
 from explorer.results import ResultStore
-from explorer.spec import parse_design
-
-TINY = {
-    "name": "tiny",
-    "num_classes": 10,
-    "input_size": 32,
-    "stem_channels": 8,
-    "last_conv": 32,
-    "stages": [{"t": 1, "c": 8, "n": 2, "s": 1}, {"t": 4, "c": 16, "n": 2, "s": 2}],
-}
 
 
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
     return tmp_path / "data"
-
-
-@pytest.fixture
-def tiny():
-    return parse_design(TINY)
 
 
 def test_a_worker_measures_stores_and_streams_progress(tiny, tmp_path):

@@ -11,14 +11,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from tiny_design import TINY
 
 from explorer.errors import UserError
 from explorer.results import ResultStore, default_store_path
 from explorer.spec import parse_design
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = {"name": "tiny", "num_classes": 10, "input_size": 32, "stem_channels": 8, "last_conv": 32,
-        "stages": [{"t": 1, "c": 8, "n": 2, "s": 1}, {"t": 4, "c": 16, "n": 2, "s": 2}]}  # fmt: skip
 
 
 @pytest.fixture
