@@ -1,9 +1,17 @@
 """Per-layer features of a design for the latency model, taken from the exact cost model (nothing recounted).
 
 Each layer belongs to one group (stem, pointwise conv, depthwise conv by kernel size, residual add, head)
-and contributes three kinds of feature: work (GFLOP), traffic (MB moved) and operator launches. The model
-(explorer.predict.model) gives each group its own time per GFLOP, per MB and per launch, because on a CPU a
-depthwise 7x7 and a 1x1 conv of equal FLOPs run at very different speeds.
+and contributes features of three kinds, each with its own coefficient per group in the model
+(explorer.predict.model):
+
+- compute: GFLOP; for pointwise convs also GFLOP x 16 / min(cin, cout), because a 1x1 conv with few channels
+  is a skinny matrix product that runs far below the peak;
+- memory: MB read (input, the residual's second input, weights) and MB written, separately: in eager PyTorch
+  BN and ReLU6 run as their own operators over the output, so writes cost more than reads there;
+- overhead: one operator launch per layer (its cost per group covers the conv, BN and activation calls).
+
+On a CPU a depthwise 7x7 and a 1x1 conv of equal FLOPs run at very different speeds, hence one coefficient
+per group and not one per network.
 """
 
 from __future__ import annotations
@@ -14,15 +22,32 @@ from ..cost import compute_cost
 from ..plan import Layer
 from ..spec import Design
 
-GROUPS = ("stem", "pw", "dw3", "dw5", "dw7", "add", "head")
 TERMS = ("compute", "memory", "overhead")
-# (parameter name, term, feature): one coefficient per name; its feature's unit sets the coefficient's unit.
-PARAMETERS = tuple(
-    [(f"{g}.gflop", "compute", "gflop") for g in ("stem", "pw", "dw3", "dw5", "dw7", "head")]
-    + [(f"{g}.mb", "memory", "mb") for g in ("stem", "pw", "dw", "add", "head")]
-    + [(f"{g}.launch", "overhead", "launch") for g in ("stem", "pw", "dw", "add", "head")]
+NARROW_CHANNELS = 16  # the pointwise "narrow" feature is GFLOP x NARROW_CHANNELS / min(cin, cout)
+# (parameter name, term): one coefficient each, in ms per unit of its feature (GFLOP, MB or launch).
+PARAMETERS = (
+    ("stem.gflop", "compute"),
+    ("pw.gflop", "compute"),
+    ("pw.gflop_narrow", "compute"),
+    ("dw3.gflop", "compute"),
+    ("dw5.gflop", "compute"),
+    ("dw7.gflop", "compute"),
+    ("head.gflop", "compute"),
+    ("stem.mb", "memory"),
+    ("pw.mb_read", "memory"),
+    ("pw.mb_write", "memory"),
+    ("dw.mb_read", "memory"),
+    ("dw.mb_write", "memory"),
+    ("add.mb", "memory"),
+    ("head.mb", "memory"),
+    ("stem.launch", "overhead"),
+    ("pw.launch", "overhead"),
+    ("dw.launch", "overhead"),
+    ("add.launch", "overhead"),
+    ("head.launch", "overhead"),
 )
 PARAMETER_NAMES = tuple(p[0] for p in PARAMETERS)
+PARAMETER_TERM = dict(PARAMETERS)
 PARAMETER_INDEX = {name: i for i, name in enumerate(PARAMETER_NAMES)}
 
 
@@ -43,30 +68,40 @@ class LayerFeatures:
     name: str
     kind: str
     group: str
-    gflop: float  # 2 x MACs x batch, in GFLOP
-    mb: float  # bytes read and written (activations x batch + weights once), in MB
-    launch: float  # operators launched for this layer (one per layer; the group's coefficient sets its cost)
-    flops: int
-    bytes: int
+    flops: int  # 2 x MACs x batch
+    bytes: int  # activations x batch + weights once
+    values: tuple[tuple[str, float], ...]  # (parameter name, feature value)
 
-    def coefficients(self) -> dict[str, int]:
-        """Which parameter multiplies which feature, as {parameter name: index}."""
-        memory_group = "dw" if self.group.startswith("dw") else self.group
+
+def _values(layer: Layer, group: str, gflop: float, mb_read: float, mb_write: float) -> dict[str, float]:
+    if group == "stem":
+        return {"stem.gflop": gflop, "stem.mb": mb_read + mb_write, "stem.launch": 1.0}
+    if group == "pw":
+        narrow = gflop * NARROW_CHANNELS / max(1, min(layer.cin, layer.cout))
         return {
-            "gflop": PARAMETER_INDEX.get(f"{self.group}.gflop", -1),
-            "mb": PARAMETER_INDEX[f"{memory_group}.mb"],
-            "launch": PARAMETER_INDEX[f"{memory_group}.launch"],
+            "pw.gflop": gflop,
+            "pw.gflop_narrow": narrow,
+            "pw.mb_read": mb_read,
+            "pw.mb_write": mb_write,
+            "pw.launch": 1.0,
         }
+    if group.startswith("dw"):
+        return {f"{group}.gflop": gflop, "dw.mb_read": mb_read, "dw.mb_write": mb_write, "dw.launch": 1.0}
+    if group == "add":
+        return {"add.mb": mb_read + mb_write, "add.launch": 1.0}
+    # head: pool and classifier share one launch cost; the pool's is counted once, with the classifier's
+    return {"head.gflop": gflop, "head.mb": mb_read + mb_write, "head.launch": 0.5}
 
 
 def layer_features(design: Design, batch: int = 1) -> list[LayerFeatures]:
     out = []
     for lc in compute_cost(design).layers:
-        activation_bytes = lc.bytes - lc.weight_bytes
-        nbytes = activation_bytes * batch + lc.weight_bytes
+        reads = (lc.read_bytes - lc.weight_bytes) * batch + lc.weight_bytes
+        writes = lc.write_bytes * batch
         flops = 2 * lc.macs * batch
         group = group_of(lc.layer)
-        out.append(LayerFeatures(lc.layer.name, lc.layer.kind, group, flops / 1e9, nbytes / 1e6, 1.0, flops, nbytes))
+        vals = _values(lc.layer, group, flops / 1e9, reads / 1e6, writes / 1e6)
+        out.append(LayerFeatures(lc.layer.name, lc.layer.kind, group, flops, reads + writes, tuple(vals.items())))
     return out
 
 
@@ -74,7 +109,6 @@ def feature_matrix_row(features: list[LayerFeatures]) -> list[float]:
     """The design's features summed per parameter: one row of the calibration fit."""
     row = [0.0] * len(PARAMETER_NAMES)
     for f in features:
-        for feat, idx in f.coefficients().items():
-            if idx >= 0:
-                row[idx] += getattr(f, feat)
+        for name, value in f.values:
+            row[PARAMETER_INDEX[name]] += value
     return row

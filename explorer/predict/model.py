@@ -18,7 +18,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .features import PARAMETER_NAMES, PARAMETERS, TERMS, LayerFeatures, feature_matrix_row, layer_features
+from .features import (
+    PARAMETER_NAMES,
+    PARAMETER_TERM,
+    PARAMETERS,
+    TERMS,
+    LayerFeatures,
+    feature_matrix_row,
+    layer_features,
+)
 
 PRIOR_WEIGHT = 0.05  # how hard the roofline prior pulls, relative to one network's relative error
 DEFAULT_LAUNCH_MS = {"torch": 0.02, "onnxruntime": 0.005}  # prior per-operator cost, before any fit
@@ -58,14 +66,11 @@ class LayerPrediction:
 
 
 def predict_layers(coefficients: dict[str, float], features: list[LayerFeatures]) -> list[LayerPrediction]:
-    coef = [float(coefficients.get(name, 0.0)) for name in PARAMETER_NAMES]
     out = []
     for f in features:
-        idx = f.coefficients()
         terms = {"compute": 0.0, "memory": 0.0, "overhead": 0.0}
-        for feat, i in idx.items():
-            if i >= 0:
-                terms[PARAMETERS[i][1]] += coef[i] * getattr(f, feat)
+        for name, value in f.values:
+            terms[PARAMETER_TERM[name]] += float(coefficients.get(name, 0.0)) * value
         out.append(
             LayerPrediction(f.name, f.kind, terms["compute"], terms["memory"], terms["overhead"], f.flops, f.bytes)
         )
@@ -75,8 +80,10 @@ def predict_layers(coefficients: dict[str, float], features: list[LayerFeatures]
 def prior_coefficients(peak_gflops: float, bandwidth_gbs: float, backend: str) -> dict[str, float]:
     """The roofline's guess before any network is measured: every group at the host's peak and bandwidth."""
     out = {}
-    for name, term, _ in PARAMETERS:
-        if term == "compute":
+    for name, term in PARAMETERS:
+        if name == "pw.gflop_narrow":
+            out[name] = 0.0  # no prior belief in a narrow-channel penalty: only the data can show one
+        elif term == "compute":
             out[name] = 1000.0 / peak_gflops  # ms per GFLOP
         elif term == "memory":
             out[name] = 1.0 / bandwidth_gbs  # ms per MB (1 GB/s = 1 MB/ms)

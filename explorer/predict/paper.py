@@ -23,7 +23,7 @@ POOR_FIT_NOTE = "; a poor fit (the paper's models do not follow one cost law on 
 
 def _totals(design: Design) -> list[float]:
     feats = layer_features(design, 1)
-    return [sum(f.gflop for f in feats), sum(f.mb for f in feats), float(len(feats))]
+    return [sum(f.flops for f in feats) / 1e9, sum(f.bytes for f in feats) / 1e6, float(len(feats))]
 
 
 def _fit(rows: list[list[float]], times: list[float]) -> list[float]:
