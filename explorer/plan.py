@@ -1,7 +1,9 @@
 """Expand a design into one record per layer, shapes resolved. Pure Python, no torch.
 
-The plan is the hinge of the project: the cost model, the builder and the .py exporter all walk the same
-records, so they cannot disagree about what the network is.
+The plan is the hinge of the project: the cost model, the per-layer timing and the diagram walk these records,
+which name each layer's module and say where it sits (stage, block). The builder and the .py export build the
+network from `network_data` with explorer.network, one definition; tests/test_plan.py checks block by block
+that it is the network these records describe.
 """
 
 from __future__ import annotations
