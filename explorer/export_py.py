@@ -114,12 +114,17 @@ def _docstring(design: Design, cls: str) -> str:
             lines += [""] + _paragraph(key.capitalize(), str(design.meta[key]))
     lines += [
         "",
-        "Parameter names match the explorer's model, so its checkpoints load with strict=True:",
+        "Parameter names match the explorer's model, so its weights load with strict=True.",
+        'The app\'s "Fine-tuned weights" download is a plain state dict:',
         "",
         "    model = build_model()",
-        '    checkpoint = torch.load("checkpoint.pt", map_location="cpu", weights_only=True)',
-        '    model.load_state_dict(checkpoint["model"])',
+        '    state = torch.load("weights.pt", map_location="cpu", weights_only=True)',
+        "    model.load_state_dict(state)",
         "    model.eval()",
+        "",
+        'A training checkpoint (python -m explorer train) keeps the state dict under "model".',
+        "Run it as a script to build the model, print its params and MACs and run one forward",
+        "pass: `python <this file> [weights.pt]` loads either kind of weights file first.",
     ]
     return "\n".join(line.rstrip() for line in lines)
 
@@ -185,8 +190,75 @@ def design_source(design: Design, cls: str) -> str:
     )
 
 
-# The only statements the generated module may hold at top level.
+# Running the file: build, count, one forward pass, weights loaded when a path is given. MACs are counted
+# from the module shapes of a real forward pass (conv and linear multiply-accumulates, as the explorer counts).
+_MAIN_TEMPLATE = """\
+def count_macs(model: nn.Module, input_size: int = INPUT_SIZE) -> int:
+    \"\"\"Multiply-accumulates of every conv and linear layer for one image.\"\"\"
+    macs = []
+
+    def hook(module, inputs, output):
+        if isinstance(module, nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1]
+            macs.append(output.numel() * module.in_channels // module.groups * k)
+        elif isinstance(module, nn.Linear):
+            macs.append(module.in_features * module.out_features)
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, 3, input_size, input_size))
+    finally:
+        for h in handles:
+            h.remove()
+    return sum(macs)
+
+
+def main(argv: list) -> int:
+    \"\"\"Build, load weights when a path is given, count, run one forward pass.\"\"\"
+    model = build_model().eval()
+    if argv:
+        state = torch.load(argv[0], map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and isinstance(state.get("model"), dict):
+            state = state["model"]  # a training checkpoint, not a plain state dict
+        model.load_state_dict(state)
+        print(f"loaded weights from {{argv[0]}}")
+    params = sum(p.numel() for p in model.parameters())
+    name, macs = type(model).__name__, count_macs(model)
+    size = f"{{INPUT_SIZE}}x{{INPUT_SIZE}}"
+    print(f"{{name}}: {{params:,}} params, {{macs:,}} MACs at {{size}}, batch 1")
+    with torch.no_grad():
+        logits = model(torch.randn(1, 3, INPUT_SIZE, INPUT_SIZE))
+    shape, top = tuple(logits.shape), int(logits.argmax())
+    print(f"forward pass on a random image: output {{shape}}, top class {{top}}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))
+"""
+
+
+def main_source(cls: str) -> str:
+    """The runnable part of the file: count_macs, main and the `if __name__ == "__main__":` block."""
+    return _MAIN_TEMPLATE.format(cls=cls)
+
+
+# The only statements the generated module may hold at top level (and the one `if __name__ == "__main__":`).
 _ALLOWED_TOP = (ast.Expr, ast.Import, ast.ImportFrom, ast.ClassDef, ast.FunctionDef, ast.Assign)
+
+
+def _is_main_guard(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.If)
+        and isinstance(node.test, ast.Compare)
+        and isinstance(node.test.left, ast.Name)
+        and node.test.left.id == "__name__"
+        and [type(c) for c in node.test.comparators] == [ast.Constant]
+        and node.test.comparators[0].value == "__main__"
+    )
 
 
 def to_python(design: Design) -> str:
@@ -194,7 +266,7 @@ def to_python(design: Design) -> str:
     modules (explorer/network.py, verbatim), then the design as data."""
     cls = class_name(design.name)
     header = f'"""{_docstring(design, cls)}\n"""\n'
-    code = header + "\n" + "\n\n".join([network_source(), design_source(design, cls)])
+    code = header + "\n" + "\n\n".join([network_source(), design_source(design, cls), main_source(cls)])
     _check_only_definitions(code)
     return code
 
@@ -203,6 +275,8 @@ def _check_only_definitions(code: str) -> None:
     tree = ast.parse(code)
     for i, node in enumerate(tree.body):
         is_docstring = i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        if _is_main_guard(node) and i == len(tree.body) - 1:
+            continue
         if isinstance(node, ast.Expr) and not is_docstring:
             raise RuntimeError("generated code holds a top-level expression")
         if not isinstance(node, _ALLOWED_TOP):

@@ -1,0 +1,79 @@
+"""The exported .py runs: it builds the model, prints params and MACs, runs one forward pass and loads the
+weights the app hands out, exactly as its docstring says."""
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from explorer.build import build_model
+from explorer.checkpoint import save_checkpoint
+from explorer.cost import compute_cost
+from explorer.export import to_python
+from explorer.spec import Design, Stage
+
+TINY = Design(name="tiny net", stages=(Stage(1, 8, 1, 1), Stage(2, 16, 2, 2)), num_classes=5, input_size=32)
+
+
+def run_script(path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {"PATH": os.environ.get("PATH", "")}
+    return subprocess.run(
+        [sys.executable, "-I", str(path), *args], cwd=path.parent, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def script(tmp_path) -> Path:
+    path = tmp_path / "tiny_net.py"
+    path.write_text(to_python(TINY), encoding="utf-8")
+    return path
+
+
+def test_running_the_file_builds_counts_and_runs_one_forward_pass(script):
+    r = run_script(script)
+    assert r.returncode == 0, r.stderr
+    cost = compute_cost(TINY)
+    assert r.stdout.splitlines() == [
+        f"TinyNet: {cost.params:,} params, {cost.macs:,} MACs at 32x32, batch 1",  # counted by hooks = our count
+        r.stdout.splitlines()[1],
+    ]
+    assert re.fullmatch(r"forward pass on a random image: output \(1, 5\), top class [0-4]", r.stdout.splitlines()[1])
+
+
+def test_the_file_loads_a_plain_state_dict_and_a_training_checkpoint(script, tmp_path):
+    model = build_model(TINY)
+    torch.save(model.state_dict(), tmp_path / "weights.pt")  # what the app's weights download holds
+    save_checkpoint(tmp_path / "checkpoint.pt", {"model": model.state_dict(), "step": 3})  # what training writes
+    for name in ("weights.pt", "checkpoint.pt"):
+        r = run_script(script, str(tmp_path / name))
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.splitlines()[0] == f"loaded weights from {tmp_path / name}"
+    wrong = build_model(TINY.with_changes(num_classes=7))
+    torch.save(wrong.state_dict(), tmp_path / "wrong.pt")
+    r = run_script(script, str(tmp_path / "wrong.pt"))
+    assert r.returncode != 0 and "size mismatch" in r.stderr  # strict loading: a wrong file is refused
+
+
+def test_the_docstring_example_loads_the_apps_weights_download(tmp_path, monkeypatch):
+    """Run the docstring's own lines against the bytes the Export panel offers for download."""
+    from explorer.ui import export_panel
+
+    ckpt = save_checkpoint(tmp_path / "run" / "checkpoint.pt", {"model": build_model(TINY).state_dict(), "step": 1})
+    data = export_panel._weights_bytes.__wrapped__(TINY.to_json(), str(ckpt), 0)
+    (tmp_path / "weights.pt").write_bytes(data)
+    code = to_python(TINY)
+    doc = ast.get_docstring(ast.parse(code))
+    example = re.search(r"\n\n((?:    .*\n)+)\n", doc[doc.index("download is a plain state dict") :]).group(1)
+    assert 'torch.load("weights.pt"' in example and 'checkpoint["model"]' not in example
+    namespace: dict = {}
+    exec(compile(code, "tiny_net.py", "exec"), namespace)  # defines build_model, as `import tiny_net` would
+    monkeypatch.chdir(tmp_path)
+    exec(compile(re.sub(r"(?m)^    ", "", example), "docstring", "exec"), namespace)
+    loaded = namespace["model"].state_dict()
+    expected = torch.load(tmp_path / "weights.pt", weights_only=True)
+    assert set(loaded) == set(expected) and all(torch.equal(loaded[k], expected[k]) for k in expected)
