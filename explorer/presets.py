@@ -7,7 +7,8 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import UserError
-from .spec import Design, load_design_file
+from .safeio import read_file
+from .spec import MAX_FILE_BYTES, Design, load_design_file
 
 
 def _preset_dir() -> Path:
@@ -56,7 +57,7 @@ def get_preset(name: str) -> Design:
 @lru_cache(maxsize=1)
 def paper_reference() -> dict:
     """Table 2's ImageNet-1k CNNs and Table 3's ShuffleNet V2 row, as the paper reports them."""
-    return json.loads(REFERENCE_FILE.read_text())
+    return json.loads(read_file(REFERENCE_FILE, "paper reference file", MAX_FILE_BYTES))
 
 
 def preset_rows() -> list[dict]:
