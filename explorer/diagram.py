@@ -12,7 +12,8 @@ import math
 
 import plotly.graph_objects as go
 
-from .charts import BLACK, BLUE, GREEN, GREY, ORANGE, PURPLE, SKY, VERMILLION, base_layout
+from .charts_labels import ASSUMED_PLOT_WIDTH_PX
+from .charts_style import BLACK, BLUE, GREEN, GREY, ORANGE, PURPLE, SKY, VERMILLION, base_layout
 from .cost import compute_cost
 from .fmt import si, size
 from .plan import blocks, conv_out
@@ -22,6 +23,32 @@ STAGE_COLORS = (BLUE, ORANGE, GREEN, VERMILLION, SKY, PURPLE)
 FIXED_COLOR = "#4D4D4D"  # stem, last conv, classifier: not part of the editable table
 BAR_WIDTH = 0.72
 MAX_LABELLED_BLOCKS = 30  # beyond this, only the first block of each stage gets a tick label
+TICK_CHAR_PX = 8.0  # widest line of a tick label at 13 px, generous
+STEP_CHAR_PX = 9.0  # the stride-step labels at 14 px
+LABEL_GAP_PX = 6.0
+
+
+def text_width(text: str, char_px: float) -> float:
+    return max(len(line) for line in text.replace("<b>", "").replace("</b>", "").split("<br>")) * char_px
+
+
+def fitting_labels(items: list[tuple[float, str, bool]], x_range: tuple[float, float], char_px: float) -> list[bool]:
+    """Which labels (x, text, priority) to draw so that none touches another on a narrow plot: priority labels
+    first (left to right), then the rest where they still fit."""
+    lo, hi = x_range
+    spans = [
+        ((x - lo) / (hi - lo) * ASSUMED_PLOT_WIDTH_PX, text_width(text, char_px) / 2 + LABEL_GAP_PX / 2)
+        for x, text, _ in items
+    ]
+    keep = [False] * len(items)
+    for wanted in (True, False):
+        for i, (_, text, priority) in enumerate(items):
+            if priority != wanted or not text:
+                continue
+            c, half = spans[i]
+            if all(abs(c - spans[j][0]) >= half + spans[j][1] for j in range(len(items)) if keep[j]):
+                keep[i] = True
+    return keep
 
 
 def _pct(new: float, old: float) -> str:
@@ -43,7 +70,7 @@ def network_figure(design: Design, baseline: Design | None = None) -> go.Figure:
             per_block.setdefault(lc.layer.block, []).append(lc)
     plan = blocks(design)
     h_stem = conv_out(design.input_size, 3, 2)
-    ticks: list[tuple[int, str]] = []
+    ticks: list[tuple[int, str, bool]] = []  # (x, label, priority: stem, head, first block of a stage)
     heights: list[float] = []
     data: list[dict] = []
     shapes: list[dict] = []
@@ -57,7 +84,7 @@ def network_figure(design: Design, baseline: Design | None = None) -> go.Figure:
 
     def fixed_bar(x: int, channels: int, name: str, hover: str, tick: str) -> None:
         heights.append(math.sqrt(channels))
-        ticks.append((x, tick))
+        ticks.append((x, tick, True))
         for key, v in zip(("x", "y", "hovertext", "names"), (x, math.sqrt(channels), hover, name), strict=True):
             fixed[key].append(v)
 
@@ -96,7 +123,7 @@ def network_figure(design: Design, baseline: Design | None = None) -> go.Figure:
             out_h.append(math.sqrt(b.cout))
             heights.append(max(hidden_h[-1], out_h[-1]))
             label = f"t{st.t}<br>c{b.cout}<br>s{b.stride}" + (f" k{b.kernel}" if b.kernel != 3 else "")
-            ticks.append((x, label if (j == 0 or not many) else ""))
+            ticks.append((x, label if (j == 0 or not many) else "", j == 0))
             if b.skip:
                 arcs.append((x, heights[-1], b, next(lc for lc in lcs if lc.layer.kind == "add")))
         light["x"] += xs
@@ -147,11 +174,15 @@ def network_figure(design: Design, baseline: Design | None = None) -> go.Figure:
                 for _, _, b, add in arcs],
             hovertemplate="%{hovertext}<extra></extra>",
         ))  # fmt: skip
-    for sx, h_in, h_out in strides:
+    x_range = (-0.9, x + 0.6)
+    steps = [(sx, f"<b>↓2</b><br>{h_in}→{h_out}", True) for sx, h_in, h_out in strides]
+    roomy = fitting_labels(steps, x_range, STEP_CHAR_PX)
+    for (sx, h_in, h_out), (_, text, _), fits in zip(strides, steps, roomy, strict=True):
         shapes.append(dict(type="line", name=f"stride {h_in}->{h_out}", x0=sx, x1=sx, y0=0, y1=1.32 * top,
                            line=dict(color=GREY, width=2, dash="dash")))  # fmt: skip
-        annotations.append(dict(x=sx, y=label_y, text=f"<b>↓2</b><br>{h_in}→{h_out}", showarrow=False,
-                                font=dict(size=14, color=BLACK), yanchor="middle"))  # fmt: skip
+        # Crowded steps keep the arrow; the sizes move to the hover.
+        annotations.append(dict(x=sx, y=label_y, text=text if fits else "<b>↓2</b>", hovertext=f"{h_in}→{h_out}",
+                                showarrow=False, font=dict(size=14, color=BLACK), yanchor="middle"))  # fmt: skip
 
     sub = (
         "height ∝ √channels (solid: block output, light: after expansion)<br>"
@@ -169,8 +200,16 @@ def network_figure(design: Design, baseline: Design | None = None) -> go.Figure:
     tickvals = [v for v in (1, 4, 16, 64, 256, 1024, 4096, 16384) if 0.09 * top <= math.sqrt(v) <= 1.1 * top] or [1]
     layout["yaxis"].update(range=[0, 1.55 * top], tickvals=[math.sqrt(v) for v in tickvals],
                            ticktext=[str(v) for v in tickvals], showgrid=True)  # fmt: skip
-    layout["xaxis"].update(tickvals=[t[0] for t in ticks], ticktext=[t[1] for t in ticks], tickfont=dict(size=13),
-                           tickangle=0, range=[-0.9, x + 0.6], showgrid=False, ticks="")  # fmt: skip
+    shown = fitting_labels(ticks, x_range, TICK_CHAR_PX)
+    layout["xaxis"].update(
+        tickvals=[t[0] for t in ticks],
+        ticktext=[t[1] if keep else "" for t, keep in zip(ticks, shown, strict=True)],
+        tickfont=dict(size=13),
+        tickangle=0,
+        range=list(x_range),
+        showgrid=False,
+        ticks="",
+    )
     layout.update(barmode="overlay", shapes=shapes, annotations=annotations, bargap=0)
     layout["margin"].update(t=150 if baseline is not None else 125)
     return go.Figure(data=data, layout=layout)

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from strategies import designs
 
-from explorer.diagram import network_figure
+from explorer.charts_labels import ASSUMED_PLOT_WIDTH_PX
+from explorer.diagram import STEP_CHAR_PX, TICK_CHAR_PX, network_figure, text_width
 from explorer.plan import blocks, expand
 from explorer.presets import all_presets, get_preset
 from explorer.spec import parse_design
@@ -102,7 +103,38 @@ def test_many_blocks_keep_tick_labels_per_stage():
     d = tiny(input_size=32, stages=[{"t": 1, "c": 4, "n": 20, "s": 1}, {"t": 2, "c": 8, "n": 20, "s": 2}])
     fig = check_structure(d)
     labelled = [t for t in fig.layout.xaxis.ticktext if t.startswith("t")]
-    assert len(labelled) == 2  # the first block of each stage
+    assert labelled == ["t2<br>c8<br>s2"]  # first blocks only; stage 0's would touch the stem's label
+    assert_no_label_collisions(fig)
+
+
+def label_spans(fig, texts, xs, char_px):
+    lo, hi = fig.layout.xaxis.range
+    return [
+        ((x - lo) / (hi - lo) * ASSUMED_PLOT_WIDTH_PX, text_width(t, char_px) / 2)
+        for x, t in zip(xs, texts, strict=True)
+        if t
+    ]
+
+
+def assert_no_label_collisions(fig):
+    ticks = label_spans(fig, fig.layout.xaxis.ticktext, fig.layout.xaxis.tickvals, TICK_CHAR_PX)
+    steps = [a for a in fig.layout.annotations if "↓2" in a.text]
+    step_spans = label_spans(fig, [a.text for a in steps], [a.x for a in steps], STEP_CHAR_PX)
+    for spans in (ticks, step_spans):
+        spans.sort()
+        for (c1, h1), (c2, h2) in zip(spans, spans[1:], strict=False):
+            assert c2 - c1 >= h1 + h2, (c1, c2)
+
+
+@pytest.mark.parametrize("design", all_presets(), ids=lambda d: d.name)
+def test_labels_never_collide_on_presets_or_long_networks(design):
+    long = design.with_changes(stages=tuple(st.__class__(st.t, st.c, st.n * 3, st.s) for st in design.stages))
+    for d in (design, long):
+        fig = network_figure(d)
+        assert_no_label_collisions(fig)
+        steps = [a for a in fig.layout.annotations if "↓2" in a.text]
+        assert all(a.hovertext and "→" in a.hovertext for a in steps)  # sizes always in the hover
+    assert sum("<br>" in a.text for a in network_figure(design).layout.annotations) >= 4  # presets keep sizes
 
 
 @given(designs())
