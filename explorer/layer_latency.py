@@ -71,8 +71,8 @@ class LayerBreakdown:
         """Shares summed per layer kind (conv, dwconv, add, pool, linear), in first-seen order."""
         out: dict[str, dict] = {}
         for ly in self.layers:
-            k = out.setdefault(ly["kind"], {"kind": ly["kind"], "layers": 0, "time_ms": 0.0, "time_share": 0.0,
-                                            "macs_share": 0.0, "bytes_share": 0.0})  # fmt: skip
+            zero = {"layers": 0, "time_ms": 0.0, "time_share": 0.0, "macs_share": 0.0, "bytes_share": 0.0}
+            k = out.setdefault(ly["kind"], {"kind": ly["kind"], **zero})
             k["layers"] += 1
             for f in ("time_ms", "time_share", "macs_share", "bytes_share"):
                 k[f] += ly[f]
@@ -212,10 +212,18 @@ def layer_breakdown(
     rows = []
     for n in names:
         lc = by_name[n]
-        row = {"name": n, "kind": lc.layer.kind, "block": lc.layer.block, "time_ms": medians[n],
-               "time_share": medians[n] / total if total else 0.0, "macs": lc.macs,
-               "macs_share": lc.macs / cost.macs if cost.macs else 0.0, "bytes": lc.bytes,
-               "bytes_share": lc.bytes / cost.bytes if cost.bytes else 0.0, "intensity": lc.intensity}  # fmt: skip
+        row = {
+            "name": n,
+            "kind": lc.layer.kind,
+            "block": lc.layer.block,
+            "time_ms": medians[n],
+            "time_share": medians[n] / total if total else 0.0,
+            "macs": lc.macs,
+            "macs_share": lc.macs / cost.macs if cost.macs else 0.0,
+            "bytes": lc.bytes,
+            "bytes_share": lc.bytes / cost.bytes if cost.bytes else 0.0,
+            "intensity": lc.intensity,
+        }
         row["time_per_mac_share"] = row["time_share"] / row["macs_share"] if row["macs_share"] else None
         rows.append(row)
     diff = (total - whole_ms) / whole_ms * 100 if whole_ms else 0.0
@@ -224,18 +232,31 @@ def layer_breakdown(
     protocol = (
         f"torch {torch.__version__} eager on {device}, eval + inference_mode; {thread_note}; batch {batch}, "
         f"{design_m.input_size}x{design_m.input_size}; forward hooks stamp ({stamps}) before and after each "
-        f"layer and block, an add = its block minus its convs minus a block's call overhead; {runs} hooked runs alternating in blocks "
-        f"of {RUNS_PER_BLOCK} with {len(whole)} plain runs of the whole network, after warm-up; medians; time "
-        f"shares over the layers' total; MAC and byte shares from the cost model (float32, BN fused); {allocator}"
+        f"layer and block, an add = its block minus its convs minus a block's call overhead; {runs} hooked runs "
+        f"alternating in blocks of {RUNS_PER_BLOCK} with {len(whole)} plain runs of the whole network, "
+        f"after warm-up; medians; time shares over the layers' total; MAC and byte shares from the cost model "
+        f"(float32, BN fused); {allocator}"
     )
     report(1.0, "done")
     return LayerBreakdown(
-        design_name=design.name, design_hash=design.network_hash(), device=device, device_name=device_name(device),
-        threads=n_threads, batch=batch, input_size=design_m.input_size, runs=runs, whole_ms=whole_ms,
-        layers_total_ms=total, difference_pct=diff, tolerance_pct=TOLERANCE_PCT,
-        within_tolerance=abs(diff) <= TOLERANCE_PCT, layers=rows, protocol=protocol, timestamp=now_iso(),
+        design_name=design.name,
+        design_hash=design.network_hash(),
+        device=device,
+        device_name=device_name(device),
+        threads=n_threads,
+        batch=batch,
+        input_size=design_m.input_size,
+        runs=runs,
+        whole_ms=whole_ms,
+        layers_total_ms=total,
+        difference_pct=diff,
+        tolerance_pct=TOLERANCE_PCT,
+        within_tolerance=abs(diff) <= TOLERANCE_PCT,
+        layers=rows,
+        protocol=protocol,
+        timestamp=now_iso(),
         versions=versions("torch", device),
-    )  # fmt: skip
+    )
 
 
 def _time_layers(model, design, x, device, threads, budget_s, deadline, report, cancel) -> tuple[dict, list]:
