@@ -1,6 +1,7 @@
 """Rules of the package layout: the library never imports Streamlit, and the model is defined once, torch-only."""
 
 import ast
+import importlib.metadata
 import json
 import pkgutil
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 import explorer
 
 UI_PACKAGE = "explorer.ui"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def library_modules() -> list[str]:
@@ -46,3 +48,15 @@ def test_the_model_definition_imports_only_torch_and_the_standard_library():
             imported.add(node.module.split(".")[0])
     assert "torch" in imported
     assert imported - {"torch"} <= sys.stdlib_module_names, imported
+
+
+def test_the_installed_package_declares_the_pinned_requirements_and_the_command():
+    # .ci/run installs the project (editable); its metadata comes from pyproject.toml and requirements.txt.
+    dist = importlib.metadata.distribution("cnn-explorer")
+    pinned = [
+        line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines() if line.strip()[:1].isalnum()
+    ]
+    assert pinned and sorted(dist.requires or []) == sorted(pinned)
+    assert not {"thop", "onnxscript"} & {p.split("==")[0] for p in pinned}  # test-only and unused
+    scripts = {ep.name: ep.value for ep in dist.entry_points if ep.group == "console_scripts"}
+    assert scripts == {"explorer": "explorer.cli:main"}
