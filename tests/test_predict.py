@@ -19,7 +19,9 @@ from explorer.predict.features import PARAMETER_NAMES, layer_features
 from explorer.predict.model import design_row, fit, prior_coefficients
 from explorer.predict.profile import profile_key
 from explorer.predict.sampling import (
+    CALIBRATION_CLASSES,
     CALIBRATION_INPUTS,
+    HELDOUT_CLASSES,
     HELDOUT_INPUTS,
     calibration_designs,
     heldout_designs,
@@ -100,12 +102,13 @@ def test_calibration_never_fits_a_held_out_design(calibrated):
 
 # -- the design streams ---------------------------------------------------------------------------------
 def test_calibration_and_held_out_streams_are_disjoint_by_construction():
-    assert not set(CALIBRATION_INPUTS) & set(HELDOUT_INPUTS)
+    assert HELDOUT_CLASSES not in CALIBRATION_CLASSES
+    assert set(HELDOUT_INPUTS) <= set(CALIBRATION_INPUTS)  # the calibration sees every held-out input size
     for seed in range(3):
-        cal = {d.network_hash() for d in calibration_designs(60, seed)}
-        held = {d.network_hash() for d in heldout_designs(60, seed)}
-        assert not cal & held
-        assert {d.input_size for d in calibration_designs(20, seed)} <= set(CALIBRATION_INPUTS)
+        cal, held = calibration_designs(60, seed), heldout_designs(60, seed)
+        assert all(d.num_classes in CALIBRATION_CLASSES for d in cal)
+        assert all(d.num_classes == HELDOUT_CLASSES for d in held)
+        assert not {d.network_hash() for d in cal} & {d.network_hash() for d in held}
 
 
 def test_streams_are_reproducible_and_in_the_benchmark_space():

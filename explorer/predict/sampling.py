@@ -2,9 +2,11 @@
 
 Both streams draw from the design space the accuracy benchmark names (4-8 stages, rising widths 16-320,
 t 1-8, n 1-4, kernels 3/5/7, skips mixed, last_conv 0 or 1280), but they can never produce the same network:
-calibration inputs are 8 px off the multiples of 16 (88, 104, ..., 232) and held-out inputs are multiples of
-16 (96, 112, ..., 224). The input size is part of the network hash, so no held-out design can have been used
-to fit a profile; profiles also record the hashes they were fitted on, so the benchmark checks it anyway.
+held-out designs have 100 classes and calibration designs never do (10, 200 or 1000). The class count is
+part of the network hash and only sizes the classifier, so the calibration still sees every shape the
+held-out designs have; its inputs (88-232 px in steps of 8) cover the held-out ones (96-224 in steps of 16)
+and the odd feature-map sizes between them. Profiles also record the hashes they were fitted on, and the
+benchmark checks that none of its designs is among them.
 """
 
 from __future__ import annotations
@@ -13,31 +15,38 @@ import random
 
 from ..spec import Design, parse_design
 
-CALIBRATION_INPUTS = tuple(range(88, 233, 16))  # 88, 104, ..., 232
+CALIBRATION_INPUTS = tuple(range(88, 233, 8))  # 88, 96, ..., 232
 HELDOUT_INPUTS = tuple(range(96, 225, 16))  # 96, 112, ..., 224
 WIDTHS = tuple(range(16, 321, 8))
+HELDOUT_CLASSES = 100
+CALIBRATION_CLASSES = (10, 200, 1000)  # never HELDOUT_CLASSES: the two streams cannot share a network
 
 
 MAX_MACS = 3_000_000_000  # MobileNet-like scale: bigger draws are drawn again
 
 
 def random_design(
-    rng: random.Random, input_sizes: tuple[int, ...], name: str, vary_head: bool = False, max_macs: int = MAX_MACS
+    rng: random.Random,
+    input_sizes: tuple[int, ...],
+    name: str,
+    classes: tuple[int, ...] = (HELDOUT_CLASSES,),
+    stems: tuple[int, ...] = (32,),
+    max_macs: int = MAX_MACS,
+    min_down: int = 3,
 ) -> Design:
-    """One design of the benchmark's space. vary_head also varies the stem and class count (calibration only:
-    a profile should not be blind to them)."""
+    """One design of the benchmark's space, with one of `classes` and one of `stems`."""
     from ..cost import compute_cost
 
     while True:
-        design = _draw(rng, input_sizes, name, vary_head)
+        design = _draw(rng, input_sizes, name, classes, stems, min_down)
         if compute_cost(design).macs <= max_macs:
             return design
 
 
-def _draw(rng: random.Random, input_sizes: tuple[int, ...], name: str, vary_head: bool) -> Design:
+def _draw(rng: random.Random, input_sizes, name: str, classes, stems, min_down: int) -> Design:
     n_stages = rng.randint(4, 8)
     widths = sorted(rng.choice(WIDTHS) for _ in range(n_stages))
-    n_down = rng.randint(3, min(4, n_stages - 1))  # stride-2 stages after the stem; total stride <= 32
+    n_down = rng.randint(min_down, min(4, n_stages - 1))  # stride-2 stages after the stem; total stride <= 32
     down = set(rng.sample(range(n_stages - 1), n_down))  # as in MobileNets, the last stage keeps its stride
     stages = []
     for i, c in enumerate(widths):
@@ -54,9 +63,9 @@ def _draw(rng: random.Random, input_sizes: tuple[int, ...], name: str, vary_head
         )
     raw = {
         "name": name,
-        "num_classes": rng.choice((100, 1000)) if vary_head else 100,
+        "num_classes": rng.choice(classes),
         "input_size": rng.choice(input_sizes),
-        "stem_channels": rng.choice((16, 24, 32, 48)) if vary_head else 32,
+        "stem_channels": rng.choice(stems),
         "last_conv": rng.choice((0, 1280)),
         "dropout": 0.2,
         "stages": stages,
@@ -70,7 +79,15 @@ CALIBRATION_MAX_MACS = 1_200_000_000  # smaller networks time faster: more of th
 def calibration_designs(n: int, seed: int = 0) -> list[Design]:
     rng = random.Random(f"calibration-{seed}")
     return [
-        random_design(rng, CALIBRATION_INPUTS, f"cal-{seed}-{i}", vary_head=True, max_macs=CALIBRATION_MAX_MACS)
+        random_design(
+            rng,
+            CALIBRATION_INPUTS,
+            f"cal-{seed}-{i}",
+            CALIBRATION_CLASSES,
+            (16, 24, 32, 32, 48),
+            CALIBRATION_MAX_MACS,
+            2,
+        )
         for i in range(n)
     ]
 
