@@ -224,9 +224,18 @@ def test_quick_fine_tune_lands_on_the_chart(at, tmp_path):
     assert not at.error, [e.value for e in at.error]
     assert any(m.label == "Top-1" for m in at.metric)
     page(at, "charts")
+    paper_chart = json.dumps(json.loads(at.get("plotly_chart")[0].proto.spec))
+    assert "fine-tuned" not in paper_chart  # 4 classes: its accuracy never shares the paper's ImageNet100 axis
+    four = "ImageNet layout, 4 classes"
+    assert at.selectbox(key="chart_dataset").options == ["ImageNet100, 100 classes", four]
+    at.selectbox(key="chart_dataset").set_value(four).run()
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    text = json.dumps(spec)
-    assert "quick fine-tune" in text  # drawn, or named as waiting for a latency measurement
+    assert four in spec["layout"]["title"]["text"]
+    # Not measured yet, so not drawn: the chart names it and says what would place it.
+    assert (
+        "fine-tuned, no latency measured yet (measure it to place it): tiny ("
+        in spec["layout"]["title"]["subtitle"]["text"]
+    )
 
 
 def test_unexpected_errors_show_one_line_not_a_traceback(at, monkeypatch):
