@@ -1,0 +1,175 @@
+"""Design search: the space's moves, the evolution, constraints, reproducibility, cancel, and a tiny real run."""
+
+import random
+import threading
+
+import pytest
+
+from explorer.cost import compute_cost
+from explorer.errors import UserError
+from explorer.hostlock import Cancelled
+from explorer.predict import predict
+from explorer.predict.model import prior_coefficients
+from explorer.predict.profile import profile_key
+from explorer.presets import get_preset
+from explorer.search import SearchRequest, SearchSpace, run_search
+from explorer.search.evolve import Candidate, pareto_front
+from explorer.search.objectives import NaswotScorer
+from explorer.search.run import predicted_ms
+from explorer.search.space import mutate
+from explorer.spec import parse_design
+
+TINY = {
+    "name": "tiny",
+    "num_classes": 10,
+    "input_size": 32,
+    "stem_channels": 8,
+    "last_conv": 32,
+    "stages": [{"t": 1, "c": 8, "n": 2, "s": 1}, {"t": 4, "c": 16, "n": 2, "s": 2}],
+}
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+def synthetic_profile(threads: int = 1) -> dict:
+    """A roofline-only profile (50 GFLOP/s, 10 GB/s): deterministic, no calibration needed."""
+    return {
+        "key": profile_key("torch", "cpu", threads, 1),
+        "model": {"coefficients": prior_coefficients(50.0, 10.0, "torch")},
+        "band_pct": 10.0,
+    }
+
+
+def total_stride(design) -> int:
+    out = 2  # the stem
+    for s in design.stages:
+        out *= s.s
+    return out
+
+
+def screen(start, **kw):
+    options = dict(measure=False, seconds=60, top=5, seed=0, attempts=300)
+    options.update(kw)
+    return run_search(start, synthetic_profile(), SearchRequest(**options))
+
+
+def test_mutations_stay_valid_and_keep_the_total_stride():
+    start = get_preset("SM_V2")
+    space = SearchSpace.around(start)
+    rng = random.Random(1)
+    made = 0
+    for i in range(400):
+        child = mutate(start, space, rng, f"child {i}")
+        if child is None:
+            continue
+        made += 1
+        assert child == parse_design(child.to_dict())  # the validator accepts it as it is
+        assert total_stride(child) == total_stride(start) and child.input_size == start.input_size
+        assert space.min_stages <= len(child.stages) <= space.max_stages
+        assert all(s.c <= space.c_max and s.n <= space.n_max for s in child.stages)
+    assert made > 300  # most moves lead somewhere
+
+
+def test_the_fast_prediction_is_the_model_s_prediction():
+    profile = synthetic_profile()
+    for name in ("SM_V2", "MobileNet V2"):
+        design = get_preset(name)
+        assert predicted_ms(design, profile) == pytest.approx(predict(design, profile)["predicted_ms"], rel=1e-12)
+
+
+def test_a_seed_reproduces_the_search_and_constraints_hold():
+    start = get_preset("SM_V2")
+    a, b = screen(start), screen(start)
+    assert [c["design_hash"] for c in a["candidates"]] == [c["design_hash"] for c in b["candidates"]]
+    assert a["candidates"] and a["screened"] == 300 and a["screening_stopped_by"] == "attempts"
+    budget = a["budget_ms"]
+    assert budget == pytest.approx(predict(start, synthetic_profile())["predicted_ms"])  # no measurement: predicted
+    for c in a["candidates"]:
+        assert c["predicted_ms"] <= budget and c["measured_ms"] is None
+        assert c["params"] >= a["start"]["params"]  # the objective only ever climbs from the start
+    objectives = [c["objective"] for c in a["candidates"]]
+    assert objectives == sorted(objectives, reverse=True)
+    other = screen(start, seed=1)
+    assert [c["design_hash"] for c in other["candidates"]] != [c["design_hash"] for c in a["candidates"]]
+
+
+def test_limits_and_fields_are_respected():
+    start = get_preset("SM_V2")
+    cap = compute_cost(start).params + 200_000
+    r = screen(start, max_params=cap, max_macs=compute_cost(start).macs, fields=("c",), budget_ms=1e6)
+    assert r["candidates"]
+    for c in r["candidates"]:
+        assert c["params"] <= cap and c["macs"] <= compute_cost(start).macs
+        design = parse_design(c["design"])
+        assert len(design.stages) == len(start.stages) and not c["global_diff"]
+        for a, b in zip(start.stages, design.stages, strict=True):
+            assert (a.t, a.n, a.s, a.kernel, a.skip) == (b.t, b.n, b.s, b.kernel, b.skip)
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"budget_ms": 1e-6}, "no design in this search space is predicted within"),
+        ({"budget_ms": float("nan")}, "budget must be a positive number"),
+        ({"objective": "accuracy"}, "unknown objective"),
+        ({"fields": ("width",)}, "search fields must be some of"),
+        ({"top": 0}, "top must be from 1 to 50"),
+        ({"seconds": 1}, "search time must be from 5"),
+    ],
+)
+def test_impossible_or_bad_requests_are_one_line_errors(kw, match):
+    with pytest.raises(UserError, match=match) as e:
+        screen(get_preset("SM_V2"), **kw)
+    assert "\n" not in str(e.value)
+
+
+def test_cancel_stops_the_search():
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        run_search(
+            get_preset("SM_V2"),
+            synthetic_profile(),
+            SearchRequest(measure=False, attempts=5000),
+            cancel=cancel,
+        )
+
+
+def test_pareto_front_keeps_only_undominated_designs():
+    d = get_preset("SM_V2")
+    pts = [(1.0, 5.0), (2.0, 4.0), (2.0, 9.0), (3.0, 9.0), (4.0, 10.0), (0.5, 1.0)]
+    cands = [Candidate(d, 0, 0, ms, obj, i) for i, (ms, obj) in enumerate(pts)]
+    front = [(c.predicted_ms, c.objective) for c in pareto_front(cands)]
+    assert front == [(0.5, 1.0), (1.0, 5.0), (2.0, 9.0), (4.0, 10.0)]
+
+
+def test_naswot_scores_are_deterministic_and_tell_designs_apart():
+    tiny = parse_design(TINY)
+    wider = parse_design({**TINY, "stages": [{"t": 1, "c": 8, "n": 2, "s": 1}, {"t": 6, "c": 32, "n": 3, "s": 2}]})
+    scorer = NaswotScorer(tiny.input_size, seed=0)
+    first = scorer.score(tiny)
+    assert first == NaswotScorer(tiny.input_size, seed=0).score(tiny)
+    assert first != scorer.score(wider) and first > 0
+    assert "random inputs" in scorer.note
+
+
+def test_a_tiny_search_measures_its_candidates_for_real(data_dir):
+    """Fits CI: a tiny network, a few hundred screened designs, two measured in a fresh worker."""
+    from explorer.results import ResultStore
+
+    tiny = parse_design(TINY)
+    store = ResultStore(data_dir / "results.sqlite")
+    profile = synthetic_profile(threads=1)
+    request = SearchRequest(seconds=40, top=2, seed=3, attempts=200, budget_ms=1e3)
+    r = run_search(tiny, profile, request, store=store)
+    assert r["start"]["measured_ms"] is None or r["start"]["measured_ms"] > 0
+    assert r["measured"] >= 1 and len(r["candidates"]) <= 2
+    for c in r["candidates"]:  # returned only when measured within the budget (+5 %) with a clean verdict
+        assert c["measured_ms"] <= r["budget_ms"] * 1.05 and c["quality"]["verdict"] == "ok"
+        assert store.latest_latency(c["design_hash"])["median_ms"] == c["measured_ms"]
+    for c in r["rejected"]:
+        assert c["quality"]["verdict"] != "ok" or c["measured_ms"] > r["budget_ms"] * 1.05
