@@ -26,6 +26,7 @@ PLUGIN_COMMANDS = {
     "train": ("explorer.cli_train", "fine-tune a design on an ImageNet100 folder"),
     "calibrate": ("explorer.cli_calibrate", "fit the latency model on this host (seconds), store the profile"),
     "predict": ("explorer.cli_predict", "predicted latency on this host, per layer, from the calibrated profile"),
+    "search": ("explorer.cli_search", "find designs that beat a start design on this host under a latency budget"),
 }
 
 

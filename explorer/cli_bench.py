@@ -13,7 +13,7 @@ from .errors import UserError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from .cli import add_design_args
+    from .cli import add_design_args, finite_float
 
     add_design_args(p)
     p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch", help="default: torch (eager)")
@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all physical cores)")
     p.add_argument("--input-size", type=int, metavar="N", help="input height = width (default: the design's)")
     p.add_argument("--channels-last", action="store_true", help="torch channels-last memory format")
-    p.add_argument("--budget", type=float, default=2.0, metavar="S", help="seconds of timed runs (default 2)")
+    p.add_argument("--budget", type=finite_float, default=2.0, metavar="S", help="seconds of timed runs (default 2)")
     p.add_argument("--layers", action="store_true", help="also time each layer (torch only) vs its MAC share")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-store", action="store_true", help="do not save the result in the results store")
