@@ -4,6 +4,7 @@ import random
 import threading
 
 import pytest
+from tiny_design import TINY
 
 from explorer.cost import compute_cost
 from explorer.errors import UserError
@@ -18,15 +19,6 @@ from explorer.search.objectives import NaswotScorer
 from explorer.search.run import predicted_ms
 from explorer.search.space import mutate
 from explorer.spec import parse_design
-
-TINY = {
-    "name": "tiny",
-    "num_classes": 10,
-    "input_size": 32,
-    "stem_channels": 8,
-    "last_conv": 32,
-    "stages": [{"t": 1, "c": 8, "n": 2, "s": 1}, {"t": 4, "c": 16, "n": 2, "s": 2}],
-}
 
 
 @pytest.fixture(autouse=True)

@@ -41,6 +41,7 @@ def navigation():
             st.Page(PAGES / "design.py", title="Design", icon=":material/tune:", url_path="design", default=True),
             st.Page(PAGES / "compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
             st.Page(PAGES / "charts.py", title="Charts", icon=":material/scatter_plot:", url_path="charts"),
+            st.Page(PAGES / "search.py", title="Search", icon=":material/travel_explore:", url_path="search"),
             st.Page(PAGES / "train.py", title="Fine-tune", icon=":material/model_training:", url_path="train"),
             st.Page(PAGES / "classroom.py", title="Classroom", icon=":material/school:", url_path="classroom"),
         ]

@@ -1,0 +1,296 @@
+"""Search: designs that beat the current one on this host under a latency budget, screened then measured.
+
+The search runs as a background job (explorer.jobs) so the page stays responsive; its measurements run in
+fresh worker processes under the host lock. Every number on the page says where it comes from.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from ..charts_search import search_figure
+from ..cost import compute_cost
+from ..export import to_python
+from ..fmt import si
+from ..hostinfo import available_devices, physical_cores
+from ..hostlock import host_lock
+from ..jobs import Job
+from ..predict import predict
+from ..presets import all_presets
+from ..quality import is_trusted
+from ..search import FIELDS, OBJECTIVES, SearchRequest, run_search
+from ..spec import parse_design
+from ..train import TrainConfig, fine_tune
+from . import predict_panel, state
+from .results_view import store
+
+BACKENDS = {"PyTorch (eager)": "torch", "ONNX Runtime": "onnxruntime"}
+FIELD_TITLES = {
+    "t": "expansion t",
+    "c": "width c",
+    "n": "blocks n",
+    "s": "strides (swapped)",
+    "kernel": "kernel",
+    "skip": "skips",
+    "stages": "number of stages",
+    "last_conv": "final 1×1 conv",
+}
+
+
+def _start_search(design, profile, request: SearchRequest) -> None:
+    def run(emit, stop):
+        return run_search(
+            design,
+            profile,
+            request,
+            store=store(),
+            progress=lambda f, m: emit({"event": "progress", "fraction": f, "message": m}),
+            cancel=stop,
+        )
+
+    st.session_state.search_job = Job(run, name=f"search from {design.name}")
+    st.session_state.search_start = design
+
+
+@st.fragment(run_every=1.0)
+def _progress() -> None:
+    job: Job | None = st.session_state.get("search_job")
+    if job is None or not job.running:
+        if job is not None and st.session_state.get("search_shown") is not job:
+            st.session_state.search_shown = job
+            st.rerun()  # the job ended: redraw the whole page with its result
+        return
+    last = job.last("progress") or {"fraction": 0.0, "message": "starting…"}
+    st.progress(min(max(last["fraction"], 0.0), 1.0), text=last["message"])
+    if st.button("Cancel search", key="search_cancel", disabled=job.stop_event.is_set()):
+        job.stop()
+
+
+def _references(result: dict, profile: dict) -> list[dict]:
+    """The paper's presets on the same axes: measured here when a trusted measurement exists, else predicted."""
+    if result["objective"] == "naswot":
+        return []
+    s = store()
+    key = result["profile"]
+    out = []
+    for preset in all_presets():
+        rows = s.latencies(preset.network_hash(), input_size=preset.input_size, **key) if s else []  # newest first
+        trusted = next((r for r in rows if is_trusted(r)), None)
+        c = compute_cost(preset)
+        value = float(c.params if result["objective"] == "params" else c.macs)
+        if trusted:
+            out.append(
+                {"name": preset.name, "latency_ms": trusted["median_ms"], "objective": value, "source": "measured"}
+            )
+        else:
+            ms = predict(preset, profile)["predicted_ms"] * result["model_correction"]
+            out.append({"name": preset.name, "latency_ms": ms, "objective": value, "source": "predicted"})
+    return out
+
+
+def _candidate_rows(result: dict) -> pd.DataFrame:
+    rows = []
+    for i, c in enumerate(result["candidates"], 1):
+        q = c.get("quality") or {}
+        rows.append(
+            {
+                "#": i,
+                "params": si(c["params"]),
+                "MACs": si(c["macs"]),
+                "predicted ms": round(c["predicted_ms"], 2),
+                "measured ms": None if c["measured_ms"] is None else round(c["measured_ms"], 2),
+                "quality": q.get("verdict", "not measured"),
+                result["objective"]: round(c["objective"], 2)
+                if result["objective"] == "naswot"
+                else si(c["objective"]),
+                "beats start": "yes" if c.get("dominates_start") else "",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _open(design, page: str) -> None:
+    key = state.add_source(design, design.name)
+    state.set_source(key)
+    st.switch_page(f"explorer/ui/pages/{page}.py")
+
+
+def _candidate_details(result: dict) -> None:
+    for i, c in enumerate(result["candidates"], 1):
+        design = parse_design(c["design"])
+        measured = f"{c['measured_ms']:.2f} ms measured" if c["measured_ms"] is not None else "not measured"
+        with st.expander(f"#{i} · {si(c['params'])} params · {measured} · {c['predicted_ms']:.2f} ms predicted"):
+            diff = pd.DataFrame(c["stage_diff"])[["from_stage", "to_stage", "status", "changes"]]
+            st.dataframe(diff, hide_index=True, width="stretch")
+            for line in c["global_diff"]:
+                st.caption(line)
+            b1, b2, b3, b4 = st.columns(4)
+            if b1.button("Open in Design page", key=f"search_open_{i}"):
+                _open(design, "design")
+            if b2.button("Pin", key=f"search_pin_{i}"):
+                st.toast(f"Pinned as {state.pin(design)}")
+            b3.download_button(
+                "Export .py",
+                to_python(design),
+                file_name=f"search_{i}.py",
+                mime="text/x-python",
+                key=f"search_py_{i}",
+            )
+            if b4.button("Fine-tune it", key=f"search_train_{i}", help="Opens the Fine-tune page with this design"):
+                _open(design, "train")
+
+
+def _fine_tune_top(result: dict) -> None:
+    """Fine-tune the top few one after another (a short budget each); accuracies land on the Charts page."""
+    found = st.session_state.get("train_folder") or {}
+    folder = found.get("path", "") if "error" not in found else ""
+    with st.expander("Fine-tune the top few on a dataset folder", expanded=False):
+        if not folder:
+            st.caption("Check a dataset folder on the Fine-tune page first; the top designs are then trained on it.")
+            return
+        c1, c2 = st.columns(2)
+        k = c1.number_input("Designs", 1, max(1, len(result["candidates"])), min(3, len(result["candidates"])))
+        minutes = c2.number_input("Minutes each", 0.5, 60.0, 2.0, 0.5)
+        job: Job | None = st.session_state.get("search_train_job")
+        running = bool(job and job.running)
+        if st.button(f"Fine-tune the top {int(k)} on {folder}", disabled=running, key="search_train_go"):
+            designs = [parse_design(c["design"]) for c in result["candidates"][: int(k)]]
+
+            def run(emit, stop):
+                done = []
+                for d in designs:
+                    if stop.is_set():
+                        break
+                    emit({"event": "design", "name": d.name})
+                    with host_lock(f"fine-tune of {d.name}", timeout=0):
+                        summary = fine_tune(TrainConfig(design=d, data=folder, minutes=float(minutes)), emit, stop)
+                    done.append((d.name, summary.top1))
+                return done
+
+            st.session_state.search_train_job = Job(run, name="fine-tune search results")
+            st.rerun()
+        if job is not None:
+            if job.running:
+                now = job.last("design") or {}
+                st.info(f"fine-tuning {now.get('name', '…')} (results go to the Charts page as they finish)")
+                if st.button("Stop", key="search_train_stop"):
+                    job.stop()
+            elif job.error:
+                st.error(f"Fine-tuning stopped: {job.error}")
+            elif job.result:
+                st.success(
+                    "Fine-tuned: "
+                    + ", ".join(f"{name} {top1:.1f} % top-1" for name, top1 in job.result)
+                    + " — on the Charts page."
+                )
+
+
+def _show_result(result: dict, profile: dict) -> None:
+    start = result["start"]
+    best = result["candidates"][0] if result["candidates"] else None
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Budget", f"{result['budget_ms']:.2f} ms", help=result["budget_source"])
+    c2.metric("Measured within budget", f"{sum(1 for c in result['candidates'] if c['within_budget'])}")
+    if best is not None and start["params"]:
+        gain = (best["params"] - start["params"]) / start["params"]
+        c3.metric(
+            "Best vs start",
+            f"{gain:+.0%} params",
+            delta="beats the start" if best.get("dominates_start") else "does not beat the start",
+            delta_color="normal" if best.get("dominates_start") else "off",
+        )
+    st.caption(
+        f"Start {start['name']}: {si(start['params'])} params, {si(start['macs'])} MACs, "
+        f"{start['measured_ms'] or start['predicted_ms']:.2f} ms ({start['latency_source']}). Objective: "
+        f"{result['objective']} ({result['objective_note']}). Screening: {result['screened']:,} designs, "
+        f"{result['feasible']:,} predicted within the budget (stopped by {result['screening_stopped_by']}); the model "
+        f"was corrected by ×{result['model_correction']:.2f} from the start's measurement. Seed {result['seed']}."
+    )
+    st.plotly_chart(search_figure(result, _references(result, profile)), width="stretch", theme=None, key="search_fig")
+    if not result["candidates"]:
+        st.warning("No candidate was measured within the budget: give the search more time or a larger budget.")
+        return
+    st.dataframe(_candidate_rows(result), hide_index=True, width="stretch")
+    st.caption(
+        "predicted: the latency model (corrected by the start's measurement); measured: a fresh worker with the "
+        "bench protocol, verdict shown; 'beats start': more params and more MACs at no more measured latency."
+    )
+    _candidate_details(result)
+    _fine_tune_top(result)
+
+
+def render() -> None:
+    design = state.current_design()
+    st.title("Search")
+    st.caption(
+        f"Find designs that beat **{design.name}** on this host: more capacity (or a better proxy score) at no more "
+        "latency. Thousands of designs are screened with the calibrated latency model, then the best are measured "
+        "for real. Edit the starting design on the Design page."
+    )
+    c1, c2, c3, c4 = st.columns(4)
+    backend = BACKENDS[c1.selectbox("Backend", list(BACKENDS), key="s_backend")]
+    devices = [d for d in available_devices() if d != "mps"]
+    device = c2.selectbox("Device", devices, key="s_device")
+    threads = int(c3.number_input("Threads", 1, max(64, physical_cores()), physical_cores(), key="s_threads"))
+    batch = int(c4.number_input("Batch", 1, 256, 1, key="s_batch"))
+    profile = predict_panel.current_profile(backend, device, threads, batch)
+    if profile is None:
+        st.warning("The search screens designs with the latency model: calibrate this host first (about a minute).")
+        predict_panel.render_calibrate(backend, device, threads, batch)
+        return
+
+    c1, c2, c3 = st.columns(3)
+    objective = c1.radio("Objective", OBJECTIVES, key="s_objective", horizontal=True)
+    seconds = c2.slider("Time budget (s)", 20, 300, 60, 10, key="s_seconds")
+    top = int(c3.number_input("Designs to measure", 1, 10, 5, key="s_top"))
+    own = st.checkbox(
+        "Budget: the start design's own latency on this host (measured at the start when not stored)",
+        value=True,
+        key="s_own_budget",
+    )
+    budget = None
+    if not own:
+        predicted = predict(design, profile)["predicted_ms"]
+        budget = float(st.number_input("Latency budget (ms)", 0.01, 10_000.0, round(predicted, 2), key="s_budget"))
+    with st.expander("Search space and limits"):
+        fields = st.multiselect(
+            "What may change", FIELDS, default=list(FIELDS), format_func=FIELD_TITLES.get, key="s_fields"
+        )
+        l1, l2, l3 = st.columns(3)
+        max_params = l1.number_input("Max params (0 = none)", 0, 10**9, 0, key="s_max_params")
+        max_macs = l2.number_input("Max MACs (0 = none)", 0, 10**11, 0, key="s_max_macs")
+        seed = int(l3.number_input("Seed", 0, 2**31 - 1, 0, key="s_seed"))
+        data = None
+        if objective == "naswot":
+            found = st.session_state.get("train_folder") or {}
+            data = found.get("path") if found and "error" not in found else None
+            st.caption(
+                f"NASWOT uses 16 images from {data}."
+                if data
+                else "NASWOT on random inputs: a weaker signal. Check a dataset folder on the Fine-tune page to use "
+                "real images."
+            )
+    job: Job | None = st.session_state.get("search_job")
+    running = bool(job and job.running)
+    if st.button("Search", type="primary", disabled=running or not fields, key="s_go"):
+        request = SearchRequest(
+            budget_ms=budget,
+            objective=objective,
+            seconds=float(seconds),
+            top=top,
+            seed=seed,
+            max_params=int(max_params) or None,
+            max_macs=int(max_macs) or None,
+            fields=tuple(fields),
+            data_folder=data,
+        )
+        request.check()
+        _start_search(design, profile, request)
+        st.rerun()
+    _progress()
+    if job is not None and not job.running:
+        if job.error:
+            st.error(f"Search stopped: {job.error}")
+        elif job.result is not None:
+            _show_result(job.result, profile)
