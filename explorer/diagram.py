@@ -12,7 +12,6 @@ import math
 
 import plotly.graph_objects as go
 
-from .charts_labels import ASSUMED_PLOT_WIDTH_PX
 from .charts_style import BLACK, BLUE, GREEN, GREY, ORANGE, PURPLE, SKY, VERMILLION, base_layout
 from .cost import compute_cost
 from .fmt import si, size
@@ -23,27 +22,28 @@ STAGE_COLORS = (BLUE, ORANGE, GREEN, VERMILLION, SKY, PURPLE)
 FIXED_COLOR = "#4D4D4D"  # stem, last conv, classifier: not part of the editable table
 BAR_WIDTH = 0.72
 MAX_LABELLED_BLOCKS = 30  # beyond this, only the first block of each stage gets a tick label
-TICK_CHAR_PX = 8.0  # widest line of a tick label at 13 px, generous
-STEP_CHAR_PX = 9.0  # the stride-step labels at 14 px
-LABEL_GAP_PX = 6.0
+# The diagram always spans the page's main column: about 800 px of plot on a 1280 px laptop screen.
+PLOT_WIDTH_PX = 800.0
+TICK_CHAR_PX = 7.3  # Arial's digits and most lower-case letters are 0.56 em wide; tick labels are 13 px
+STEP_CHAR_PX = 8.0  # the stride-step labels at 14 px
+LABEL_GAP_PX = 4.0
 
 
 def text_width(text: str, char_px: float) -> float:
     return max(len(line) for line in text.replace("<b>", "").replace("</b>", "").split("<br>")) * char_px
 
 
-def fitting_labels(items: list[tuple[float, str, bool]], x_range: tuple[float, float], char_px: float) -> list[bool]:
-    """Which labels (x, text, priority) to draw so that none touches another on a narrow plot: priority labels
-    first (left to right), then the rest where they still fit."""
+def fitting_labels(items: list[tuple[float, str, int]], x_range: tuple[float, float], char_px: float) -> list[bool]:
+    """Which labels (x, text, rank) to draw so that none touches another on a narrow plot: rank 0 first (left
+    to right), then rank 1, and so on, each where it still fits."""
     lo, hi = x_range
     spans = [
-        ((x - lo) / (hi - lo) * ASSUMED_PLOT_WIDTH_PX, text_width(text, char_px) / 2 + LABEL_GAP_PX / 2)
-        for x, text, _ in items
+        ((x - lo) / (hi - lo) * PLOT_WIDTH_PX, text_width(text, char_px) / 2 + LABEL_GAP_PX / 2) for x, text, _ in items
     ]
     keep = [False] * len(items)
-    for wanted in (True, False):
-        for i, (_, text, priority) in enumerate(items):
-            if priority != wanted or not text:
+    for wanted in sorted({rank for _, _, rank in items}):
+        for i, (_, text, rank) in enumerate(items):
+            if rank != wanted or not text:
                 continue
             c, half = spans[i]
             if all(abs(c - spans[j][0]) >= half + spans[j][1] for j in range(len(items)) if keep[j]):
@@ -70,7 +70,7 @@ def network_figure(design: Design, baseline: Design | None = None) -> go.Figure:
             per_block.setdefault(lc.layer.block, []).append(lc)
     plan = blocks(design)
     h_stem = conv_out(design.input_size, 3, 2)
-    ticks: list[tuple[int, str, bool]] = []  # (x, label, priority: stem, head, first block of a stage)
+    ticks: list[tuple[int, str, int]] = []  # (x, label, rank: 0 stem and head, 1 a stage's first block, 2 others)
     heights: list[float] = []
     data: list[dict] = []
     shapes: list[dict] = []
@@ -84,7 +84,7 @@ def network_figure(design: Design, baseline: Design | None = None) -> go.Figure:
 
     def fixed_bar(x: int, channels: int, name: str, hover: str, tick: str) -> None:
         heights.append(math.sqrt(channels))
-        ticks.append((x, tick, True))
+        ticks.append((x, tick, 0))
         for key, v in zip(("x", "y", "hovertext", "names"), (x, math.sqrt(channels), hover, name), strict=True):
             fixed[key].append(v)
 
@@ -123,7 +123,7 @@ def network_figure(design: Design, baseline: Design | None = None) -> go.Figure:
             out_h.append(math.sqrt(b.cout))
             heights.append(max(hidden_h[-1], out_h[-1]))
             label = f"t{st.t}<br>c{b.cout}<br>s{b.stride}" + (f" k{b.kernel}" if b.kernel != 3 else "")
-            ticks.append((x, label if (j == 0 or not many) else "", j == 0))
+            ticks.append((x, label if (j == 0 or not many) else "", 1 if j == 0 else 2))
             if b.skip:
                 arcs.append((x, heights[-1], b, next(lc for lc in lcs if lc.layer.kind == "add")))
         light["x"] += xs
@@ -175,7 +175,7 @@ def network_figure(design: Design, baseline: Design | None = None) -> go.Figure:
             hovertemplate="%{hovertext}<extra></extra>",
         ))  # fmt: skip
     x_range = (-0.9, x + 0.6)
-    steps = [(sx, f"<b>↓2</b><br>{h_in}→{h_out}", True) for sx, h_in, h_out in strides]
+    steps = [(sx, f"<b>↓2</b><br>{h_in}→{h_out}", 0) for sx, h_in, h_out in strides]
     roomy = fitting_labels(steps, x_range, STEP_CHAR_PX)
     for (sx, h_in, h_out), (_, text, _), fits in zip(strides, steps, roomy, strict=True):
         shapes.append(dict(type="line", name=f"stride {h_in}->{h_out}", x0=sx, x1=sx, y0=0, y1=1.32 * top,

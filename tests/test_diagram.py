@@ -6,8 +6,7 @@ import pytest
 from hypothesis import given
 from strategies import designs
 
-from explorer.charts_labels import ASSUMED_PLOT_WIDTH_PX
-from explorer.diagram import STEP_CHAR_PX, TICK_CHAR_PX, network_figure, text_width
+from explorer.diagram import PLOT_WIDTH_PX, STEP_CHAR_PX, TICK_CHAR_PX, network_figure, text_width
 from explorer.plan import blocks, expand
 from explorer.presets import all_presets, get_preset
 from explorer.spec import parse_design
@@ -110,9 +109,7 @@ def test_many_blocks_keep_tick_labels_per_stage():
 def label_spans(fig, texts, xs, char_px):
     lo, hi = fig.layout.xaxis.range
     return [
-        ((x - lo) / (hi - lo) * ASSUMED_PLOT_WIDTH_PX, text_width(t, char_px) / 2)
-        for x, t in zip(xs, texts, strict=True)
-        if t
+        ((x - lo) / (hi - lo) * PLOT_WIDTH_PX, text_width(t, char_px) / 2) for x, t in zip(xs, texts, strict=True) if t
     ]
 
 
