@@ -1,5 +1,6 @@
 """The Latency panel in AppTest: a worker-process measurement, what stays on screen after it, quality notices."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,31 @@ def test_no_backend_ratio_from_a_noisy_number(data_dir):
     at = app()
     assert not any("faster" in i.value for i in at.info)
     assert any("not both cleanly" in c.value for c in at.caption)
+
+
+def test_the_latency_tab_predicts_and_explains_with_a_profile(data_dir):
+    from explorer.hostinfo import physical_cores
+    from explorer.predict.model import prior_coefficients
+    from explorer.predict.profile import profile_key
+
+    key = profile_key("torch", "cpu", physical_cores(), 1)
+    profile = {
+        "key": key,
+        "model": {"coefficients": prior_coefficients(50.0, 10.0, "torch")},
+        "band_pct": 8.0,
+        "roofs": {"peak_gflops": 50.0, "bandwidth_gbs": 10.0},
+        "created": "2026-11-30T12:00:00+0000",
+    }
+    ResultStore(data_dir / "results.sqlite").add_profile(key, profile)
+    at = app()
+    predicted = [m for m in at.metric if m.label == "Predicted latency (this host)"]
+    assert predicted and predicted[0].value.endswith("ms ±8 %")
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
+    assert any("roofline" in t.lower() for t in titles)
+    assert [b for b in at.button if b.label == "Calibrate again"]
+
+
+def test_without_a_profile_the_latency_tab_offers_a_calibration():
+    at = app()
+    assert [b for b in at.button if b.label == "Calibrate this host"]
+    assert any(m.label == "Predicted latency (this host)" and m.value == "—" for m in at.metric)

@@ -18,6 +18,7 @@ from ..hostinfo import available_devices, host_info, physical_cores
 from ..measure_process import MeasureProcess
 from ..quality import is_trusted, reasons, verdict
 from ..spec import Design
+from . import predict_panel
 from .results_view import store
 
 BACKENDS = {"PyTorch (eager)": "torch", "ONNX Runtime": "onnxruntime"}
@@ -233,3 +234,26 @@ def render(design: Design, disabled: bool = False) -> None:
     if disabled:
         st.caption("Fix the table first: only a valid design can be measured.")
     _show_result(design)
+    if not disabled:
+        _show_prediction(design, backend, device, int(batch), int(threads))
+
+
+def _show_prediction(design: Design, backend: str, device: str, batch: int, threads: int) -> None:
+    """The latency model beside the measurement: why each layer takes its time, and the paper's hardware."""
+    st.subheader("Predicted on this host, and why")
+    profile = predict_panel.current_profile(backend, device, threads, batch)
+    h = design.network_hash()
+    measured = st.session_state.get("last_latency", {}).get(h)
+    same_target = measured and (measured["backend"], measured["threads"], measured["batch"]) == (
+        backend,
+        threads,
+        batch,
+    )
+    prediction = predict_panel.render_predicted_metric(
+        design, None, profile, measured_ms=measured["median_ms"] if same_target else None
+    )
+    bd = st.session_state.get("breakdowns", {}).get(h)
+    layer_ms = {ly["name"]: ly["time_ms"] for ly in bd["layers"]} if bd and backend == "torch" else None
+    predict_panel.render_roofline(prediction, profile, layer_ms)
+    predict_panel.render_paper_hardware(design)
+    predict_panel.render_calibrate(backend, device, threads, batch)
