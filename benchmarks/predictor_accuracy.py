@@ -142,6 +142,16 @@ def run_backend(backend, args, store) -> dict:
     return result
 
 
+def conditions() -> str:
+    """What else the host was doing, said with the numbers: load average and this process's scheduling."""
+    import os
+
+    policy = {getattr(os, "SCHED_FIFO", -1): "SCHED_FIFO (real-time)", getattr(os, "SCHED_RR", -2): "SCHED_RR"}
+    sched = policy.get(os.sched_getscheduler(0), "normal scheduling") if hasattr(os, "sched_getscheduler") else "?"
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return f"load average at the end {load} (1/5/15 min); benchmark process {sched}, nice {os.nice(0)}"
+
+
 def fmt(v, spec=".1f"):
     return "–" if v is None or v != v else format(v, spec)
 
@@ -179,6 +189,9 @@ def report(results: list[dict], args, wall_s: float) -> str:
                 f"{fmt(f['worst_error_pct'])} % | {fmt(f['spearman'], '.3f')} |"
             )
     lines += ["", "Targets (issue 13): ≥ 90 % within ±10 % and ρ ≥ 0.95 on both backends, calibration ≤ 60 s.", ""]
+    lines.append(f"- Conditions: {conditions()}.")
+    if args.note:
+        lines.append(f"- Note: {args.note}")
     for r in results:
         noisy = [x for x in r["rows"] if x["verdict"] != "ok"]
         lines.append(
@@ -216,6 +229,7 @@ def main() -> None:
     ap.add_argument("--rest", type=float, default=3.0, help="seconds of rest after calibrating")
     ap.add_argument("--store", help="results store (default: the user data folder)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "predictor_accuracy.md"))
+    ap.add_argument("--note", help="a line for the report about the conditions (e.g. a shared host)")
     args = ap.parse_args()
     store = ResultStore(args.store)
     start = time.monotonic()
