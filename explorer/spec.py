@@ -39,6 +39,7 @@ META_KEYS = ("paper", "notes", "source", "description")
 STAGE_KEYS = ("t", "c", "n", "s", "skip", "out_act", "kernel")
 STAGE_REQUIRED = ("t", "c", "n", "s")
 MAX_FILE_BYTES = 1_000_000
+MAX_PROBLEMS = 20  # lines of one error report
 MAX_DEPTH = 20  # nesting of lists and objects; a design needs 3 (stages, a stage, a paper value)
 
 
@@ -276,7 +277,10 @@ def parse_design(raw: Any) -> Design:
     if not chk.problems and stages:
         _check_geometry(chk, kw["input_size"], stages)
     if chk.problems:
-        raise DesignError(chk.problems)
+        shown = chk.problems[:MAX_PROBLEMS]  # a file of 100,000 unknown keys must not print 100,000 lines
+        if len(chk.problems) > MAX_PROBLEMS:
+            shown.append(f"design: and {len(chk.problems) - MAX_PROBLEMS} more problems")
+        raise DesignError(shown)
     return Design(stages=tuple(stages), meta=meta, **kw)
 
 

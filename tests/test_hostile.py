@@ -302,3 +302,10 @@ def test_relative_error_is_reported_for_meaningful_outputs():
     _, report = onnx_bytes(tiny(), state)
     assert report.verified and report.randomized_rel_diff is None  # large logits: no second export needed
     assert 0 <= report.max_rel_diff <= 1e-4 and "max relative diff" in report.message
+
+
+def test_a_flood_of_problems_is_reported_in_a_few_lines():
+    with pytest.raises(UserError) as e:
+        parse_design({**VALID, **{f"junk{i}": i for i in range(10_000)}})
+    lines = str(e.value).splitlines()
+    assert len(lines) == 21 and lines[-1] == "design: and 9980 more problems"
