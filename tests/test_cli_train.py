@@ -87,3 +87,21 @@ def test_torchrun_two_processes_gloo_writes_one_checkpoint(tmp_path, spec):
 
     ck = load_checkpoint(out / "last.pt")
     assert ck["world_size"] == 2 and ck["step"] == 4 and not any(k.startswith("module.") for k in ck["model"])
+
+
+def test_train_holds_the_host_lock_and_waits_for_a_measurement(tmp_path, spec):
+    """Training beside a measurement would spoil its numbers: the CLI waits for the host, says so, then trains."""
+    from explorer.hostlock import host_lock
+
+    data = imagenet_layout(tmp_path / "data", classes=2, train=3, val=1)
+    env = {**os.environ, "EXPLORER_DATA_DIR": str(tmp_path / "explorer-data"), "OMP_NUM_THREADS": "1"}
+    args = ["--spec", spec, "--data", str(data), "--max-steps", "1", "--img-size", "32", "--batch", "2", "--no-store"]
+    cmd = [sys.executable, "-m", "explorer", "train", *args, "--workers", "0", "--out", str(tmp_path / "run")]
+    with host_lock("a measurement in the test", timeout=0, path=tmp_path / "explorer-data" / "measure.lock"):
+        child = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+        first_line = child.stderr.readline()  # blocks until the child says something: it must be the wait
+        assert not (tmp_path / "run" / "last.pt").exists()
+    rest = child.stderr.read()
+    assert child.wait(timeout=150) == 0, rest
+    assert first_line.startswith("waiting for another measurement on this host to finish (a measurement in the test")
+    assert (tmp_path / "run" / "last.pt").is_file()
