@@ -171,3 +171,13 @@ def test_module_entry_point_exports_json(tmp_path):
     )
     assert r.returncode == 0 and r.stderr == "" and "wrote" in r.stdout
     assert json.loads((tmp_path / "d.json").read_text())["name"] == "SM_V2"
+
+
+@pytest.mark.parametrize("fmt", ["py", "json", "onnx"])
+def test_every_format_is_under_the_cost_cap(tmp_path, capsys, fmt):
+    huge = {**TINY, "input_size": 1024, "stages": [{"t": 32, "c": 4096, "n": 32, "s": 1}]}
+    spec = tmp_path / "huge.json"
+    spec.write_text(json.dumps(huge))
+    code, _, err = export(capsys, "--spec", spec, "--format", fmt, "--out", tmp_path / f"m.{fmt}")
+    assert code == 2 and "over the cap" in err and "Traceback" not in err
+    assert os.listdir(tmp_path) == ["huge.json"]
