@@ -215,9 +215,9 @@ def render() -> None:
         notes = design.meta.get("notes")
         if notes:
             with st.expander("How the paper was read for this preset"):
-                st.write(notes)
+                st.text(notes)  # plain text: an uploaded design must not embed remote images or links
                 p = design.meta.get("paper", {})
-                st.write(
+                st.text(
                     f"Paper: {p.get('params_m')} M params, {p.get('flops_m')} M FLOPs, top-1 {p.get('accuracy_top1')} %, CPU {p.get('cpu_ms')} ms, GPU {p.get('gpu_ms')} ms ({p.get('table')})."
                 )
     tabs = st.tabs(["Diagram", "Per-layer table", "Latency on this host", "Export"])
