@@ -165,8 +165,9 @@ def report(results: list[dict], args, wall_s: float) -> str:
         f"--seed {args.seed}{' --reuse-profile' if args.reuse_profile else ''}` in {wall_s / 60:.1f} min.",
         "",
         f"Held-out designs: `heldout_designs({args.designs}, seed={args.seed})` — 4–8 stages, rising widths 16–320, "
-        "t 1–8, n 1–4, kernels 3/5/7, inputs 96–224 (multiples of 16, which the calibration stream never draws), "
-        "skips mixed, last_conv 0 or 1280, batch 1. Each measured with the `bench` protocol (warm-up excluded, "
+        "t 1–8, n 1–4, kernels 3/5/7, inputs 96–224, skips mixed, last_conv 0 or 1280, 100 classes (a class count "
+        "the calibration stream never draws, so no held-out network can have been fitted; the profile's fitted "
+        "hashes are checked too), batch 1. Each measured with the `bench` protocol (warm-up excluded, "
         f"median of ≥ 10 runs in a {args.budget} s budget) in fresh worker processes, {args.per_worker} designs per "
         "process, under the host lock; a noisy measurement is re-run once. *clean* = the timing's quality verdict "
         "was `ok`. The FLOPs-only baseline is time = a × MACs with `a` fitted by least squares on the same designs.",
@@ -177,13 +178,16 @@ def report(results: list[dict], args, wall_s: float) -> str:
     ]
     for r in results:
         cal = r["profile"].get("calibration", {})
-        cal_text = f"{cal.get('wall_s', 0):.0f} s, {len(r['profile']['fitted_on'])} networks"
+        scale = (r["profile"].get("protocol_check") or {}).get("scale")
+        cal_text = f"{cal.get('wall_s', 0):.0f} s, {len(r['profile']['fitted_on'])} networks" + (
+            f", ×{scale:.3f} for bench's budget" if scale else ""
+        )
         for label in ("all", "clean"):
             m, f = r[label]["model"], r[label]["flops"]
             if not m.get("n"):
                 continue
             lines.append(
-                f"| {r['backend']} ({r['threads']} threads) | {m['n']} {label} | {cal_text} | "
+                f"| {r['backend']} ({r['threads']} thread{'s' if r['threads'] > 1 else ''}) | {m['n']} {label} | {cal_text} | "
                 f"**{fmt(m['within_10_pct'])} %** | {fmt(m['median_error_pct'])} % | {fmt(m['worst_error_pct'])} % | "
                 f"**{fmt(m['spearman'], '.3f')}** | {fmt(f['within_10_pct'])} % | {fmt(f['median_error_pct'])} % | "
                 f"{fmt(f['worst_error_pct'])} % | {fmt(f['spearman'], '.3f')} |"

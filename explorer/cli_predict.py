@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     from .cli_calibrate import resolve_target
     from .cost import DEFAULT_CAP
     from .predict import predict
+    from .predict.paper import paper_hardware_prediction
     from .predict.profile import missing_profile, profile_key
     from .results import ResultStore
 
@@ -34,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     if profile is None:
         raise missing_profile(backend, device, threads, batch)
     out = predict(design, profile)
+    out["paper_hardware"] = paper_hardware_prediction(design)
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
@@ -69,3 +71,5 @@ def _print(out: dict) -> None:
         f"{out['memory_ms']:.2f} ms, overhead {out['overhead_ms']:.2f} ms"
     )
     print(f"profile #{prof.get('key_hash')} calibrated {prof['created']} on {prof['host']['cpu']}")
+    for machine in out["paper_hardware"].values():
+        print(f"{machine['predicted_ms']:.2f} ms on {machine['label']}")

@@ -39,6 +39,7 @@ def test_calibrate_then_predict(capsys, store):
     assert "band_pct" in out
     assert out["profile"]["key_hash"] == cal["key_hash"]
     assert out["layers"] and all(LAYER_KEYS <= set(ly) for ly in out["layers"])
+    assert set(out["paper_hardware"]) == {"cpu", "gpu"} and "leave-one-out" in out["paper_hardware"]["gpu"]["label"]
     assert {ly["bound"] for ly in out["layers"]} <= {"compute", "memory", "overhead"}
     # another thread count is another profile
     assert main(["predict", "--preset", "SM_V2", "--threads", "2", "--store", store]) == 2

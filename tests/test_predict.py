@@ -89,7 +89,7 @@ def test_refitting_the_same_samples_gives_the_same_coefficients(calibrated):
         {**s, "design": parse_design(s["design"]), "quality": {"verdict": s["verdict"], "reasons": s["reasons"]}}
         for s in profile["samples"]
     ]
-    refit = build_profile(profile["key"], measured, profile["roofs"], "torch")
+    refit = build_profile(profile["key"], measured, profile["roofs"], "torch", profile["protocol_check"])
     assert refit["model"]["coefficients"] == profile["model"]["coefficients"]
 
 
