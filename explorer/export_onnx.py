@@ -164,8 +164,14 @@ def verify_onnx(data: bytes, model, input_size: int, batch_sizes=BATCH_SIZES, to
     import onnx
 
     start = time.perf_counter()
-    result = {"checker_ok": False, "max_abs_diff": None, "max_rel_diff": None, "randomized_rel_diff": None,
-              "batch_sizes": (), "verified": False}  # fmt: skip
+    result = {
+        "checker_ok": False,
+        "max_abs_diff": None,
+        "max_rel_diff": None,
+        "randomized_rel_diff": None,
+        "batch_sizes": (),
+        "verified": False,
+    }
 
     def done(message: str) -> dict:
         return {**result, "message": message, "verify_seconds": time.perf_counter() - start}

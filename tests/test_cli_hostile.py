@@ -29,8 +29,13 @@ def run_limited(args, tmp_path: Path) -> subprocess.CompletedProcess:
     env.pop("EXPLORER_DEBUG", None)
     return subprocess.run(
         [sys.executable, "-m", "explorer", *map(str, args)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S, preexec_fn=_limit_memory,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        preexec_fn=_limit_memory,
+    )
 
 
 def assert_refused(r: subprocess.CompletedProcess, *words: str) -> None:
@@ -53,9 +58,13 @@ def files(tmp_path_factory) -> dict:
     (d / "good.json").write_text(json.dumps(tiny_design_dict()))
     imagenet_layout(d / "images", classes=2, train=3, val=1)
     return {
-        "/dev/zero": "/dev/zero", "fifo": d / "fifo", "folder": d / "folder", "link": d / "zero-link",
-        "spec": d / "good.json", "images": d / "images",
-    }  # fmt: skip
+        "/dev/zero": "/dev/zero",
+        "fifo": d / "fifo",
+        "folder": d / "folder",
+        "link": d / "zero-link",
+        "spec": d / "good.json",
+        "images": d / "images",
+    }
 
 
 WHY = {"/dev/zero": "a device", "fifo": "FIFO", "folder": "a folder", "link": "a device"}
@@ -79,11 +88,40 @@ def test_every_command_refuses_a_special_design_file(tmp_path, files, command, s
 
 @pytest.mark.parametrize("special", ["/dev/zero", "fifo", "folder", "link"])
 def test_checkpoint_arguments_refuse_special_files(tmp_path, files, special):
-    r = run_limited(["export", "--spec", files["spec"], "--format", "onnx", "--weights", files[special],
-                     "--out", tmp_path / "m.onnx"], tmp_path)  # fmt: skip
+    r = run_limited(
+        [
+            "export",
+            "--spec",
+            files["spec"],
+            "--format",
+            "onnx",
+            "--weights",
+            files[special],
+            "--out",
+            tmp_path / "m.onnx",
+        ],
+        tmp_path,
+    )
     assert_refused(r, str(files[special]))
-    r = run_limited(["train", "--spec", files["spec"], "--data", files["images"], "--max-steps", "1", "--batch", "2",
-                     "--no-store", "--init", files[special], "--out", tmp_path / "run"], tmp_path)  # fmt: skip
+    r = run_limited(
+        [
+            "train",
+            "--spec",
+            files["spec"],
+            "--data",
+            files["images"],
+            "--max-steps",
+            "1",
+            "--batch",
+            "2",
+            "--no-store",
+            "--init",
+            files[special],
+            "--out",
+            tmp_path / "run",
+        ],
+        tmp_path,
+    )
     assert_refused(r, str(files[special]))
     assert not (tmp_path / "run" / "last.pt").exists()
 
@@ -112,8 +150,24 @@ def test_export_trailing_slash_and_a_250_character_name(tmp_path, files):
 def test_store_arguments_refuse_special_files(tmp_path, files, special):
     r = run_limited(["bench", "--spec", files["spec"], "--budget", "0.2", "--store", files[special]], tmp_path)
     assert_refused(r, str(files[special]))
-    r = run_limited(["train", "--spec", files["spec"], "--data", files["images"], "--max-steps", "1", "--batch", "2",
-                     "--store", files[special], "--out", tmp_path / "run"], tmp_path)  # fmt: skip
+    r = run_limited(
+        [
+            "train",
+            "--spec",
+            files["spec"],
+            "--data",
+            files["images"],
+            "--max-steps",
+            "1",
+            "--batch",
+            "2",
+            "--store",
+            files[special],
+            "--out",
+            tmp_path / "run",
+        ],
+        tmp_path,
+    )
     assert_refused(r, str(files[special]))
 
 
@@ -132,8 +186,15 @@ def test_train_checks_its_outputs_before_the_first_step(tmp_path, files, data_di
     if out:
         args += ["--out", files.get(out, out)]
     env = {**os.environ, "EXPLORER_DATA_DIR": str(env_dir if data_dir else tmp_path / "data"), "OMP_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-m", "explorer", *map(str, args)], cwd=ROOT, env=env, capture_output=True,
-                       text=True, timeout=TIMEOUT_S, preexec_fn=_limit_memory)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "explorer", *map(str, args)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        preexec_fn=_limit_memory,
+    )
     assert_refused(r, words)
     assert "step 1" not in r.stderr  # refused before training, not after
     assert env_dir.read_text() == "not a folder"
@@ -152,8 +213,14 @@ def test_empty_preset_and_unicode_under_an_ascii_locale(tmp_path, files):
     spec = tmp_path / "unicode.json"
     spec.write_text(json.dumps({**tiny_design_dict(), "name": "réseau 网络 🚀"}), encoding="utf-8")
     env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONIOENCODING": "ascii", "PYTHONUTF8": "0"}
-    r = subprocess.run([sys.executable, "-m", "explorer", "summary", "--spec", str(spec)], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=TIMEOUT_S)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "explorer", "summary", "--spec", str(spec)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
     assert r.returncode == 0, r.stderr
     assert "r\\xe9seau \\u7f51\\u7edc \\U0001f680" in r.stdout
 

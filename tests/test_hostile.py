@@ -128,8 +128,13 @@ def test_atomic_write_refuses_special_targets_and_leaves_them_untouched(tmp_path
     victim.write_text("precious")
     (tmp_path / "link").symlink_to(victim)
     os.mkfifo(tmp_path / "fifo")
-    cases = [(tmp_path / "link", "symbolic link"), (tmp_path / "fifo", "FIFO"), ("/dev/null", "a device"),
-             (tmp_path, "is a folder"), (f"{tmp_path}/new/", "ends with '/'")]  # fmt: skip
+    cases = [
+        (tmp_path / "link", "symbolic link"),
+        (tmp_path / "fifo", "FIFO"),
+        ("/dev/null", "a device"),
+        (tmp_path, "is a folder"),
+        (f"{tmp_path}/new/", "ends with '/'"),
+    ]
     for target, why in cases:
         with pytest.raises(UserError, match=why):
             with atomic_write(target) as sink:
@@ -194,8 +199,16 @@ def two_classes(tmp_path_factory):
 
 
 def train_config(data, out, **kw):
-    base = dict(design=parse_design(tiny_design_dict()), data=str(data), img_size=32, batch=4, workers=0,
-                out_dir=str(out), store_result=False, eval_every_epoch=False)  # fmt: skip
+    base = dict(
+        design=parse_design(tiny_design_dict()),
+        data=str(data),
+        img_size=32,
+        batch=4,
+        workers=0,
+        out_dir=str(out),
+        store_result=False,
+        eval_every_epoch=False,
+    )
     return TrainConfig(**{**base, **kw})
 
 

@@ -191,8 +191,9 @@ def test_non_integer_schema_version_is_a_clear_refusal(tmp_path, store, value):
 def test_rows_with_bad_json_are_skipped_and_counted(store, design):
     for top1 in (1.0, 2.0, 3.0):
         store.add_accuracy(design, {"top1": top1})
-    store.add_latency(design, {"backend": "torch", "device": "cpu", "batch": 1, "threads": 1, "input_size": 32,
-                               "median_ms": 1.0})  # fmt: skip
+    store.add_latency(
+        design, {"backend": "torch", "device": "cpu", "batch": 1, "threads": 1, "input_size": 32, "median_ms": 1.0}
+    )
     con = sqlite3.connect(store.path)
     con.execute("UPDATE accuracy SET record_json = '{not json' WHERE top1 = 2.0")
     con.execute("UPDATE accuracy SET record_json = '[1, 2]' WHERE top1 = 3.0")
