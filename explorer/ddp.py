@@ -48,14 +48,19 @@ def pick_device(pref: str = "auto", local_rank: int = 0) -> torch.device:
             raise UserError("device cuda requested, but this PyTorch build or host has no usable CUDA GPU")
         if dev.index is None:
             dev = torch.device("cuda", local_rank % torch.cuda.device_count())
+        elif dev.index >= torch.cuda.device_count():
+            raise UserError(f"device {pref!r}: this host has {torch.cuda.device_count()} CUDA GPU(s), numbered from 0")
     elif dev.type != "cpu":
         raise UserError(f"unsupported device {pref!r}; use auto, cpu or cuda")
     return dev
 
 
 def setup(device_pref: str = "auto") -> DistEnv:
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    try:
+        world = int(os.environ.get("WORLD_SIZE", "1"))
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    except ValueError:
+        raise UserError("WORLD_SIZE and LOCAL_RANK must be integers (torchrun sets them)") from None
     device = pick_device(device_pref, local_rank)
     owns = False
     if world > 1 and not dist.is_initialized():

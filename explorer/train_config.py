@@ -14,6 +14,9 @@ from .spec import Design
 QUICK_MINUTES = 5.0  # the budget when none is given: the app's "quick fine-tune"
 OPTIMIZERS = ("sgd", "adamw")
 AMP_MODES = ("auto", "off", "bf16", "fp16")
+MAX_WORKERS = 64  # loader processes per training process; more only exhausts the host
+MAX_MINUTES = 525_600
+MAX_COUNT = 10**9  # steps or epochs
 
 
 @dataclass
@@ -118,8 +121,15 @@ def validate(cfg: TrainConfig) -> None:
         problems.append(f"img_size must be from 16 to 1024, got {cfg.img_size}")
     if cfg.batch < 2:
         problems.append(f"batch must be at least 2 (batch norm needs it), got {cfg.batch}")
-    if cfg.workers is not None and cfg.workers < 0:
-        problems.append(f"workers must be 0 or more, got {cfg.workers}")
+    if cfg.workers is not None and not 0 <= cfg.workers <= MAX_WORKERS:
+        problems.append(f"workers must be from 0 to {MAX_WORKERS}, got {cfg.workers}")
+    if not 0 <= cfg.seed < 2**32:
+        problems.append(f"seed must be from 0 to {2**32 - 1}, got {cfg.seed}")
+    if cfg.minutes is not None and cfg.minutes > MAX_MINUTES:
+        problems.append(f"minutes must be at most {MAX_MINUTES:,} (a year), got {cfg.minutes:g}")
+    for name in ("max_steps", "epochs"):
+        if (getattr(cfg, name) or 0) > MAX_COUNT:
+            problems.append(f"{name} must be at most {MAX_COUNT:,}, got {getattr(cfg, name):,}")
     if cfg.optimizer not in OPTIMIZERS:
         problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {cfg.optimizer!r}")
     if cfg.amp not in AMP_MODES:

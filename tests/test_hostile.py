@@ -322,3 +322,19 @@ def test_a_flood_of_problems_is_reported_in_a_few_lines():
         parse_design({**VALID, **{f"junk{i}": i for i in range(10_000)}})
     lines = str(e.value).splitlines()
     assert len(lines) == 21 and lines[-1] == "design: and 9980 more problems"
+
+
+@pytest.mark.parametrize(
+    "option, value, words",
+    [
+        ("workers", 10**6, "workers must be from 0 to 64"),
+        ("seed", 10**30, "seed must be from 0"),
+        ("seed", -1, "seed must be from 0"),
+        ("minutes", 1e308, "minutes must be at most"),
+        ("max_steps", 10**30, "max_steps must be at most"),
+    ],
+)
+def test_absurd_training_numbers_are_refused_before_anything_starts(two_classes, tmp_path, option, value, words):
+    with pytest.raises(UserError, match=words):
+        fine_tune(train_config(two_classes, tmp_path / "run", **{option: value}))
+    assert not (tmp_path / "run").exists()
