@@ -109,18 +109,25 @@ def _metrics(driver) -> dict:
     out = {}
     for m in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stMetric"]'):
         label = m.find_element(By.CSS_SELECTOR, '[data-testid="stMetricLabel"]').text.strip()
-        out[label] = m.find_element(By.CSS_SELECTOR, '[data-testid="stMetricValue"]').text.strip()
+        if label:  # a metric still being drawn has no label yet
+            out[label] = m.find_element(By.CSS_SELECTOR, '[data-testid="stMetricValue"]').text.strip()
     return out
 
 
 def _wait_for(driver, cond, what: str, timeout: float = 30):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: cond(d), message=f"waited for {what}")
+    # A rerun replaces elements while the condition reads them: a stale element means "not yet", not a failure.
+    wait = WebDriverWait(driver, timeout, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,))
+    return wait.until(lambda d: cond(d), message=f"waited for {what}")
 
 
 def _edit_cell(driver, row: int, col: int, value: str) -> None:
-    """Click the row's index cell on the grid's canvas, arrow to the column, type into the overlay editor."""
+    """Click the row's first cell on the grid's canvas, arrow to the column, type into the overlay editor.
+
+    `col` is the grid's own column number, as in its accessibility cells `glide-cell-{col}-{row}`: the row
+    markers are column 0, the table's first column (t) is column 1."""
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
@@ -129,10 +136,10 @@ def _edit_cell(driver, row: int, col: int, value: str) -> None:
     canvas = driver.find_element(By.CSS_SELECTOR, '[data-testid="data-grid-canvas"]')
     header = 35  # glide's header row; rows are 35 px in Streamlit's default grid
     y = header + 35 * row + 17 - canvas.size["height"] / 2
-    x = 60 - canvas.size["width"] / 2  # the index column, right of the row-selection checkboxes
+    x = 60 - canvas.size["width"] / 2  # the first data column, right of the row-selection markers
     ActionChains(driver).move_to_element_with_offset(canvas, int(x), int(y)).click().perform()
     keys = ActionChains(driver)
-    for _ in range(col):
+    for _ in range(col - 1):
         keys.send_keys(Keys.ARROW_RIGHT)
     keys.send_keys(Keys.ENTER).perform()
     box = _wait_for(

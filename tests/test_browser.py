@@ -46,3 +46,80 @@ def test_edit_a_cell_and_flip_the_skip_toggle(app_url, driver):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / "design_page.png"))
     assert (ARTIFACTS / "design_page.png").stat().st_size > 10_000
+
+
+def _alerts(driver) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [e.text.strip() for e in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stAlert"]')]
+
+
+def _fresh_design_page(driver, app_url) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.get(app_url)  # a new session: nothing left over from another test
+    sm = get_preset("SM_V2")
+    _wait_for(driver, lambda d: _metrics(d).get("Params") == si(compute_cost(sm).params), "SM_V2's params", 60)
+    _wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="glide-cell-3-1"]'), "the grid")
+
+
+def test_bad_cells_reach_the_validator_instead_of_being_clamped_or_reverted(app_url, driver):
+    _fresh_design_page(driver, app_url)
+    valid = _metrics(driver)
+    _edit_cell(driver, row=1, col=3, value="999")  # n: a bounded number cell used to turn this into 32
+    problem = "stages[1].n: must be from 1 to 32, got 999"
+    _wait_for(driver, lambda d: problem in _alerts(d), f"the named problem {problem!r}")
+    _wait_for(driver, lambda d: _metrics(d) == valid, "the last valid numbers, kept on screen (greyed)", 10)
+    _edit_cell(driver, row=2, col=2, value="abc")  # c: a number cell used to refuse the typing silently
+    typo = 'stages[2].c: must be an integer from 1 to 4096, got "abc"'
+    _wait_for(driver, lambda d: typo in _alerts(d) and problem in _alerts(d), "both problems, one per line")
+    _edit_cell(driver, row=1, col=3, value="2")
+    _edit_cell(driver, row=2, col=2, value="32")
+    _wait_for(driver, lambda d: not any("stages[" in a for a in _alerts(d)), "no problem once both cells are fixed")
+    assert _metrics(driver) == valid
+
+
+def test_no_deploy_button_for_a_local_user(app_url, driver):
+    from selenium.webdriver.common.by import By
+
+    _fresh_design_page(driver, app_url)
+    assert not driver.find_elements(By.CSS_SELECTOR, '[data-testid="stAppDeployButton"]')
+    assert not [b for b in driver.find_elements(By.TAG_NAME, "button") if b.text.strip() == "Deploy"]
+
+
+def test_walk_every_page_and_keep_a_screenshot_of_each(app_url, driver):
+    from selenium.webdriver.common.by import By
+
+    _fresh_design_page(driver, app_url)
+    links = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a')
+    pages = [(a.text.strip().splitlines()[-1], a.get_attribute("href")) for a in links]  # after the icon's name
+    assert {"Design", "Compare", "Charts", "Fine-tune", "Classroom"} <= {name for name, _ in pages}
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for name, href in pages:
+        driver.get(href)
+        title = name.split("-")[0]  # the Fine-tune page's title starts "Fine"
+        _wait_for(driver, lambda d, t=title: any(t in h.text for h in d.find_elements(By.TAG_NAME, "h1")), name, 60)
+        _wait_for(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="stSkeleton"]'), "rendering")
+        _wait_for(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]'), "idle")
+        assert not driver.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]'), name
+        assert not [a for a in _alerts(driver) if a.startswith("Something went wrong")], name
+        shot = ARTIFACTS / f"page_{name.lower().replace(' ', '_').replace('-', '_')}.png"
+        driver.save_screenshot(str(shot))
+        assert shot.stat().st_size > 20_000, f"{shot} looks blank"
+
+
+def test_tall_design_page_screenshot_for_the_readme(app_url, driver):
+    """artifacts/browser/design_full.png: table, switches, metrics and diagram in one picture (docs/screenshot.png
+    is a copy of it)."""
+    from selenium.webdriver.common.by import By
+
+    size = driver.get_window_size()
+    driver.set_window_size(1400, 1800)
+    try:
+        _fresh_design_page(driver, app_url)
+        _wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .bars"), "the diagram", 60)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "design_full.png"))
+        assert (ARTIFACTS / "design_full.png").stat().st_size > 50_000
+    finally:
+        driver.set_window_size(size["width"], size["height"])
