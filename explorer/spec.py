@@ -39,6 +39,7 @@ META_KEYS = ("paper", "notes", "source", "description")
 STAGE_KEYS = ("t", "c", "n", "s", "skip", "out_act", "kernel")
 STAGE_REQUIRED = ("t", "c", "n", "s")
 MAX_FILE_BYTES = 1_000_000
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 MAX_PROBLEMS = 20  # lines of one error report
 MAX_DEPTH = 20  # nesting of lists and objects; a design needs 3 (stages, a stage, a paper value)
 
@@ -128,6 +129,8 @@ def text_problem(text: str, multiline: bool = False) -> str | None:
     allowed = "\n\t" if multiline else ""
     if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text):
         return "must not hold control characters"
+    if not multiline and any(ch in BIDI_CONTROLS for ch in text):
+        return "must not hold bidirectional control characters (they make a name read differently than it is)"
     return None
 
 

@@ -26,7 +26,7 @@ from explorer.cost import compute_cost
 from explorer.errors import DesignError, UserError
 from explorer.export import class_name, from_json, onnx_bytes, to_json, to_onnx, to_python, verify_onnx
 from explorer.presets import all_presets, get_preset
-from explorer.spec import parse_design, text_problem
+from explorer.spec import BIDI_CONTROLS, parse_design, text_problem
 
 RUFF = Path(sys.executable).parent / "ruff"
 INJECTION = 'x"""); import os; os.system("echo pwned"); ("""'
@@ -306,8 +306,9 @@ def test_onnx_refuses_bad_opset_and_mismatched_weights():
 
 # --- JSON ---
 
-# Text a design accepts: no lone surrogates (Cs), no control characters (Cc; notes may hold newlines and tabs).
-one_line = st.characters(blacklist_categories=("Cs", "Cc"))
+# Text a design accepts: no lone surrogates (Cs), no control characters (Cc; notes may hold newlines and tabs),
+# and no bidirectional controls in names.
+one_line = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters=sorted(BIDI_CONTROLS))
 multi_line = st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters="\n\t")
 names = st.text(one_line, max_size=40)
 metas = st.fixed_dictionaries(

@@ -338,3 +338,9 @@ def test_absurd_training_numbers_are_refused_before_anything_starts(two_classes,
     with pytest.raises(UserError, match=words):
         fine_tune(train_config(two_classes, tmp_path / "run", **{option: value}))
     assert not (tmp_path / "run").exists()
+
+
+def test_names_cannot_hide_behind_bidirectional_controls():
+    with pytest.raises(UserError, match="bidirectional"):
+        parse_design({**VALID, "name": "safe\u202egnp.exe"})
+    assert parse_design({**VALID, "name": "🧑‍💻 dev"}).name == "🧑‍💻 dev"  # joiners in emoji stay fine
