@@ -165,3 +165,21 @@ def test_a_tiny_search_measures_its_candidates_for_real(data_dir):
         assert store.latest_latency(c["design_hash"])["median_ms"] == c["measured_ms"]
     for c in r["rejected"]:
         assert c["quality"]["verdict"] != "ok" or c["measured_ms"] > r["budget_ms"] * 1.05
+
+
+def test_a_naswot_search_holds_the_host_and_says_its_inputs_are_random(tiny):
+    from _lockholder import lock_held_elsewhere
+
+    from explorer.hostlock import HostBusy
+
+    r = screen(tiny, objective="naswot", attempts=15, budget_ms=1e3)
+    assert r["candidates"] and "random inputs" in r["objective_note"]
+    assert all(c["objective"] > float("-inf") for c in r["candidates"])
+    with lock_held_elsewhere("someone measuring"):
+        with pytest.raises(HostBusy, match="someone measuring"):
+            run_search(
+                tiny,
+                synthetic_profile(),
+                SearchRequest(objective="naswot", measure=False, attempts=5, budget_ms=1e3),
+                lock_timeout=0,
+            )

@@ -12,6 +12,7 @@ Every number in the result says where it comes from: predicted, measured (with i
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -160,16 +161,23 @@ def run_search(
 
     attempts = request.attempts or DEFAULT_ATTEMPTS[request.objective]
     screen_deadline = time.monotonic() + SCREEN_SHARE * max(0.0, deadline - time.monotonic())
-    found, made, stopped = evolve(
-        start,
-        space,
-        evaluate,
-        attempts=attempts,
-        seed=request.seed,
-        deadline=screen_deadline,
-        progress=lambda f, m: report(0.05 + 0.35 * f, m),
-        cancel=cancel,
+    # NASWOT runs a forward pass per design: heavy work, so it holds the host like a measurement does.
+    screening_lock = (
+        host_lock(f"NASWOT search from {start.name}", lock_timeout, lambda m: report(0.05, m), cancel)
+        if scorer is not None
+        else contextlib.nullcontext()
     )
+    with screening_lock:
+        found, made, stopped = evolve(
+            start,
+            space,
+            evaluate,
+            attempts=attempts,
+            seed=request.seed,
+            deadline=screen_deadline,
+            progress=lambda f, m: report(0.05 + 0.35 * f, m),
+            cancel=cancel,
+        )
     found.pop(start.network_hash(), None)
     if not found:
         raise UserError(
