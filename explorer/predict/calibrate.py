@@ -44,6 +44,7 @@ PROTOCOL_CHECK_BUDGET_S = 1.0
 PROTOCOL_CHECK_MIN_SECONDS = 20.0
 PROTOCOL_CHECK_RESERVE_S = 8.0
 PROTOCOL_SCALE_RANGE = (0.8, 1.25)
+FINISH_MARGIN_S = 1.5
 
 Progress = Callable[[float, str], None]
 
@@ -77,7 +78,8 @@ def calibrate(
     started = time.monotonic()
     with host_lock(f"latency calibration, {backend} {device}", lock_timeout, lambda m: report(0.0, m), cancel):
         check = seconds >= PROTOCOL_CHECK_MIN_SECONDS
-        main_s = seconds - PROTOCOL_CHECK_RESERVE_S if check else seconds
+        # the design in flight when time is up still finishes, and the fit follows: stop starting new ones early
+        main_s = max(0.5, seconds - FINISH_MARGIN_S - (PROTOCOL_CHECK_RESERVE_S if check else 0.0))
         measured, roofs, workers = _measure(backend, device, threads, batch, main_s, seed, report, cancel)
         protocol = _protocol_check(backend, device, threads, batch, measured, report, cancel) if check else None
     report(0.97, f"fitting the model on {len(measured)} networks")
