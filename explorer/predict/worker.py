@@ -61,12 +61,7 @@ def _runner(design_dict: dict, backend: str, device: str, threads: int, batch: i
     x = torch.randn(batch, 3, design.input_size, design.input_size, generator=g)
     if backend == "torch":
         model, x = model.to(device), x.to(device)
-
-        def run():
-            with torch.inference_mode():
-                return model(x)
-
-        return design, run
+        return design, lambda: model(x)  # timed under inference_mode (measure_one), as `bench` does
     from ..latency_ort import export_onnx, ort_runner, ort_session
 
     onnx_bytes, _ = export_onnx(model, x)
@@ -74,6 +69,8 @@ def _runner(design_dict: dict, backend: str, device: str, threads: int, batch: i
 
 
 def measure_one(design_dict: dict, job: dict) -> dict:
+    import torch
+
     from ..timing import statistics, time_callable
 
     backend, device = job["backend"], job.get("device", "cpu")
@@ -84,15 +81,16 @@ def measure_one(design_dict: dict, job: dict) -> dict:
         hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
         busy0, own0 = _cpu_jiffies()
         t0 = time.monotonic()
-        timed = time_callable(
-            run,
-            device=device,
-            threads=threads,
-            budget_s=float(job["budget_s"]),
-            min_runs=int(job.get("min_runs", 10)),
-            warmup=None,
-            deadline=time.monotonic() + DESIGN_CAP_S,
-        )
+        with torch.inference_mode():
+            timed = time_callable(
+                run,
+                device=device,
+                threads=threads,
+                budget_s=float(job["budget_s"]),
+                min_runs=int(job.get("min_runs", 10)),
+                warmup=None,
+                deadline=time.monotonic() + DESIGN_CAP_S,
+            )
         wall = time.monotonic() - t0
         busy1, own1 = _cpu_jiffies()
         other = max(0.0, ((busy1 - busy0) - (own1 - own0)) / hz / wall) if wall > 0 and busy1 else None
