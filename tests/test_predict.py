@@ -323,3 +323,19 @@ def test_panel_shows_the_prediction_its_band_and_the_delta():
     assert "GTX 1060" in texts and "leave-one-out" in texts
     columns = at.session_state["columns"]
     assert columns["stages.0.0.depthwise"]["bound"] in ("compute", "memory", "overhead")
+
+
+def test_explain_gap_splits_the_difference_by_layer_type():
+    from explorer.predict.explain import explain_gap
+
+    profile = {
+        "key": {"batch": 1, "backend": "torch", "device": "cpu", "threads": 2, "host": {}, "versions": {}},
+        "model": {"coefficients": PRIOR},
+    }
+    base, other = predict(get_preset("SM_V2"), profile), predict(get_preset("SM_V2_x2nr"), profile)
+    out = explain_gap(base, other)
+    assert sum(r["delta_ms"] for r in out["by_type"]) == pytest.approx(other["predicted_ms"] - base["predicted_ms"])
+    adds = next(r for r in out["by_type"] if r["type"] == "residual adds")
+    assert adds["other_ms"] == 0 and adds["delta_ms"] < 0  # x2nr has no skips
+    assert out["time_ratio"] == pytest.approx(other["predicted_ms"] / base["predicted_ms"])
+    assert out["sentence"].startswith("SM_V2_x2nr has 2.60× the FLOPs of SM_V2")
