@@ -6,7 +6,6 @@ import streamlit as st
 
 from ..errors import UserError
 from ..results import ResultStore
-from ..spec import Design
 
 
 def store() -> ResultStore | None:
@@ -17,12 +16,3 @@ def store() -> ResultStore | None:
             f"Results store unavailable: {e} Measurements still run but are not saved; move that file away to start a new store."
         )
         return None
-
-
-def measured_label(r: dict) -> str:
-    return f"{r['median_ms']:.2f} ms ({r['backend']}, {r['device']}, batch {r['batch']}, {r['threads']} threads)"
-
-
-def latest_latency_text(s: ResultStore | None, design: Design) -> str:
-    r = s.latest_latency(design.network_hash(), batch=1) if s else None
-    return measured_label(r) if r else "not measured"
