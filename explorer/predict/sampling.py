@@ -18,6 +18,7 @@ from ..spec import Design, parse_design
 CALIBRATION_INPUTS = tuple(range(88, 233, 8))  # 88, 96, ..., 232
 HELDOUT_INPUTS = tuple(range(96, 225, 16))  # 96, 112, ..., 224
 WIDTHS = tuple(range(16, 321, 8))
+WIDE_LAST = (384, 512, 640, 768, 1024)  # calibration only: the paper's presets end in stages this wide
 HELDOUT_CLASSES = 100
 CALIBRATION_CLASSES = (10, 200, 1000)  # never HELDOUT_CLASSES: the two streams cannot share a network
 
@@ -33,19 +34,22 @@ def random_design(
     stems: tuple[int, ...] = (32,),
     max_macs: int = MAX_MACS,
     min_down: int = 3,
+    wide_last: float = 0.0,
 ) -> Design:
     """One design of the benchmark's space, with one of `classes` and one of `stems`."""
     from ..cost import compute_cost
 
     while True:
-        design = _draw(rng, input_sizes, name, classes, stems, min_down)
+        design = _draw(rng, input_sizes, name, classes, stems, min_down, wide_last)
         if compute_cost(design).macs <= max_macs:
             return design
 
 
-def _draw(rng: random.Random, input_sizes, name: str, classes, stems, min_down: int) -> Design:
+def _draw(rng: random.Random, input_sizes, name: str, classes, stems, min_down: int, wide_last: float) -> Design:
     n_stages = rng.randint(4, 8)
     widths = sorted(rng.choice(WIDTHS) for _ in range(n_stages))
+    if wide_last and rng.random() < wide_last:  # never draws for the held-out stream: it stays as it was
+        widths[-1] = rng.choice(WIDE_LAST)
     n_down = rng.randint(min_down, min(4, n_stages - 1))  # stride-2 stages after the stem; total stride <= 32
     down = set(rng.sample(range(n_stages - 1), n_down))  # as in MobileNets, the last stage keeps its stride
     stages = []
@@ -86,7 +90,8 @@ def calibration_designs(n: int, seed: int = 0) -> list[Design]:
             CALIBRATION_CLASSES,
             (16, 24, 32, 32, 48),
             CALIBRATION_MAX_MACS,
-            2,
+            min_down=2,
+            wide_last=0.2,
         )
         for i in range(n)
     ]
