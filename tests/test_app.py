@@ -26,8 +26,12 @@ def at():
     return app
 
 
+DESIGN_METRICS = ("Params", "MACs", "FLOPs", "Memory traffic", "Peak activations")
+
+
 def metrics(app) -> dict:
-    return {m.label: m.value for m in app.metric}
+    """The design's own numbers (other panels, such as the latency prediction, add metrics of their own)."""
+    return {m.label: m.value for m in app.metric if m.label in DESIGN_METRICS}
 
 
 def page(app, name: str):
