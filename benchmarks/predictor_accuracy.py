@@ -9,7 +9,8 @@ uses, and checked against the profile's fitted hashes), measure each with the `b
 processes (--per-worker designs per process, under the host lock), and predict each. Reports the share within
 ±10 %, the median and worst error, Spearman's rho, and the same for a FLOPs-only baseline (time = a x MACs,
 least squares on the same designs: a baseline that has seen the answers). Every measurement's quality verdict
-is kept; the figures are given for all designs and for the clean ones. Writes a markdown report (--out).
+is kept; the figures are given for all designs and for the clean ones, and separately for the paper's seven
+presets (100 classes, so never calibrated on either; --no-presets skips them). Writes a markdown report (--out).
 """
 
 import argparse
@@ -23,6 +24,7 @@ from explorer.predict import predict
 from explorer.predict.calibrate import calibrate, run_worker
 from explorer.predict.profile import profile_key
 from explorer.predict.sampling import heldout_designs
+from explorer.presets import all_presets
 from explorer.results import ResultStore, now_iso
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,6 +109,9 @@ def run_backend(backend, args, store) -> dict:
         store.add_profile(profile["key"], profile)
         time.sleep(args.rest)  # a short rest between heavy phases: the next numbers start from the same state
     designs = heldout_designs(args.designs, args.seed)
+    presets = [] if args.no_presets else all_presets()  # 100 classes too: never in the calibration stream
+    preset_hashes = {d.network_hash() for d in presets}
+    designs += presets
     seen = set(profile["fitted_on"]) & {d.network_hash() for d in designs}
     if seen:
         raise SystemExit(f"{len(seen)} held-out designs were used to fit the profile: the benchmark would be void")
@@ -129,11 +134,14 @@ def run_backend(backend, args, store) -> dict:
                 "predicted_ms": p["predicted_ms"],
                 "verdict": m["quality"]["verdict"],
                 "reasons": m["quality"].get("reasons", []),
+                "preset": d.network_hash() in preset_hashes,
             }
         )
+    preset_rows = [r for r in rows if r["preset"]]
+    rows = [r for r in rows if not r["preset"]]
     clean = [r for r in rows if r["verdict"] == "ok"]
-    result = {"backend": backend, "threads": threads, "profile": profile, "rows": rows}
-    for label, subset in (("all", rows), ("clean", clean)):
+    result = {"backend": backend, "threads": threads, "profile": profile, "rows": rows, "preset_rows": preset_rows}
+    for label, subset in (("all", rows), ("clean", clean), ("presets", preset_rows)):
         meas = [r["measured_ms"] for r in subset]
         result[label] = {
             "model": scores([r["predicted_ms"] for r in subset], meas),
@@ -170,7 +178,7 @@ def report(results: list[dict], args, wall_s: float) -> str:
         "hashes are checked too), batch 1. Each measured with the `bench` protocol (warm-up excluded, "
         f"median of ≥ 10 runs in a {args.budget} s budget) in fresh worker processes, {args.per_worker} designs per "
         "process, under the host lock; a noisy measurement is re-run once. *clean* = the timing's quality verdict "
-        "was `ok`. The FLOPs-only baseline is time = a × MACs with `a` fitted by least squares on the same designs.",
+        "was `ok`. *presets* = the paper's seven models (not counted in the other rows). The FLOPs-only baseline is time = a × MACs with `a` fitted by least squares on the same designs.",
         "",
         "| backend | designs | calibration | within ±10 % | median error | worst error | Spearman ρ | "
         "FLOPs-only: within ±10 % | median | worst | ρ |",
@@ -182,7 +190,7 @@ def report(results: list[dict], args, wall_s: float) -> str:
         cal_text = f"{cal.get('wall_s', 0):.0f} s, {len(r['profile']['fitted_on'])} networks" + (
             f", ×{scale:.3f} for bench's budget" if scale else ""
         )
-        for label in ("all", "clean"):
+        for label in ("all", "clean", "presets"):
             m, f = r[label]["model"], r[label]["flops"]
             if not m.get("n"):
                 continue
@@ -209,7 +217,7 @@ def report(results: list[dict], args, wall_s: float) -> str:
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
-        for x in r["rows"]:
+        for x in r["rows"] + r["preset_rows"]:
             err = (x["predicted_ms"] - x["measured_ms"]) / x["measured_ms"] * 100
             lines.append(
                 f"| {r['backend']} | {x['name']} | {x['input']} | {x['macs'] / 1e6:.0f} | "
@@ -234,6 +242,7 @@ def main() -> None:
     ap.add_argument("--store", help="results store (default: the user data folder)")
     ap.add_argument("--out", default=str(ROOT / "docs" / "predictor_accuracy.md"))
     ap.add_argument("--note", help="a line for the report about the conditions (e.g. a shared host)")
+    ap.add_argument("--no-presets", action="store_true", help="skip the paper's presets (scored separately)")
     args = ap.parse_args()
     store = ResultStore(args.store)
     start = time.monotonic()
