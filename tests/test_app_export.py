@@ -77,3 +77,26 @@ def test_the_docstring_example_loads_the_apps_weights_download(tmp_path, monkeyp
     loaded = namespace["model"].state_dict()
     expected = torch.load(tmp_path / "weights.pt", weights_only=True)
     assert set(loaded) == set(expected) and all(torch.equal(loaded[k], expected[k]) for k in expected)
+
+
+def test_the_export_panel_reads_a_checkpoint_once_not_on_every_rerun(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    from explorer.presets import get_preset
+    from explorer.ui import export_panel
+
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    sm = get_preset("SM_V2")
+    ckpt = save_checkpoint(tmp_path / "run" / "checkpoint.pt", {"model": build_model(sm).state_dict()})
+    reads = []
+    real = export_panel.load_weights
+    monkeypatch.setattr(export_panel, "load_weights", lambda d, p: reads.append(p) or real(d, p))
+    export_panel._weights_bytes.clear()
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
+    at.session_state["checkpoints"] = {sm.network_hash(): str(ckpt)}
+    at.run()
+    for baseline in ("SM_V2", "MobileNet V1", "MobileNet V2"):  # clicks elsewhere rerun the page, same design
+        at.selectbox(key="baseline").set_value(baseline).run()
+    assert not at.exception
+    assert any(b.proto.label == "Fine-tuned weights (.pt state dict)" for b in at.get("download_button"))
+    assert reads == [str(ckpt)]
