@@ -244,7 +244,7 @@ def build_profile(
         "protocol_check": protocol,
         "band_pct": cv["p90_error_pct"],
         "cv": cv,
-        "quality": "ok" if used is clean else "noisy: too few clean samples; recalibrate on a quiet host",
+        "quality": _quality(len(measured), len(clean)),
         "fitted_on": sorted(used_hashes),
         "samples": [
             {
@@ -259,6 +259,14 @@ def build_profile(
             for m in measured
         ],
     }
+
+
+def _quality(measured: int, clean: int) -> str:
+    if clean >= MIN_CLEAN_SAMPLES:
+        return "ok"
+    if measured < MIN_CLEAN_SAMPLES:
+        return f"only {measured} network(s) measured: too few for a reliable fit; give it more seconds"
+    return f"noisy: only {clean} of {measured} samples were clean; recalibrate on a quiet host"
 
 
 def cross_validate(rows: list[list[float]], times: list[float], prior: dict) -> dict:
