@@ -51,9 +51,22 @@ def main() -> None:
     points = []
     for d in presets:
         c = compute_cost(d)
-        points.append(dict(name=d.name, accuracy=d.meta["paper"]["accuracy_top1"], accuracy_source="paper",
-                           latency_ms=d.meta["paper"]["cpu_ms"], iqr_ms=0.1, macs=c.macs, params=c.params,
-                           host="this host", backend="torch", device="cpu", batch=1, threads=1))  # fmt: skip
+        points.append(
+            dict(
+                name=d.name,
+                accuracy=d.meta["paper"]["accuracy_top1"],
+                accuracy_source="paper",
+                latency_ms=d.meta["paper"]["cpu_ms"],
+                iqr_ms=0.1,
+                macs=c.macs,
+                params=c.params,
+                host="this host",
+                backend="torch",
+                device="cpu",
+                batch=1,
+                threads=1,
+            )
+        )
     acc_ms = median_ms(lambda: accuracy_latency_figure(paper, points, [], ref, show_reference=True))
     flops_ms = median_ms(lambda: flops_latency_figure(points, paper))
 
@@ -63,14 +76,23 @@ def main() -> None:
         layer_ms = {lc.layer.name: lc.bytes / 1e9 + lc.macs / 1e11 for lc in cost.layers}  # any positive numbers
         diagram = median_ms(lambda d=d: network_figure(d, baseline))
         split = median_ms(lambda cost=cost, layer_ms=layer_ms: layer_split_figure(split_rows(cost, layer_ms)))
-        rows.append({"preset": d.name, "blocks": sum(s.n for s in d.stages), "diagram": diagram, "split": split,
-                     "edit": diagram + split + acc_ms + flops_ms})  # fmt: skip
+        rows.append(
+            {
+                "preset": d.name,
+                "blocks": sum(s.n for s in d.stages),
+                "diagram": diagram,
+                "split": split,
+                "edit": diagram + split + acc_ms + flops_ms,
+            }
+        )
     print(text_table(rows, list(rows[0]), ["preset", "blocks", "diagram ms", "layer split ms", "all four ms"]))
     print(f"\naccuracy vs latency (8 paper + 7 measured + 9 reference points): {acc_ms:.1f} ms")
     print(f"FLOPs vs latency (7 measured + 8 paper points): {flops_ms:.1f} ms")
     print(f"one-off: importing plotly and explorer {import_ms:.0f} ms, first figure of the process {first_ms:.0f} ms")
-    print(f"median of {REPEATS} builds each. Target: every figure well under 30 ms; a table edit rebuilds at most "
-          "the four (budget 150 ms with everything else).")  # fmt: skip
+    print(
+        f"median of {REPEATS} builds each. Target: every figure well under 30 ms; a table edit rebuilds at most "
+        "the four (budget 150 ms with everything else)."
+    )
 
 
 if __name__ == "__main__":

@@ -89,10 +89,20 @@ def network_figure(design: Design, baseline: Design | None = None) -> go.Figure:
             fixed[key].append(v)
 
     stem = by_name["stem"]
-    fixed_bar(0, design.stem_channels, "stem",
-              _hover("stem", [f"3×3 conv, stride 2: 3 → {design.stem_channels} channels",
-                              f"output {h_stem}×{h_stem}", f"params {si(stem.params)} · MACs {si(stem.macs)}"]),
-              f"stem<br>c{design.stem_channels}<br>s2")  # fmt: skip
+    fixed_bar(
+        0,
+        design.stem_channels,
+        "stem",
+        _hover(
+            "stem",
+            [
+                f"3×3 conv, stride 2: 3 → {design.stem_channels} channels",
+                f"output {h_stem}×{h_stem}",
+                f"params {si(stem.params)} · MACs {si(stem.macs)}",
+            ],
+        ),
+        f"stem<br>c{design.stem_channels}<br>s2",
+    )
 
     # Blocks: solid = block output (one trace per stage), light = channels inside the block (the shared trace).
     stage_of = {}
@@ -111,13 +121,19 @@ def network_figure(design: Design, baseline: Design | None = None) -> go.Figure:
             if b.stride == 2:
                 strides.append((x - 0.5, dw.h_in, dw.h_out))
             act = "ReLU6" if b.out_act == "relu6" else "linear"
-            hovers.append(_hover(b.name, [
-                f"channels {b.cin} → {b.hidden} → {b.cout} (in → expanded → out)" if b.expand
-                else f"channels {b.cin} → {b.cout} (t = 1: no expansion conv)",
-                f"depthwise {b.kernel}×{b.kernel}, stride {b.stride} · output {dw.h_out}×{dw.h_out}",
-                f"skip: {'residual add' if b.skip else 'none'} · output activation: {act}",
-                f"params {si(sum(lc.params for lc in lcs))} · MACs {si(sum(lc.macs for lc in lcs))}",
-            ]))  # fmt: skip
+            hovers.append(
+                _hover(
+                    b.name,
+                    [
+                        f"channels {b.cin} → {b.hidden} → {b.cout} (in → expanded → out)"
+                        if b.expand
+                        else f"channels {b.cin} → {b.cout} (t = 1: no expansion conv)",
+                        f"depthwise {b.kernel}×{b.kernel}, stride {b.stride} · output {dw.h_out}×{dw.h_out}",
+                        f"skip: {'residual add' if b.skip else 'none'} · output activation: {act}",
+                        f"params {si(sum(lc.params for lc in lcs))} · MACs {si(sum(lc.macs for lc in lcs))}",
+                    ],
+                )
+            )
             xs.append(x)
             hidden_h.append(math.sqrt(b.hidden))
             out_h.append(math.sqrt(b.cout))
@@ -130,59 +146,141 @@ def network_figure(design: Design, baseline: Design | None = None) -> go.Figure:
         light["y"] += hidden_h
         light["color"] += [color] * len(xs)
         light["hovertext"] += hovers
-        stage_traces.append(dict(type="bar", x=xs, y=out_h, width=BAR_WIDTH, marker=dict(color=color), hovertext=hovers,
-                                 hovertemplate="%{hovertext}<extra></extra>",
-                                 name=f"stages.{si_}: t{st.t} c{st.c} n{st.n} s{st.s}" + ("" if st.skip else ", no skip")))  # fmt: skip
+        stage_traces.append(
+            dict(
+                type="bar",
+                x=xs,
+                y=out_h,
+                width=BAR_WIDTH,
+                marker=dict(color=color),
+                hovertext=hovers,
+                hovertemplate="%{hovertext}<extra></extra>",
+                name=f"stages.{si_}: t{st.t} c{st.c} n{st.n} s{st.s}" + ("" if st.skip else ", no skip"),
+            )
+        )
 
     x = len(plan) + 1
     c = design.stages[-1].c
     h = by_name["pool"].layer.h_in
     if design.last_conv:
         lc = by_name["last_conv"]
-        fixed_bar(x, design.last_conv, f"last 1×1 conv ({design.last_conv})",
-                  _hover("last_conv", [f"1×1 conv {c} → {design.last_conv} channels, output {h}×{h}",
-                                       f"params {si(lc.params)} · MACs {si(lc.macs)}"]),
-                  f"1×1<br>c{design.last_conv}<br>s1")  # fmt: skip
+        fixed_bar(
+            x,
+            design.last_conv,
+            f"last 1×1 conv ({design.last_conv})",
+            _hover(
+                "last_conv",
+                [
+                    f"1×1 conv {c} → {design.last_conv} channels, output {h}×{h}",
+                    f"params {si(lc.params)} · MACs {si(lc.macs)}",
+                ],
+            ),
+            f"1×1<br>c{design.last_conv}<br>s1",
+        )
         c, x = design.last_conv, x + 1
     fc = by_name["classifier"]
-    fixed_bar(x, design.num_classes, "pool + classifier",
-              _hover("pool + classifier", [f"global average pool {h}×{h} → 1×1", f"linear {c} → {design.num_classes}",
-                                           f"params {si(fc.params)} · MACs {si(fc.macs)}"]),
-              f"pool<br>FC<br>{design.num_classes}")  # fmt: skip
+    fixed_bar(
+        x,
+        design.num_classes,
+        "pool + classifier",
+        _hover(
+            "pool + classifier",
+            [
+                f"global average pool {h}×{h} → 1×1",
+                f"linear {c} → {design.num_classes}",
+                f"params {si(fc.params)} · MACs {si(fc.macs)}",
+            ],
+        ),
+        f"pool<br>FC<br>{design.num_classes}",
+    )
 
     hover = "%{hovertext}<extra></extra>"
     data += [  # light boxes first: in overlay mode the later traces are drawn on top
-        dict(type="bar", x=light["x"], y=light["y"], width=BAR_WIDTH, showlegend=False, hovertext=light["hovertext"],
-             hovertemplate=hover, marker=dict(color=light["color"], opacity=0.3)),
+        dict(
+            type="bar",
+            x=light["x"],
+            y=light["y"],
+            width=BAR_WIDTH,
+            showlegend=False,
+            hovertext=light["hovertext"],
+            hovertemplate=hover,
+            marker=dict(color=light["color"], opacity=0.3),
+        ),
         *stage_traces,
-        dict(type="bar", x=fixed["x"], y=fixed["y"], width=BAR_WIDTH, name=", ".join(fixed["names"]),
-             hovertext=fixed["hovertext"], hovertemplate=hover, marker=dict(color=FIXED_COLOR)),
-    ]  # fmt: skip
+        dict(
+            type="bar",
+            x=fixed["x"],
+            y=fixed["y"],
+            width=BAR_WIDTH,
+            name=", ".join(fixed["names"]),
+            hovertext=fixed["hovertext"],
+            hovertemplate=hover,
+            marker=dict(color=FIXED_COLOR),
+        ),
+    ]
     top = max(heights)
     arc_rise, label_y = 0.24 * top, 1.42 * top
     for bx, box_top, b, _ in arcs:
         base = box_top + 0.03 * top
-        shapes.append(dict(type="path", name=f"skip {b.name}", layer="above", line=dict(color=BLACK, width=2.5),
-                           path=f"M {bx - BAR_WIDTH / 2},{base} Q {bx},{base + arc_rise} {bx + BAR_WIDTH / 2},{base}"))  # fmt: skip
+        shapes.append(
+            dict(
+                type="path",
+                name=f"skip {b.name}",
+                layer="above",
+                line=dict(color=BLACK, width=2.5),
+                path=f"M {bx - BAR_WIDTH / 2},{base} Q {bx},{base + arc_rise} {bx + BAR_WIDTH / 2},{base}",
+            )
+        )
     if arcs:  # a marker at each arc's apex: hover target and legend entry for the skips
-        data.append(dict(
-            type="scatter", mode="markers", name="skip connection (residual add)", x=[a[0] for a in arcs],
-            y=[a[1] + 0.03 * top + arc_rise / 2 for a in arcs], marker=dict(color=BLACK, size=7),
-            hovertext=[_hover(f"{b.name}.add", [
-                f"residual add: re-reads the block input, {b.cout}×{add.layer.h_out}×{add.layer.h_out} "
-                f"({size(add.read_bytes / 2)}), from memory", "0 MACs, but time: it is memory-bound"])
-                for _, _, b, add in arcs],
-            hovertemplate="%{hovertext}<extra></extra>",
-        ))  # fmt: skip
+        data.append(
+            dict(
+                type="scatter",
+                mode="markers",
+                name="skip connection (residual add)",
+                x=[a[0] for a in arcs],
+                y=[a[1] + 0.03 * top + arc_rise / 2 for a in arcs],
+                marker=dict(color=BLACK, size=7),
+                hovertext=[
+                    _hover(
+                        f"{b.name}.add",
+                        [
+                            f"residual add: re-reads the block input, {b.cout}×{add.layer.h_out}×{add.layer.h_out} "
+                            f"({size(add.read_bytes / 2)}), from memory",
+                            "0 MACs, but time: it is memory-bound",
+                        ],
+                    )
+                    for _, _, b, add in arcs
+                ],
+                hovertemplate="%{hovertext}<extra></extra>",
+            )
+        )
     x_range = (-0.9, x + 0.6)
     steps = [(sx, f"<b>↓2</b><br>{h_in}→{h_out}", 0) for sx, h_in, h_out in strides]
     roomy = fitting_labels(steps, x_range, STEP_CHAR_PX)
     for (sx, h_in, h_out), (_, text, _), fits in zip(strides, steps, roomy, strict=True):
-        shapes.append(dict(type="line", name=f"stride {h_in}->{h_out}", x0=sx, x1=sx, y0=0, y1=1.32 * top,
-                           line=dict(color=GREY, width=2, dash="dash")))  # fmt: skip
+        shapes.append(
+            dict(
+                type="line",
+                name=f"stride {h_in}->{h_out}",
+                x0=sx,
+                x1=sx,
+                y0=0,
+                y1=1.32 * top,
+                line=dict(color=GREY, width=2, dash="dash"),
+            )
+        )
         # Crowded steps keep the arrow; the sizes move to the hover.
-        annotations.append(dict(x=sx, y=label_y, text=text if fits else "<b>↓2</b>", hovertext=f"{h_in}→{h_out}",
-                                showarrow=False, font=dict(size=14, color=BLACK), yanchor="middle"))  # fmt: skip
+        annotations.append(
+            dict(
+                x=sx,
+                y=label_y,
+                text=text if fits else "<b>↓2</b>",
+                hovertext=f"{h_in}→{h_out}",
+                showarrow=False,
+                font=dict(size=14, color=BLACK),
+                yanchor="middle",
+            )
+        )
 
     sub = (
         "height ∝ √channels (solid: block output, light: after expansion)<br>"
@@ -194,12 +292,19 @@ def network_figure(design: Design, baseline: Design | None = None) -> go.Figure:
     layout = base_layout(
         f"{design.name}: {si(cost.params)} params · {si(cost.macs)} MACs ({si(cost.flops)} FLOPs) · "
         f"input {design.input_size}×{design.input_size}",
-        sub, "", "channels (√ scale)", height=560,
-    )  # fmt: skip
+        sub,
+        "",
+        "channels (√ scale)",
+        height=560,
+    )
     # Powers of 4 (evenly spaced on a √ axis), dropping those crammed at the bottom.
     tickvals = [v for v in (1, 4, 16, 64, 256, 1024, 4096, 16384) if 0.09 * top <= math.sqrt(v) <= 1.1 * top] or [1]
-    layout["yaxis"].update(range=[0, 1.55 * top], tickvals=[math.sqrt(v) for v in tickvals],
-                           ticktext=[str(v) for v in tickvals], showgrid=True)  # fmt: skip
+    layout["yaxis"].update(
+        range=[0, 1.55 * top],
+        tickvals=[math.sqrt(v) for v in tickvals],
+        ticktext=[str(v) for v in tickvals],
+        showgrid=True,
+    )
     shown = fitting_labels(ticks, x_range, TICK_CHAR_PX)
     layout["xaxis"].update(
         tickvals=[t[0] for t in ticks],

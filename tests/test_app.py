@@ -67,8 +67,15 @@ def test_presets_switch(at):
 
 def test_table_edit_updates_every_number(at):
     edit(at, {1: {"c": 24}})
-    expected = compute_cost(get_preset("SM_V2_2_1.5").with_changes(stages=(
-        *get_preset("SM_V2").stages[:1], get_preset("SM_V2").stages[1].__class__(4, 24, 2, 2), *get_preset("SM_V2").stages[2:])))  # fmt: skip
+    expected = compute_cost(
+        get_preset("SM_V2_2_1.5").with_changes(
+            stages=(
+                *get_preset("SM_V2").stages[:1],
+                get_preset("SM_V2").stages[1].__class__(4, 24, 2, 2),
+                *get_preset("SM_V2").stages[2:],
+            )
+        )
+    )
     assert metrics(at)["Params"] == si(expected.params)
     assert metrics(at)["MACs"] == si(expected.macs)
     assert "(edited)" in at.subheader[0].value

@@ -63,9 +63,21 @@ def measured(host="ci-host", backend="torch", device="cpu", batch=1, threads=2, 
             continue
         c, p = compute_cost(d), d.meta["paper"]
         lat = c.macs / 2e7 + len(d.stages)
-        point = dict(name=d.name, accuracy=p["accuracy_top1"], accuracy_source="paper", macs=c.macs, params=c.params,
-                     latency_ms=lat, p25_ms=lat - 0.05, p75_ms=lat + 0.15, backend=backend, device=device, host=host,
-                     batch=batch, threads=threads)  # fmt: skip
+        point = dict(
+            name=d.name,
+            accuracy=p["accuracy_top1"],
+            accuracy_source="paper",
+            macs=c.macs,
+            params=c.params,
+            latency_ms=lat,
+            p25_ms=lat - 0.05,
+            p75_ms=lat + 0.15,
+            backend=backend,
+            device=device,
+            host=host,
+            batch=batch,
+            threads=threads,
+        )
         out.append(with_quality(point, {"quality": {"verdict": "ok", "reasons": []}}))
     return out
 

@@ -79,8 +79,14 @@ def test_baseline_deltas_in_subtitle():
 
 
 def tiny(**over):
-    raw = {"name": "tiny", "num_classes": 3, "input_size": 8, "stem_channels": 4, "last_conv": 0,
-           "stages": [{"t": 1, "c": 4, "n": 2, "s": 1, "skip": True, "kernel": 7}]}  # fmt: skip
+    raw = {
+        "name": "tiny",
+        "num_classes": 3,
+        "input_size": 8,
+        "stem_channels": 4,
+        "last_conv": 0,
+        "stages": [{"t": 1, "c": 4, "n": 2, "s": 1, "skip": True, "kernel": 7}],
+    }
     raw.update(over)
     return parse_design(raw)
 

@@ -161,13 +161,29 @@ def _metrics(design, base) -> None:
     cost, bcost = compute_cost(design), compute_cost(base)
     items = [  # label, value, baseline value, formatter, help
         ("Params", cost.params, bcost.params, si, "Conv + linear weights, BN affine, classifier bias"),
-        ("MACs", cost.macs, bcost.macs, si, "Multiply-accumulates of convs and the classifier; BN, ReLU6, adds not counted"),
+        (
+            "MACs",
+            cost.macs,
+            bcost.macs,
+            si,
+            "Multiply-accumulates of convs and the classifier; BN, ReLU6, adds not counted",
+        ),
         ("FLOPs", cost.flops, bcost.flops, si, "FLOPs = 2 × MACs (the convention of torch's FlopCounterMode)"),
-        ("Memory traffic", cost.bytes, bcost.bytes, size,
-         "Bytes read and written by all layers, float32, batch 1; a residual add re-reads its block input: skips cost traffic, not FLOPs"),
-        ("Peak activations", cost.peak_activation_bytes, bcost.peak_activation_bytes, size,
-         "Largest set of float32 tensors alive at once, inference, batch 1"),
-    ]  # fmt: skip
+        (
+            "Memory traffic",
+            cost.bytes,
+            bcost.bytes,
+            size,
+            "Bytes read and written by all layers, float32, batch 1; a residual add re-reads its block input: skips cost traffic, not FLOPs",
+        ),
+        (
+            "Peak activations",
+            cost.peak_activation_bytes,
+            bcost.peak_activation_bytes,
+            size,
+            "Largest set of float32 tensors alive at once, inference, batch 1",
+        ),
+    ]
     for col, (label, v, b, fmt, helptext) in zip(st.columns(len(items)), items, strict=True):
         col.metric(label, fmt(v), delta=delta_text(v, b, fmt), delta_color="inverse", help=helptext)
     st.caption(

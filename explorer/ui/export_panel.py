@@ -42,10 +42,16 @@ def render(design: Design, blocked: str | None = None) -> None:
     stem, h = _file_stem(design), design.network_hash()
     c1, c2, c3 = st.columns(3)
     c1.download_button(
-        "Standalone .py", to_python(design), file_name=f"{stem}.py", mime="text/x-python", width="stretch",
-        disabled=off, help=blocked or f"Class {class_name(design.name)} and build_model(); imports only torch; "
+        "Standalone .py",
+        to_python(design),
+        file_name=f"{stem}.py",
+        mime="text/x-python",
+        width="stretch",
+        disabled=off,
+        help=blocked
+        or f"Class {class_name(design.name)} and build_model(); imports only torch; "
         "run it to print params and MACs and run one forward pass",
-    )  # fmt: skip
+    )
     c2.download_button(
         "Design JSON",
         to_json(design),
@@ -57,8 +63,13 @@ def render(design: Design, blocked: str | None = None) -> None:
     )
     ckpt = _checkpoint(design)
     with c3:
-        weights = st.checkbox("with fine-tuned weights", value=bool(ckpt), disabled=not ckpt, key="onnx_weights",
-                              help="Available after a fine-tune of this design in this session")  # fmt: skip
+        weights = st.checkbox(
+            "with fine-tuned weights",
+            value=bool(ckpt),
+            disabled=not ckpt,
+            key="onnx_weights",
+            help="Available after a fine-tune of this design in this session",
+        )
         if st.button("Build ONNX", width="stretch", key="onnx_go", disabled=off, help=blocked):
             with st.spinner("Exporting and verifying with ONNX Runtime…"):
                 sd = load_weights(design, ckpt) if weights and ckpt else None
@@ -68,8 +79,13 @@ def render(design: Design, blocked: str | None = None) -> None:
     if built and not off:
         data, rep, with_weights = built
         ok = "✅ verified" if rep["verified"] else "⚠️ NOT verified"
-        st.download_button(f"Download ONNX ({len(data) / 2**20:.1f} MiB)", data, file_name=f"{stem}.onnx",
-                           mime="application/octet-stream", key="onnx_dl")  # fmt: skip
+        st.download_button(
+            f"Download ONNX ({len(data) / 2**20:.1f} MiB)",
+            data,
+            file_name=f"{stem}.onnx",
+            mime="application/octet-stream",
+            key="onnx_dl",
+        )
         st.caption(
             f"{ok}: {rep['message']} · export {rep['seconds']:.1f} s, verification {rep['verify_seconds']:.1f} s · "
             f"opset {rep['opset']} · {'fine-tuned' if with_weights else 'freshly initialised'} weights · open it in Netron (netron.app)"

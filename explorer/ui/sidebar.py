@@ -29,8 +29,13 @@ def _on_upload() -> None:
 def render() -> None:
     with st.sidebar:
         st.session_state.source = state.current_source()  # the widget starts from the kept value on every page
-        st.selectbox("Start from", state.sources(), key="source", on_change=lambda: state.set_source(st.session_state.source),
-                     help="Each source keeps its own edits; “Reset” on the Design page discards them.")  # fmt: skip
+        st.selectbox(
+            "Start from",
+            state.sources(),
+            key="source",
+            on_change=lambda: state.set_source(st.session_state.source),
+            help="Each source keeps its own edits; “Reset” on the Design page discards them.",
+        )
         st.file_uploader(
             "Load a design (.json)",
             type=["json"],
@@ -41,8 +46,13 @@ def render() -> None:
         for line in st.session_state.get("upload_error") or []:
             st.error(line)
         st.session_state.baseline = state.baseline_label()
-        st.selectbox("Compare against", list(state.baseline_options()), key="baseline", on_change=lambda: state.set_baseline(st.session_state.baseline),
-                     help="Deltas on the Design page are against this design.")  # fmt: skip
+        st.selectbox(
+            "Compare against",
+            list(state.baseline_options()),
+            key="baseline",
+            on_change=lambda: state.set_baseline(st.session_state.baseline),
+            help="Deltas on the Design page are against this design.",
+        )
         pins = state.pinned()
         if pins:
             st.caption("Pinned: " + ", ".join(pins))
