@@ -2,51 +2,18 @@
 
 `python -m explorer.predict.worker` reads one JSON job on stdin ({"backend", "device", "threads", "batch",
 "budget_s", "designs": [design dicts], "retries"}) and writes one JSON line per design on stdout. The parent
-holds the host lock for the whole job, so this process times with explorer.timing directly (same allocator
-setting, eval mode, inference_mode, warm-up and Timer as `bench`). Fresh processes matter: a long-lived
-process drifts 10-20 % slower on a shared VM, and `bench` measures in a fresh one.
+holds the host lock for the whole job, so this process times with explorer.timing directly: the same
+allocator setting, eval mode, inference_mode, warm-up, timing and quality verdict as `bench`. Fresh processes
+matter: a long-lived process drifts 10-20 % slower on a shared VM, and `bench` measures in a fresh one.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 
-SPREAD_LIMIT = 0.10  # IQR / median above this: noisy (torch.utils.benchmark's adaptive_autorange threshold)
-OTHER_LOAD_LIMIT = 0.25  # cores' worth of other processes' CPU time during the timing window: noisy
 DESIGN_CAP_S = 30.0
-
-
-def _cpu_jiffies() -> tuple[int, int]:
-    """(busy jiffies of the whole machine incl. steal, this process's user+system jiffies)."""
-    try:
-        with open("/proc/stat") as f:
-            vals = [int(v) for v in f.readline().split()[1:]]
-        with open("/proc/self/stat") as f:
-            own = f.read().rsplit(")", 1)[1].split()
-        idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
-        return sum(vals[:8]) - idle, int(own[11]) + int(own[12])
-    except (OSError, ValueError, IndexError):
-        return 0, 0
-
-
-def quality_of(timed: dict, median_ms: float, iqr_ms: float, other_cores: float | None) -> dict:
-    """The timing's own quality verdict when explorer.timing gives one, else ours: spread and other load."""
-    given = timed.get("quality")
-    if isinstance(given, dict) and given.get("verdict") in ("ok", "noisy"):
-        out = dict(given)
-    else:
-        reasons = []
-        spread = iqr_ms / median_ms if median_ms > 0 else 0.0
-        if spread > SPREAD_LIMIT:
-            reasons.append(f"IQR is {spread * 100:.0f} % of the median (limit {SPREAD_LIMIT * 100:.0f} %)")
-        if other_cores is not None and other_cores > OTHER_LOAD_LIMIT:
-            reasons.append(f"other processes used {other_cores:.2f} cores while timing")
-        out = {"verdict": "noisy" if reasons else "ok", "reasons": reasons, "spread": spread}
-    out["other_cores"] = other_cores
-    return out
 
 
 def _runner(design_dict: dict, backend: str, device: str, threads: int, batch: int):
@@ -78,9 +45,6 @@ def measure_one(design_dict: dict, job: dict) -> dict:
     design, run = _runner(design_dict, backend, device, threads, batch)
     tries = []
     for _ in range(1 + int(job.get("retries", 1))):
-        hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        busy0, own0 = _cpu_jiffies()
-        t0 = time.monotonic()
         with torch.inference_mode():
             timed = time_callable(
                 run,
@@ -91,11 +55,8 @@ def measure_one(design_dict: dict, job: dict) -> dict:
                 warmup=None,
                 deadline=time.monotonic() + DESIGN_CAP_S,
             )
-        wall = time.monotonic() - t0
-        busy1, own1 = _cpu_jiffies()
-        other = max(0.0, ((busy1 - busy0) - (own1 - own0)) / hz / wall) if wall > 0 and busy1 else None
         stats = statistics(timed["samples_ms"])
-        quality = quality_of(timed, stats["median_ms"], stats["iqr_ms"], other)
+        quality = timed["quality"]  # explorer.quality's verdict: other load, spread, samples
         tries.append(
             {"median_ms": stats["median_ms"], "iqr_ms": stats["iqr_ms"], "runs": timed["runs"], "quality": quality}
         )
