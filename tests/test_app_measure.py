@@ -106,6 +106,9 @@ def test_the_latency_tab_predicts_and_explains_with_a_profile(data_dir):
     at = app()
     predicted = [m for m in at.metric if m.label == "Predicted latency (this host)"]
     assert predicted and predicted[0].value.endswith("ms ±8 %")
+    assert predicted[0].delta.endswith("% vs MobileNet V2")  # the metrics row compares with the baseline
+    table = next(d.value for d in at.dataframe if "kind" in d.value.columns)
+    assert table["predicted ms"].notna().all() and set(table["bound"]) <= {"compute", "memory", "overhead"}
     titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
     assert any("roofline" in t.lower() for t in titles)
     assert [b for b in at.button if b.label == "Calibrate again"]

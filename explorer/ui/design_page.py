@@ -8,9 +8,12 @@ import streamlit as st
 from ..cost import compute_cost
 from ..errors import UserError, first_line
 from ..fmt import si, size
+from ..hostinfo import physical_cores
 from ..plan import blocks
-from . import export_panel, measure_panel, state
+from ..quality import is_trusted
+from . import export_panel, measure_panel, predict_panel, state
 from .diagram_view import render_diagram
+from .results_view import store
 from .widgets import delta_text, layer_table, stale_style
 
 # t, c, n and s are text cells on purpose: a number cell with bounds silently clamps (n = 999 became 32) or
@@ -64,8 +67,8 @@ def _global_controls(d: state.Draft) -> None:
             st.toggle,
             dict(
                 label="Skip connections",
-                help="Off removes every residual add; each stage's own 'skip' value is kept for when you switch back on. "
-                "On, for a design without any, asks every stage for one",
+                help="Off removes every residual add; each stage's own 'skip' value is kept for when you switch "
+                "back on. On, for a design without any, asks every stage for one",
                 on_change=_on_skips_toggled,
                 args=(d,),
             ),
@@ -174,7 +177,8 @@ def _metrics(design, base) -> None:
             cost.bytes,
             bcost.bytes,
             size,
-            "Bytes read and written by all layers, float32, batch 1; a residual add re-reads its block input: skips cost traffic, not FLOPs",
+            "Bytes read and written by all layers, float32, batch 1; a residual add re-reads its block input: "
+            "skips cost traffic, not FLOPs",
         ),
         (
             "Peak activations",
@@ -184,11 +188,33 @@ def _metrics(design, base) -> None:
             "Largest set of float32 tensors alive at once, inference, batch 1",
         ),
     ]
-    for col, (label, v, b, fmt, helptext) in zip(st.columns(len(items)), items, strict=True):
+    columns = st.columns(len(items) + 1)
+    for col, (label, v, b, fmt, helptext) in zip(columns, items, strict=False):
         col.metric(label, fmt(v), delta=delta_text(v, b, fmt), delta_color="inverse", help=helptext)
+    prediction, measured = _predicted_latency(design, base, columns[-1])
+    seen = f" · measured here: {measured['median_ms']:.2f} ms ({measured['backend']})" if measured else ""
     st.caption(
-        f"Δ against **{base.name}** · {design.num_classes} classes · {design.input_size}×{design.input_size} input · batch 1"
+        f"Δ against **{base.name}** · {design.num_classes} classes · {design.input_size}×{design.input_size} input"
+        f" · batch 1{seen}"
     )
+    return prediction
+
+
+def _predicted_latency(design, base, where) -> tuple[dict | None, dict | None]:
+    """The latency model's prediction for the Latency tab's target (torch, all cores, batch 1 by default), with
+    the newest trusted measurement of the same target beside it: measured stays the ground truth."""
+    backend = measure_panel.BACKENDS.get(st.session_state.get("m_backend"), "torch")
+    device = st.session_state.get("m_device", "cpu")
+    threads = int(st.session_state.get("m_threads", physical_cores()))
+    batch = int(st.session_state.get("m_batch", 1))
+    profile = predict_panel.current_profile(backend, device, threads, batch)
+    s = store()
+    rows = s.latencies(design.network_hash(), backend=backend, device=device, threads=threads, batch=batch) if s else []
+    measured = next((r for r in rows if is_trusted(r) and r["input_size"] == design.input_size), None)
+    prediction = predict_panel.render_predicted_metric(
+        design, base, profile, measured_ms=measured["median_ms"] if measured else None, where=where
+    )
+    return prediction, measured
 
 
 def render() -> None:
@@ -196,7 +222,8 @@ def render() -> None:
     d = state.draft(src)
     st.title("Design")
     st.caption(
-        "Edit the bottleneck table (t = expansion, c = channels, n = blocks, s = first stride). Every number below is computed from it, instantly."
+        "Edit the bottleneck table (t = expansion, c = channels, n = blocks, s = first stride). "
+        "Every number below is computed from it, instantly."
     )
     flash = st.session_state.pop("design_flash", None)
     if flash:
@@ -227,25 +254,25 @@ def render() -> None:
     with st.container(key="stale" if d.problems else "fresh"):
         stale_style()
         st.subheader(design.name)
-        _metrics(design, base)
+        prediction = _metrics(design, base)
         notes = design.meta.get("notes")
         if notes:
             with st.expander("How the paper was read for this preset"):
                 st.text(notes)  # plain text: an uploaded design must not embed remote images or links
                 p = design.meta.get("paper", {})
                 st.text(
-                    f"Paper: {p.get('params_m')} M params, {p.get('flops_m')} M FLOPs, top-1 {p.get('accuracy_top1')} %, CPU {p.get('cpu_ms')} ms, GPU {p.get('gpu_ms')} ms ({p.get('table')})."
+                    f"Paper: {p.get('params_m')} M params, {p.get('flops_m')} M FLOPs, "
+                    f"top-1 {p.get('accuracy_top1')} %, CPU {p.get('cpu_ms')} ms, GPU {p.get('gpu_ms')} ms "
+                    f"({p.get('table')})."
                 )
     tabs = st.tabs(["Diagram", "Per-layer table", "Latency on this host", "Export"])
     with tabs[0]:
         render_diagram(design, base)
     with tabs[1]:
-        layer_table(design)
+        layer_table(design, prediction)
     with tabs[2]:
-        if d.blocked:
-            st.caption(d.blocked)
         try:
-            measure_panel.render(design, disabled=bool(d.blocked))
+            measure_panel.render(design, blocked=d.blocked)
         except UserError as e:  # a refused or failed measurement must not take the Export tab down with it
             st.error(first_line(e))
     with tabs[3]:

@@ -200,7 +200,9 @@ def _show_split(design: Design, r: dict, bd: dict) -> None:
         st.caption(story)
 
 
-def render(design: Design, disabled: bool = False) -> None:
+def render(design: Design, blocked: str | None = None) -> None:
+    """The panel; `blocked` is why this design cannot be measured (an invalid table, over the cost cap)."""
+    disabled = bool(blocked)
     st.caption(host_line())
     c1, c2, c3, c4, c5 = st.columns(5)
     backend = BACKENDS[c1.selectbox("Backend", list(BACKENDS), key="m_backend")]
@@ -231,8 +233,8 @@ def render(design: Design, disabled: bool = False) -> None:
         run_measurement(
             design, backend, device, int(batch), int(threads), float(budget), per_layer and backend == "torch"
         )
-    if disabled:
-        st.caption("Fix the table first: only a valid design can be measured.")
+    if blocked:
+        st.caption(blocked)
     _show_result(design)
     if not disabled:
         _show_prediction(design, backend, device, int(batch), int(threads))

@@ -35,19 +35,26 @@ def percent_text(ratio: float) -> str:
     return f"{sign}{pct:.1f}%" if pct < 10 else f"{sign}{pct:.0f}%"
 
 
-def layer_frame(design: Design, time_share: dict[str, float] | None = None) -> pd.DataFrame:
+def layer_frame(
+    design: Design, time_share: dict[str, float] | None = None, prediction: dict | None = None
+) -> pd.DataFrame:
     cost = compute_cost(design)
     df = pd.DataFrame(cost.rows())
     df["MAC share %"] = 100 * df["macs"] / max(cost.macs, 1)
     df["bytes share %"] = 100 * (df["read_bytes"] + df["write_bytes"]) / max(cost.bytes, 1)
+    if prediction:
+        by_name = {ly["name"]: ly for ly in prediction["layers"]}
+        df["predicted ms"] = [by_name[n]["predicted_ms"] if n in by_name else None for n in df["name"]]
+        df["bound"] = [by_name[n]["bound"] if n in by_name else None for n in df["name"]]
     if time_share:
         df["time share %"] = [100 * time_share[n] if n in time_share else None for n in df["name"]]
     return df
 
 
-def layer_table(design: Design) -> None:
+def layer_table(design: Design, prediction: dict | None = None) -> None:
+    """Per-layer costs; with a calibrated profile, each layer's predicted time and what bounds it."""
     shares = st.session_state.get("time_shares", {}).get(design.network_hash())
-    df = layer_frame(design, shares)
+    df = layer_frame(design, shares, prediction)
     cfg = {
         "params": st.column_config.NumberColumn("params", format="localized"),
         "macs": st.column_config.NumberColumn("MACs", format="localized"),
@@ -69,6 +76,12 @@ def layer_table(design: Design) -> None:
         "time share %": st.column_config.ProgressColumn(
             "time share (measured)", format="%.1f%%", min_value=0, max_value=100
         ),
+        "predicted ms": st.column_config.NumberColumn(
+            "predicted ms", format="%.3f", help="The latency model calibrated on this host (Latency tab's target)"
+        ),
+        "bound": st.column_config.TextColumn(
+            "bound", help="The largest term of the prediction: compute, memory traffic or per-operator overhead"
+        ),
     }
     # Kernel and stride are in the shapes; without them every column fits a laptop-wide page (no hidden columns).
     order = [c for c in df.columns if c not in ("k", "stride")]
@@ -79,5 +92,6 @@ def layer_table(design: Design) -> None:
         else "measure with “per-layer split” on the Latency tab to add each layer's share of time"
     )
     st.caption(
-        f"MACs count conv and linear layers only; FLOPs = 2 × MACs. Bytes assume float32 and BN+ReLU6 fused into the conv. {note}."
+        "MACs count conv and linear layers only; FLOPs = 2 × MACs. "
+        f"Bytes assume float32 and BN+ReLU6 fused into the conv. {note}."
     )
