@@ -105,8 +105,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def program_name() -> str:
+    """`explorer` when run as the installed command, `python -m explorer` otherwise: usage lines say what was typed."""
+    return "explorer" if os.path.basename(sys.argv[0] or "") == "explorer" else "python -m explorer"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m explorer", description="CNN architecture explorer (SM_V2 paper).")
+    parser = argparse.ArgumentParser(prog=program_name(), description="CNN architecture explorer (SM_V2 paper).")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("presets", help="the paper's models: computed params/MACs beside the reported numbers")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -153,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `explorer presets | head`: the reader left, which is not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error while Python flushes
+        return 1
     except Exception as e:  # a bug, not a user mistake: still one line, the traceback only on request
         if os.environ.get("EXPLORER_DEBUG"):
             raise

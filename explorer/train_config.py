@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 import torch
 
@@ -201,6 +202,9 @@ def accuracy_record(s: TrainSummary, cfg: TrainConfig) -> dict:
         "label": f"{kind} ({s.train_images:,} images, {minutes} min, res {s.img_size})",
         "val_images": s.val_images,
         "dataset": s.dataset,
+        # Provenance for the charts: accuracies on different datasets are never drawn as one series.
+        "dataset_name": Path(cfg.data).expanduser().resolve().name,
+        "num_classes": s.num_classes,
         "optimizer": cfg.optimizer,
         "global_batch": s.global_batch,
         "warm_start": s.warm_start["source"] if s.warm_start else None,

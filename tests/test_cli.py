@@ -81,3 +81,23 @@ def test_summary_does_not_import_heavy_libraries():
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert r.stderr.strip() == "[]"
+
+
+def test_a_closed_pipe_is_not_an_internal_error():
+    """`explorer summary ... | head -1`: the reader leaves early; no traceback, no 'internal error'."""
+    import subprocess
+    import sys
+
+    cmd = f"{sys.executable} -m explorer summary --preset 'MobileNet V2' | head -1"
+    p = subprocess.run(["bash", "-c", "set -o pipefail; " + cmd], capture_output=True, text=True, timeout=120)
+    assert p.stdout.startswith("MobileNet V2") and p.stdout.count("\n") == 1
+    assert "internal error" not in p.stderr and "Traceback" not in p.stderr
+
+
+def test_usage_names_the_command_as_typed(monkeypatch):
+    from explorer.cli import program_name
+
+    monkeypatch.setattr("sys.argv", ["/venv/bin/explorer", "summary"])
+    assert program_name() == "explorer"
+    monkeypatch.setattr("sys.argv", ["/repo/explorer/__main__.py", "summary"])
+    assert program_name() == "python -m explorer"
