@@ -143,14 +143,30 @@ def _print_breakdown(bd) -> None:
     def pct(v):
         return None if v is None else f"{v * 100:.1f}%"
 
-    rows = [{**r, "time": f"{r['time_ms']:.3f}", "t%": pct(r["time_share"]), "m%": pct(r["macs_share"]),
-             "b%": pct(r["bytes_share"]), "x": None if r["time_per_mac_share"] is None else f"{r['time_per_mac_share']:.2f}"}
-            for r in bd.layers]  # fmt: skip
+    rows = [
+        {
+            **r,
+            "time": f"{r['time_ms']:.3f}",
+            "t%": pct(r["time_share"]),
+            "m%": pct(r["macs_share"]),
+            "b%": pct(r["bytes_share"]),
+            "x": None if r["time_per_mac_share"] is None else f"{r['time_per_mac_share']:.2f}",
+        }
+        for r in bd.layers
+    ]
     heads = ["layer", "kind", "ms", "time share", "MAC share", "bytes share", "time/MAC share"]
     print()
     print(text_table(rows, ["name", "kind", "time", "t%", "m%", "b%", "x"], heads))
-    kinds = [{"kind": k["kind"], "n": k["layers"], "t%": pct(k["time_share"]), "m%": pct(k["macs_share"]),
-              "b%": pct(k["bytes_share"])} for k in bd.by_kind()]  # fmt: skip
+    kinds = [
+        {
+            "kind": k["kind"],
+            "n": k["layers"],
+            "t%": pct(k["time_share"]),
+            "m%": pct(k["macs_share"]),
+            "b%": pct(k["bytes_share"]),
+        }
+        for k in bd.by_kind()
+    ]
     print()
     print(
         text_table(kinds, ["kind", "n", "t%", "m%", "b%"], ["kind", "layers", "time share", "MAC share", "bytes share"])

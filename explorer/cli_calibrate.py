@@ -91,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
     cv, cal = profile["cv"], profile["calibration"]
     roofs = profile["roofs"]
     print(
-        f"calibrated {backend} on {device}, {threads} thread{'s' if threads > 1 else ''}, batch {batch}: {len(profile['fitted_on'])} networks "
+        f"calibrated {backend} on {device}, {threads} thread{'s' if threads > 1 else ''}, batch {batch}: "
+        f"{len(profile['fitted_on'])} networks "
         f"fitted ({len(profile['samples'])} measured in {cal['workers']} fresh processes, {cal['wall_s']:.0f} s)"
     )
     print(f"roofs: {roofs['peak_gflops']:.0f} GFLOP/s (GEMM), {roofs['bandwidth_gbs']:.1f} GB/s (add)")

@@ -52,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
             weights = f"weights from {args.weights}" if args.weights else "freshly initialised weights"
             print(f"wrote {args.out} ({size(report.size_bytes)}): ONNX opset {report.opset}, {weights}")
             print(
-                f"  input 'input' [batch, 3, {design.input_size}, {design.input_size}] -> 'logits' [batch, {design.num_classes}]"
+                f"  input 'input' [batch, 3, {design.input_size}, {design.input_size}] "
+                f"-> 'logits' [batch, {design.num_classes}]"
             )
             print(f"  exported in {report.seconds:.1f} s, verified in {report.verify_seconds:.1f} s: {report.message}")
             print("  open it in Netron (https://netron.app) to see the graph")

@@ -145,13 +145,32 @@ def run(args: argparse.Namespace) -> int:
     from .train import TrainConfig, fine_tune
 
     cfg = TrainConfig(
-        design=design, data=args.data, minutes=args.minutes, max_steps=args.max_steps, epochs=args.epochs,
-        img_size=args.img_size, batch=args.batch, workers=args.workers, optimizer=args.optimizer, lr=args.lr,
-        weight_decay=args.weight_decay, label_smoothing=args.label_smoothing, warmup=args.warmup, amp=args.amp,
-        per_class=args.per_class, val_per_class=args.val_per_class, crop_scale=args.crop_scale, out_dir=args.out,
-        resume=args.resume, init=args.init, seed=args.seed, device=args.device,
-        eval_every_epoch=not args.no_epoch_eval, store_result=not args.no_store, results_path=args.store,
-    )  # fmt: skip
+        design=design,
+        data=args.data,
+        minutes=args.minutes,
+        max_steps=args.max_steps,
+        epochs=args.epochs,
+        img_size=args.img_size,
+        batch=args.batch,
+        workers=args.workers,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        label_smoothing=args.label_smoothing,
+        warmup=args.warmup,
+        amp=args.amp,
+        per_class=args.per_class,
+        val_per_class=args.val_per_class,
+        crop_scale=args.crop_scale,
+        out_dir=args.out,
+        resume=args.resume,
+        init=args.init,
+        seed=args.seed,
+        device=args.device,
+        eval_every_epoch=not args.no_epoch_eval,
+        store_result=not args.no_store,
+        results_path=args.store,
+    )
     stop = threading.Event()
     _graceful_stop(stop)
     progress = _ConsoleProgress()

@@ -73,8 +73,16 @@ def model_to_onnx(model, example, opset: int = 17, dynamic_batch: bool = True) -
     axes = {INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}} if dynamic_batch else None
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the exporter's deprecation notice is not the user's concern
-        torch.onnx.export(model, (example,), buf, input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                          dynamic_axes=axes, opset_version=opset, dynamo=False)  # fmt: skip
+        torch.onnx.export(
+            model,
+            (example,),
+            buf,
+            input_names=[INPUT_NAME],
+            output_names=[OUTPUT_NAME],
+            dynamic_axes=axes,
+            opset_version=opset,
+            dynamo=False,
+        )
     return buf.getvalue()
 
 
@@ -215,7 +223,10 @@ def verify_onnx(data: bytes, model, input_size: int, batch_sizes=BATCH_SIZES, to
                 f"the exported graph differs from PyTorch with random weights: max relative diff {probe_rel:.2e} "
                 f"> {tolerance:.0e} (batch {sizes})"
             )
-        extra = f"; its logits are tiny ({scale:.0e}), so the graph was also checked with random weights (rel {probe_rel:.1e})"
+        extra = (
+            f"; its logits are tiny ({scale:.0e}), "
+            f"so the graph was also checked with random weights (rel {probe_rel:.1e})"
+        )
     result["verified"] = True
     return done(
         f"onnx.checker passed; ONNX Runtime matches PyTorch at batch {sizes} "

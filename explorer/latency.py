@@ -134,7 +134,8 @@ def measured_design(design: Design, input_size: int | None, batch: int) -> Desig
     if cost.peak_activation_bytes * batch > BATCH_ACTIVATION_CAP:
         need = cost.peak_activation_bytes * batch / 2**30
         raise UserError(
-            f"batch {batch} needs about {need:.1f} GiB of activations; the cap is {BATCH_ACTIVATION_CAP / 2**30:.0f} GiB"
+            f"batch {batch} needs about {need:.1f} GiB of activations; "
+            f"the cap is {BATCH_ACTIVATION_CAP / 2**30:.0f} GiB"
         )
     return design
 
@@ -178,8 +179,9 @@ def measure(
 
     threads None = all physical cores (said so in `protocol`). input_size None = the design's. warmup None =
     at least 3 runs and 20 % of the budget. budget_s is the timed time, never extended (timing may stop earlier
-    once the median is tight, but not before min_runs runs); the whole measurement is capped at TIME_CAP_S. progress(fraction, message) is called along the way; setting `cancel`
-    raises Cancelled. A busy host is waited for up to lock_timeout seconds (0: raise HostBusy at once), with
+    once the median is tight, but not before min_runs runs); the whole measurement is capped at TIME_CAP_S.
+    progress(fraction, message) is called along the way; setting `cancel` raises Cancelled. A busy host is
+    waited for up to lock_timeout seconds (0: raise HostBusy at once), with
     progress(0, "waiting for another measurement ...") meanwhile.
     """
     from .build import build_model

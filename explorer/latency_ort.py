@@ -36,7 +36,8 @@ def ort_session(onnx_bytes: bytes, device: str, threads: int):
         avail = ort.get_available_providers()
         if "CUDAExecutionProvider" not in avail:
             raise UserError(
-                f"onnxruntime has no CUDAExecutionProvider here (available: {', '.join(avail)}); install onnxruntime-gpu"
+                f"onnxruntime has no CUDAExecutionProvider here (available: {', '.join(avail)}); "
+                "install onnxruntime-gpu"
             )
         sess = ort.InferenceSession(onnx_bytes, opts, providers=["CUDAExecutionProvider"])
         if sess.get_providers()[0] != "CUDAExecutionProvider":  # ORT falls back to CPU silently

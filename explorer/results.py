@@ -27,13 +27,36 @@ BUSY_TIMEOUT_S = 30.0
 KINDS = ("latency", "accuracy")
 
 LATENCY_COLUMNS = (
-    "design_hash", "design_name", "backend", "device", "batch", "threads", "input_size", "channels_last",
-    "median_ms", "iqr_ms", "p10_ms", "p90_ms", "runs", "per_image_ms", "device_name", "timestamp",
-)  # fmt: skip
-ACCURACY_COLUMNS = (
-    "design_hash", "design_name", "top1", "top5", "images", "minutes", "img_size", "steps", "checkpoint", "label",
+    "design_hash",
+    "design_name",
+    "backend",
+    "device",
+    "batch",
+    "threads",
+    "input_size",
+    "channels_last",
+    "median_ms",
+    "iqr_ms",
+    "p10_ms",
+    "p90_ms",
+    "runs",
+    "per_image_ms",
+    "device_name",
     "timestamp",
-)  # fmt: skip
+)
+ACCURACY_COLUMNS = (
+    "design_hash",
+    "design_name",
+    "top1",
+    "top5",
+    "images",
+    "minutes",
+    "img_size",
+    "steps",
+    "checkpoint",
+    "label",
+    "timestamp",
+)
 CSV_EXTRA = {"latency": ("torch_version", "onnxruntime_version", "protocol"), "accuracy": ()}
 
 SCHEMA = f"""

@@ -126,14 +126,26 @@ class _Run:
         pin = self.dev.type == "cuda"
         self.sampler = ResumableSampler(len(self.info.train), env.world, env.rank, cfg.seed)
         self.train_loader = make_loader(
-            self.info.train, train=True, size=cfg.img_size, batch=cfg.batch, workers=workers, sampler=self.sampler,
-            scale=(cfg.crop_scale, 1.0), pin_memory=pin, seed=cfg.seed * 1000 + env.rank * 7919 + self.step,
-        )  # fmt: skip
+            self.info.train,
+            train=True,
+            size=cfg.img_size,
+            batch=cfg.batch,
+            workers=workers,
+            sampler=self.sampler,
+            scale=(cfg.crop_scale, 1.0),
+            pin_memory=pin,
+            seed=cfg.seed * 1000 + env.rank * 7919 + self.step,
+        )
         val_sampler = ShardSampler(len(self.info.val), env.world, env.rank)
         self.val_loader = make_loader(
-            self.info.val, train=False, size=cfg.img_size, batch=cfg.batch, workers=workers, sampler=val_sampler,
+            self.info.val,
+            train=False,
+            size=cfg.img_size,
+            batch=cfg.batch,
+            workers=workers,
+            sampler=val_sampler,
             pin_memory=pin,
-        )  # fmt: skip
+        )
         self.steps_per_epoch = len(self.info.train) // self.global_batch
         self.total_steps = cfg.max_steps
         if cfg.epochs:
@@ -187,7 +199,8 @@ class _Run:
             raise UserError(f"{self.ckpt_path}: was trained for another design than {self.design.name}")
         if ck.get("classes") != self.info.classes or ck.get("train_size") != len(self.info.train):
             raise UserError(
-                f"{self.ckpt_path}: trained on {ck.get('train_size')} images of {len(ck.get('classes') or [])} classes, "
+                f"{self.ckpt_path}: trained on {ck.get('train_size')} images "
+                f"of {len(ck.get('classes') or [])} classes, "
                 f"the folder now gives {len(self.info.train)} of {self.info.num_classes}; resume with the same "
                 "--data and --per-class"
             )
@@ -210,13 +223,24 @@ class _Run:
     # -- the loop ----------------------------------------------------------------------------------------
     def run(self) -> TrainSummary:
         self._setup()
-        self.emit({
-            "event": "start", "dataset": self.info.summary(), "num_classes": self.info.num_classes,
-            "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps, "budget_s": self.budget_s,
-            "resumed_from_step": self.resumed_from, "warm_start": self.warm.summary() if self.warm else None,
-            "device": str(self.dev), "world_size": self.env.world, "workers": self.workers, "out_dir": str(self.out),
-            "notes": self.notes, "design_hash": self.design.network_hash(),
-        })  # fmt: skip
+        self.emit(
+            {
+                "event": "start",
+                "dataset": self.info.summary(),
+                "num_classes": self.info.num_classes,
+                "steps_per_epoch": self.steps_per_epoch,
+                "total_steps": self.total_steps,
+                "budget_s": self.budget_s,
+                "resumed_from_step": self.resumed_from,
+                "warm_start": self.warm.summary() if self.warm else None,
+                "device": str(self.dev),
+                "world_size": self.env.world,
+                "workers": self.workers,
+                "out_dir": str(self.out),
+                "notes": self.notes,
+                "design_hash": self.design.network_hash(),
+            }
+        )
         self.t0 = time.perf_counter()
         self.frac = self._fraction(self.elapsed_before)
         self.window = collections.deque(maxlen=20)  # (time, global images) for a steady images/s
@@ -312,8 +336,11 @@ class _Run:
         if not force and self.step % sync_every and self.frac < 1:
             return False
         now = time.perf_counter()
-        ctl = torch.tensor([float(self.win_loss), self.win_n, now - self.t0 + self.elapsed_before, float(self.stop.is_set())],
-                           dtype=torch.float64, device=self.dev)  # fmt: skip
+        ctl = torch.tensor(
+            [float(self.win_loss), self.win_n, now - self.t0 + self.elapsed_before, float(self.stop.is_set())],
+            dtype=torch.float64,
+            device=self.dev,
+        )
         ddp.all_sum(ctl, self.env)
         self.win_loss, self.win_n = 0.0, 0
         if not math.isfinite(float(ctl[0])):
@@ -339,11 +366,21 @@ class _Run:
             eta.append((self.total_steps - self.step) * self.global_batch / ips)
         if self.budget_s:
             eta.append(max(0.0, self.budget_s - elapsed))
-        self.emit({
-            "event": "step", "step": self.step, "total_steps": self.total_steps, "fraction": min(1.0, self.frac),
-            "epoch": self.step / self.steps_per_epoch, "loss": loss, "lr": self.lr, "images_per_s": ips,
-            "elapsed_s": elapsed, "eta_s": min(eta) if eta else None, "skipped_images": len(self.bad),
-        })  # fmt: skip
+        self.emit(
+            {
+                "event": "step",
+                "step": self.step,
+                "total_steps": self.total_steps,
+                "fraction": min(1.0, self.frac),
+                "epoch": self.step / self.steps_per_epoch,
+                "loss": loss,
+                "lr": self.lr,
+                "images_per_s": ips,
+                "elapsed_s": elapsed,
+                "eta_s": min(eta) if eta else None,
+                "skipped_images": len(self.bad),
+            }
+        )
         return stopped or self.frac >= 1
 
     # -- evaluation, checkpoints, result -----------------------------------------------------------------
@@ -361,18 +398,29 @@ class _Run:
             with self._autocast():
                 out = self.net(x).float()
             hits = out.topk(k, dim=1).indices == y[:, None]
-            sums += torch.stack([
-                nn.functional.cross_entropy(out, y, reduction="sum"), hits[:, 0].sum(), hits.any(1).sum(),
-                torch.tensor(len(y), device=self.dev),
-            ]).double()  # fmt: skip
+            sums += torch.stack(
+                [
+                    nn.functional.cross_entropy(out, y, reduction="sum"),
+                    hits[:, 0].sum(),
+                    hits.any(1).sum(),
+                    torch.tensor(len(y), device=self.dev),
+                ]
+            ).double()
         self.net.train()
         ddp.all_sum(sums, self.env)
         n = float(sums[3])
         if n == 0:
             raise UserError(f"{self.info.root}: no readable validation image")
-        m = {"step": self.step, "epoch": round(self.step / self.steps_per_epoch, 3), "top1": 100 * float(sums[1]) / n,
-             "top5": 100 * float(sums[2]) / n, "val_loss": float(sums[0]) / n, "val_images": int(n),
-             "elapsed_s": round(self._elapsed(), 2), "k": k}  # fmt: skip
+        m = {
+            "step": self.step,
+            "epoch": round(self.step / self.steps_per_epoch, 3),
+            "top1": 100 * float(sums[1]) / n,
+            "top5": 100 * float(sums[2]) / n,
+            "val_loss": float(sums[0]) / n,
+            "val_images": int(n),
+            "elapsed_s": round(self._elapsed(), 2),
+            "k": k,
+        }
         if self.loss_log:
             m["train_loss"] = self.loss_log[-1][1]
         self.last_eval = m
@@ -387,34 +435,71 @@ class _Run:
         if not self.env.is_main:
             return
         payload = {
-            "format": 1, "design": self.design.to_dict(), "model": self.net.state_dict(),
-            "optimizer": self.opt.state_dict(), "scaler": self.scaler.state_dict() if self.scaler else None,
-            "scheduler": {"kind": "warmup-cosine", "base_lr": self.base_lr, "warmup": self.cfg.warmup,
-                          "fraction": self.frac, "elapsed_s": self.train_elapsed or self._elapsed(),
-                          "total_steps": self.total_steps, "budget_s": self.budget_s},
-            "step": self.step, "epoch": self.epoch, "epoch_offset": self.epoch_offset,
-            "images_seen": self.images_seen, "config": self.cfg.to_dict(), "history": self.history,
-            "loss_log": self.loss_log, "metrics": self.last_eval, "classes": self.info.classes,
-            "train_size": len(self.info.train), "img_size": self.cfg.img_size, "skipped": bad[:10_000],
-            "rng": rng_state(), "world_size": self.env.world,
-        }  # fmt: skip
+            "format": 1,
+            "design": self.design.to_dict(),
+            "model": self.net.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler else None,
+            "scheduler": {
+                "kind": "warmup-cosine",
+                "base_lr": self.base_lr,
+                "warmup": self.cfg.warmup,
+                "fraction": self.frac,
+                "elapsed_s": self.train_elapsed or self._elapsed(),
+                "total_steps": self.total_steps,
+                "budget_s": self.budget_s,
+            },
+            "step": self.step,
+            "epoch": self.epoch,
+            "epoch_offset": self.epoch_offset,
+            "images_seen": self.images_seen,
+            "config": self.cfg.to_dict(),
+            "history": self.history,
+            "loss_log": self.loss_log,
+            "metrics": self.last_eval,
+            "classes": self.info.classes,
+            "train_size": len(self.info.train),
+            "img_size": self.cfg.img_size,
+            "skipped": bad[:10_000],
+            "rng": rng_state(),
+            "world_size": self.env.world,
+        }
         save_checkpoint(self.ckpt_path, payload)
         self.emit({"event": "checkpoint", "step": self.step, "path": str(self.ckpt_path)})
 
     def _finish(self, final: dict) -> TrainSummary:
         cfg = self.cfg
         summary = TrainSummary(
-            top1=final["top1"], top5=final["top5"], val_loss=final["val_loss"], steps=self.step,
-            epochs=self.step / self.steps_per_epoch, images_seen=self.images_seen, train_images=len(self.info.train),
-            val_images=final["val_images"], images_per_s=self.session_images / max(1e-9, self.session_train_s),
-            minutes=self.train_elapsed / 60, img_size=cfg.img_size, checkpoint=str(self.ckpt_path),
-            out_dir=str(self.out), stopped=self.stopped, skipped_images=len(self.bad),
-            skipped_examples=sorted(self.bad)[:5], dataset=self.info.summary(), layout=self.info.layout,
-            design_hash=self.design.network_hash(), design_name=self.design.name, num_classes=self.info.num_classes,
-            warm_start=self.warm.to_dict() if self.warm else None, resumed_from_step=self.resumed_from,
-            history=self.history, world_size=self.env.world, device=str(self.dev), notes=self.notes,
-            global_batch=self.global_batch, top_k=min(5, self.info.num_classes),
-        )  # fmt: skip
+            top1=final["top1"],
+            top5=final["top5"],
+            val_loss=final["val_loss"],
+            steps=self.step,
+            epochs=self.step / self.steps_per_epoch,
+            images_seen=self.images_seen,
+            train_images=len(self.info.train),
+            val_images=final["val_images"],
+            images_per_s=self.session_images / max(1e-9, self.session_train_s),
+            minutes=self.train_elapsed / 60,
+            img_size=cfg.img_size,
+            checkpoint=str(self.ckpt_path),
+            out_dir=str(self.out),
+            stopped=self.stopped,
+            skipped_images=len(self.bad),
+            skipped_examples=sorted(self.bad)[:5],
+            dataset=self.info.summary(),
+            layout=self.info.layout,
+            design_hash=self.design.network_hash(),
+            design_name=self.design.name,
+            num_classes=self.info.num_classes,
+            warm_start=self.warm.to_dict() if self.warm else None,
+            resumed_from_step=self.resumed_from,
+            history=self.history,
+            world_size=self.env.world,
+            device=str(self.dev),
+            notes=self.notes,
+            global_batch=self.global_batch,
+            top_k=min(5, self.info.num_classes),
+        )
         if self.env.is_main and cfg.store_result:
             summary.record = accuracy_record(summary, cfg)
             try:
