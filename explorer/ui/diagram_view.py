@@ -9,5 +9,6 @@ from ..spec import Design
 def render_diagram(design: Design, baseline: Design | None = None) -> None:
     st.plotly_chart(network_figure(design, baseline), width="stretch", theme=None, key="diagram")
     st.caption(
-        "One box per block, height ∝ √channels; arcs are residual adds that actually happen (stride 1, same width); ↓2 marks each stride-2 step."
+        "One box per block, height ∝ √channels; arcs are residual adds that actually happen (stride 1, same width); "
+        "↓2 marks each stride-2 step."
     )

@@ -88,7 +88,8 @@ def render(design: Design, blocked: str | None = None) -> None:
         )
         st.caption(
             f"{ok}: {rep['message']} · export {rep['seconds']:.1f} s, verification {rep['verify_seconds']:.1f} s · "
-            f"opset {rep['opset']} · {'fine-tuned' if with_weights else 'freshly initialised'} weights · open it in Netron (netron.app)"
+            f"opset {rep['opset']} · {'fine-tuned' if with_weights else 'freshly initialised'} weights · "
+            "open it in Netron (netron.app)"
         )
     if ckpt and not off:
         data = _weights_bytes(design.to_json(), ckpt, os.stat(ckpt).st_mtime_ns)

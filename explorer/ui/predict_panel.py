@@ -64,9 +64,11 @@ def render_predicted_metric(
         delta = f"{(pred['predicted_ms'] - base) / base * 100:+.0f} % vs {baseline.name}"
     prof = pred["profile"]
     helptext = (
-        f"Latency model calibrated on this host ({prof['backend']}, {prof['threads']} threads, batch {prof['batch']}, "
+        "Latency model calibrated on this host "
+        f"({prof['backend']}, {prof['threads']} threads, batch {prof['batch']}, "
         f"{prof['created']}). ±band: 90th-percentile error on calibration networks the fit did not see. "
-        f"Compute {pred['compute_ms']:.2f} ms, memory {pred['memory_ms']:.2f} ms, overhead {pred['overhead_ms']:.2f} ms."
+        f"Compute {pred['compute_ms']:.2f} ms, memory {pred['memory_ms']:.2f} ms, "
+        f"overhead {pred['overhead_ms']:.2f} ms."
     )
     if measured_ms:
         helptext += (

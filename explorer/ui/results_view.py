@@ -13,6 +13,7 @@ def store() -> ResultStore | None:
         return ResultStore()
     except UserError as e:
         st.warning(
-            f"Results store unavailable: {e} Measurements still run but are not saved; move that file away to start a new store."
+            f"Results store unavailable: {e} Measurements still run but are not saved; "
+            "move that file away to start a new store."
         )
         return None

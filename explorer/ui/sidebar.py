@@ -58,5 +58,6 @@ def render() -> None:
             st.caption("Pinned: " + ", ".join(pins))
         st.divider()
         st.caption(
-            "Numbers: MACs = conv + linear multiply-accumulates, FLOPs = 2 × MACs, float32, batch 1. Paper: Lee, Lee & Ho (2020)."
+            "Numbers: MACs = conv + linear multiply-accumulates, FLOPs = 2 × MACs, float32, batch 1. "
+            "Paper: Lee, Lee & Ho (2020)."
         )

@@ -83,7 +83,8 @@ def _progress(job: Job) -> None:
     start, step = job.last("start"), job.last("step")
     if start:
         st.caption(
-            f"{start['dataset']} · {start['device']} · {start['workers']} loader workers · checkpoints in {start['out_dir']}"
+            f"{start['dataset']} · {start['device']} · {start['workers']} loader workers · "
+            f"checkpoints in {start['out_dir']}"
         )
         for n in start.get("notes") or []:
             st.info(n)
@@ -126,7 +127,8 @@ def _result(job: Job) -> None:
     c4.metric("Images/s", f"{s.images_per_s:.0f}")
     what = "stopped early" if s.stopped else "budget reached"
     st.success(
-        f"{what}: {s.record['label'] if s.record else ''} — on the Charts page as a quick fine-tune point. Checkpoint: {s.checkpoint}"
+        f"{what}: {s.record['label'] if s.record else ''} — on the Charts page as a quick fine-tune point. "
+        f"Checkpoint: {s.checkpoint}"
     )
     if s.skipped_images:
         st.warning(f"{s.skipped_images} unreadable images were skipped, e.g. {', '.join(s.skipped_examples)}")
@@ -142,12 +144,18 @@ def render() -> None:
     design = state.current_design()
     st.title("Fine-tune")
     st.caption(
-        f"Train **{design.name}** for a few minutes on a local ImageNet100 folder for an honest accuracy signal. Nothing is downloaded."
+        f"Train **{design.name}** for a few minutes on a local ImageNet100 folder for an honest accuracy signal. "
+        "Nothing is downloaded."
     )
     job: Job | None = st.session_state.get("train_job")
     running = bool(job and job.running)
-    folder = st.text_input("Dataset folder", value=os.environ.get("EXPLORER_IMAGENET100", ""), key="train_dir",
-                           help="ImageNet style (train/<wnid>/, val/<wnid>/), Kaggle style (train.X1…X4, val.X, Labels.json), or a full ImageNet-1k folder (cut to ImageNet100)")  # fmt: skip
+    folder = st.text_input(
+        "Dataset folder",
+        value=os.environ.get("EXPLORER_IMAGENET100", ""),
+        key="train_dir",
+        help="ImageNet style (train/<wnid>/, val/<wnid>/), Kaggle style (train.X1…X4, val.X, Labels.json), "
+        "or a full ImageNet-1k folder (cut to ImageNet100)",
+    )
     if st.button("Check folder", disabled=not folder or running):
         _check_folder(folder)
     found = st.session_state.get("train_folder")
@@ -183,8 +191,18 @@ def render() -> None:
         help=None if ok_folder else "Check the folder first",
     ):
         budget = {"epochs": int(amount)} if by_epochs else {"minutes": float(amount)}
-        _start(design, dict(data=folder, **budget, img_size=int(img_size), batch=int(batch),
-                            per_class=int(per_class) or None, optimizer=optimizer, init=init or None))  # fmt: skip
+        _start(
+            design,
+            dict(
+                data=folder,
+                **budget,
+                img_size=int(img_size),
+                batch=int(batch),
+                per_class=int(per_class) or None,
+                optimizer=optimizer,
+                init=init or None,
+            ),
+        )
         st.rerun()
     if job:
         if job.running:
