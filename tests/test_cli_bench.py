@@ -103,8 +103,14 @@ def test_damaged_store_fails_before_measuring(capsys, spec, tmp_path):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this host has a GPU")
 def test_cuda_without_gpu_exits_2_in_a_real_process(tmp_path):
     env = {"PATH": "", "EXPLORER_DATA_DIR": str(tmp_path), "HOME": str(tmp_path)}
-    p = subprocess.run([sys.executable, "-m", "explorer", "bench", "--preset", "SM_V2", "--device", "cuda"],
-                       cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    p = subprocess.run(
+        [sys.executable, "-m", "explorer", "bench", "--preset", "SM_V2", "--device", "cuda"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert p.returncode == 2
     assert p.stderr == (
         "error: CUDA requested but torch.cuda.is_available() is False on this host; available devices: cpu\n"

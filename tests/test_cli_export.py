@@ -110,7 +110,8 @@ def make_checkpoint(path: Path, kind: str) -> None:
         (
             ["--format", "onnx"],
             "shapes",
-            "does not fit design 'tiny': 11 tensors differ in shape (checkpoint vs design): stem.conv.weight [16, 3, 3, 3] vs [8, 3, 3, 3]",
+            "does not fit design 'tiny': 11 tensors differ in shape (checkpoint vs design): "
+            "stem.conv.weight [16, 3, 3, 3] vs [8, 3, 3, 3]",
         ),
         (["--format", "onnx"], "garbage", "not a PyTorch checkpoint"),
         (["--format", "onnx"], "absent", "no such checkpoint file"),

@@ -66,7 +66,9 @@ CHECKER = textwrap.dedent(
     """
     import importlib.util, json, runpy, sys
     sys.path.append(sys.argv[2])
-    assert importlib.util.find_spec("explorer") is None, "explorer must not be importable here (installed non-editable?)"
+    assert importlib.util.find_spec("explorer") is None, (
+        "explorer must not be importable here (installed non-editable?)"
+    )
     import torch
     torch.set_num_threads(1)
     for job in json.load(open(sys.argv[1])):

@@ -31,10 +31,24 @@ def store(tmp_path):
 
 
 def latency(backend="torch", median=1.5, **kw):
-    r = {"median_ms": median, "iqr_ms": 0.1, "p10_ms": 1.4, "p90_ms": 1.7, "runs": 3, "per_image_ms": median,
-         "samples_ms": [1.4, median, 1.7], "backend": backend, "device": "cpu", "device_name": "Test CPU",
-         "threads": 2, "batch": 1, "input_size": 32, "channels_last": False,
-         "versions": {"torch": "2.13.0", "onnxruntime": "1.32.0"}, "protocol": "test protocol"}  # fmt: skip
+    r = {
+        "median_ms": median,
+        "iqr_ms": 0.1,
+        "p10_ms": 1.4,
+        "p90_ms": 1.7,
+        "runs": 3,
+        "per_image_ms": median,
+        "samples_ms": [1.4, median, 1.7],
+        "backend": backend,
+        "device": "cpu",
+        "device_name": "Test CPU",
+        "threads": 2,
+        "batch": 1,
+        "input_size": 32,
+        "channels_last": False,
+        "versions": {"torch": "2.13.0", "onnxruntime": "1.32.0"},
+        "protocol": "test protocol",
+    }
     r.update(kw)
     return r
 
@@ -68,8 +82,17 @@ def test_latency_round_trip_newest_first_and_filters(store, design, tmp_path):
 
 
 def test_accuracy_round_trip(store, design):
-    rec = {"top1": 61.5, "top5": 85.0, "images": 1000, "minutes": 3.5, "img_size": 128, "steps": 200,
-           "checkpoint": "/tmp/c.pt", "label": "quick fine-tune", "extra": {"lr": 0.1}}  # fmt: skip
+    rec = {
+        "top1": 61.5,
+        "top5": 85.0,
+        "images": 1000,
+        "minutes": 3.5,
+        "img_size": 128,
+        "steps": 200,
+        "checkpoint": "/tmp/c.pt",
+        "label": "quick fine-tune",
+        "extra": {"lr": 0.1},
+    }
     store.add_accuracy(design, rec)
     store.add_accuracy(design, {"top1": 70.0})
     rows = store.accuracies(design.network_hash())

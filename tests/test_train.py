@@ -30,9 +30,16 @@ def data(tmp_path_factory):
 
 def config(data, out, **kw):
     base = dict(
-        design=parse_design(tiny_design_dict()), data=str(data), img_size=32, batch=8, workers=0, lr=0.05,
-        out_dir=str(out), store_result=False, eval_every_epoch=False,
-    )  # fmt: skip
+        design=parse_design(tiny_design_dict()),
+        data=str(data),
+        img_size=32,
+        batch=8,
+        workers=0,
+        lr=0.05,
+        out_dir=str(out),
+        store_result=False,
+        eval_every_epoch=False,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -129,8 +136,13 @@ def test_time_budget_ends_the_run_and_the_result_is_stored(data, tmp_path):
 def test_classifier_follows_the_data_and_bad_configs_are_refused(data, tmp_path):
     s = fine_tune(config(data, tmp_path / "run", max_steps=1, design=parse_design(tiny_design_dict(num_classes=100))))
     assert s.num_classes == 4 and "classifier set to the data's 4 classes" in s.notes[0]
-    for bad, words in [({"batch": 1}, "batch"), ({"optimizer": "lion"}, "optimizer"), ({"max_steps": 0}, "max_steps"),
-                       ({"resume": True, "init": "x.pt"}, "exclude"), ({"batch": 64}, "only 49 training images")]:  # fmt: skip
+    for bad, words in [
+        ({"batch": 1}, "batch"),
+        ({"optimizer": "lion"}, "optimizer"),
+        ({"max_steps": 0}, "max_steps"),
+        ({"resume": True, "init": "x.pt"}, "exclude"),
+        ({"batch": 64}, "only 49 training images"),
+    ]:
         with pytest.raises(UserError, match=words):
             fine_tune(config(data, tmp_path / "bad", **bad))
 
