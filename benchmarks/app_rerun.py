@@ -43,7 +43,8 @@ def main(edits: int = 30) -> None:
     med = statistics.median(times)
     print(f"first run (imports, cold): {first * 1e3:.0f} ms")
     print(
-        f"rerun after a table edit, MobileNet V2: median {med:.1f} ms, p90 {sorted(times)[int(0.9 * len(times))]:.1f} ms, min {min(times):.1f} ms over {edits} edits"
+        f"rerun after a table edit, MobileNet V2: median {med:.1f} ms, "
+        f"p90 {sorted(times)[int(0.9 * len(times))]:.1f} ms, min {min(times):.1f} ms over {edits} edits"
     )
     print(f"of which the cost model: {cost_ms:.2f} ms ({cost_ms / med:.1%} of a rerun)")
     print(f"target 150 ms: {'met' if med <= 150 else 'NOT met'} ({med / 150:.2f}x of the budget)")

@@ -21,13 +21,24 @@ def show(name: str, args) -> None:
     bd = layer_breakdown(get_preset(name), device=args.device, threads=args.threads, budget_s=args.budget)
     print(f"\n== {bd.design_name}: {bd.device} ({bd.device_name}), {bd.threads} threads, batch {bd.batch} ==")
     rows = [
-        {"kind": k["kind"], "layers": k["layers"], "ms": f"{k['time_ms']:.3f}", "time": pct(k["time_share"]),
-         "MACs": pct(k["macs_share"]), "bytes": pct(k["bytes_share"]),
-         "time/MAC": "-" if k["time_per_mac_share"] is None else f"{k['time_per_mac_share']:.2f}x"}
+        {
+            "kind": k["kind"],
+            "layers": k["layers"],
+            "ms": f"{k['time_ms']:.3f}",
+            "time": pct(k["time_share"]),
+            "MACs": pct(k["macs_share"]),
+            "bytes": pct(k["bytes_share"]),
+            "time/MAC": "-" if k["time_per_mac_share"] is None else f"{k['time_per_mac_share']:.2f}x",
+        }
         for k in bd.by_kind()
-    ]  # fmt: skip
-    print(text_table(rows, list(rows[0]), ["kind", "layers", "ms", "time share", "MAC share", "bytes share",
-                                            "time share / MAC share"]))  # fmt: skip
+    ]
+    print(
+        text_table(
+            rows,
+            list(rows[0]),
+            ["kind", "layers", "ms", "time share", "MAC share", "bytes share", "time share / MAC share"],
+        )
+    )
     slow = sorted(bd.layers, key=lambda r: -r["time_share"])[:5]
     print(
         "slowest layers: "

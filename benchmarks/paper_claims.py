@@ -180,8 +180,14 @@ def stability(args, tgts) -> None:
             measure(d, backend=b, device=dev, threads=args.threads, budget_s=args.budget).median_ms for _ in range(5)
         ]
         mean = statistics.mean(meds)
-        rows.append({"backend": col(b, dev), "medians ms": " ".join(f"{m:.2f}" for m in meds), "mean ms": f"{mean:.2f}",
-                     "CV": f"{statistics.stdev(meds) / mean * 100:.1f}%"})  # fmt: skip
+        rows.append(
+            {
+                "backend": col(b, dev),
+                "medians ms": " ".join(f"{m:.2f}" for m in meds),
+                "mean ms": f"{mean:.2f}",
+                "CV": f"{statistics.stdev(meds) / mean * 100:.1f}%",
+            }
+        )
     print(text_table(rows, list(rows[0])))
     print("5 back-to-back measurements of MobileNet V2; CV = standard deviation / mean of their medians.")
 
@@ -211,20 +217,32 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3, help="rounds over all presets (default 3)")
     ap.add_argument("--threads", type=int, default=None, help="threads (default: all physical cores)")
     ap.add_argument("--no-onnx", action="store_true", help="torch only")
-    ap.add_argument("--stat", choices=("median", "min"), default="median",
-                    help="per preset, the median (default) or the lowest of the rounds' medians; min resists a "
-                         "shared machine's bursts of load")  # fmt: skip
-    ap.add_argument("--device", choices=("all", "cpu", "cuda"), default="all",
-                    help="all: CPU, plus CUDA when torch sees a GPU (default); cuda: the GPU only")  # fmt: skip
+    ap.add_argument(
+        "--stat",
+        choices=("median", "min"),
+        default="median",
+        help="per preset, the median (default) or the lowest of the rounds' medians; min resists a "
+        "shared machine's bursts of load",
+    )
+    ap.add_argument(
+        "--device",
+        choices=("all", "cpu", "cuda"),
+        default="all",
+        help="all: CPU, plus CUDA when torch sees a GPU (default); cuda: the GPU only",
+    )
     args = ap.parse_args()
     h, tgts = host_info(), targets(args)
     load0, start = os.getloadavg(), time.time()
-    print(f"host: {h['cpu']}, {h['physical_cores']} physical / {h['logical_cores']} logical cores, "
-          f"GPU: {h['gpu'] or 'none'}; {h['platform']}")  # fmt: skip
-    print(f"torch {h['torch']}, onnxruntime {h['onnxruntime']}, python {h['python']}; "
-          f"threads: {args.threads or 'all physical cores'}; budget {args.budget} s x {args.rounds} rounds, "
-          f"{args.stat} of the rounds; "
-          f"started {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, load average {load0[0]:.2f}")  # fmt: skip
+    print(
+        f"host: {h['cpu']}, {h['physical_cores']} physical / {h['logical_cores']} logical cores, "
+        f"GPU: {h['gpu'] or 'none'}; {h['platform']}"
+    )
+    print(
+        f"torch {h['torch']}, onnxruntime {h['onnxruntime']}, python {h['python']}; "
+        f"threads: {args.threads or 'all physical cores'}; budget {args.budget} s x {args.rounds} rounds, "
+        f"{args.stat} of the rounds; "
+        f"started {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, load average {load0[0]:.2f}"
+    )
     print("\n== every preset ==", flush=True)
     res = measure_presets(args, tgts)
     print_presets(res, tgts)

@@ -178,7 +178,8 @@ def report(results: list[dict], args, wall_s: float) -> str:
         "hashes are checked too), batch 1. Each measured with the `bench` protocol (warm-up excluded, "
         f"median of ≥ 10 runs in a {args.budget} s budget) in fresh worker processes, {args.per_worker} designs per "
         "process, under the host lock; a noisy measurement is re-run once. *clean* = the timing's quality verdict "
-        "was `ok`. *presets* = the paper's seven models (not counted in the other rows). The FLOPs-only baseline is time = a × MACs with `a` fitted by least squares on the same designs.",
+        "was `ok`. *presets* = the paper's seven models (not counted in the other rows). The FLOPs-only baseline "
+        "is time = a × MACs with `a` fitted by least squares on the same designs.",
         "",
         "| backend | designs | calibration | within ±10 % | median error | worst error | Spearman ρ | "
         "FLOPs-only: within ±10 % | median | worst | ρ |",
@@ -195,7 +196,8 @@ def report(results: list[dict], args, wall_s: float) -> str:
             if not m.get("n"):
                 continue
             lines.append(
-                f"| {r['backend']} ({r['threads']} thread{'s' if r['threads'] > 1 else ''}) | {m['n']} {label} | {cal_text} | "
+                f"| {r['backend']} ({r['threads']} thread{'s' if r['threads'] > 1 else ''}) "
+                f"| {m['n']} {label} | {cal_text} | "
                 f"**{fmt(m['within_10_pct'])} %** | {fmt(m['median_error_pct'])} % | {fmt(m['worst_error_pct'])} % | "
                 f"**{fmt(m['spearman'], '.3f')}** | {fmt(f['within_10_pct'])} % | {fmt(f['median_error_pct'])} % | "
                 f"{fmt(f['worst_error_pct'])} % | {fmt(f['spearman'], '.3f')} |"

@@ -91,10 +91,20 @@ def pipeline_rate(data: Path, out: Path, res: int, batch: int, steps: int, worke
             stamps.append(time.perf_counter())
 
     cfg = TrainConfig(
-        design=get_preset("SM_V2"), data=str(data), max_steps=warm + steps, img_size=res, batch=batch,
-        workers=workers, lr=0.05, amp=amp, device="cpu", out_dir=str(out), store_result=False,
-        eval_every_epoch=False, val_per_class=1,
-    )  # fmt: skip
+        design=get_preset("SM_V2"),
+        data=str(data),
+        max_steps=warm + steps,
+        img_size=res,
+        batch=batch,
+        workers=workers,
+        lr=0.05,
+        amp=amp,
+        device="cpu",
+        out_dir=str(out),
+        store_result=False,
+        eval_every_epoch=False,
+        val_per_class=1,
+    )
     fine_tune(cfg, on_progress)
     return batch * steps / (stamps[-1] - stamps[warm - 1])
 
@@ -108,8 +118,10 @@ def main() -> None:
     ap.add_argument("--amp", choices=["auto", "off", "bf16"], default="auto", help="as TrainConfig.amp (CPU)")
     args = ap.parse_args()
     per_class = (args.steps + 4) * args.batch // CLASSES + 1  # one epoch covers the run: no epoch-end pause
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
-          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    print(
+        f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         data = make_folder(Path(tmp) / "data", per_class)
@@ -119,8 +131,10 @@ def main() -> None:
         sample = paths[:200]
         for train, what in ((True, "random-resized crop"), (False, "validation resize + center crop")):
             on, off = decode_rate(sample, args.res, True, train), decode_rate(sample, args.res, False, train)
-            print(f"decode + {what} to {args.res}, one process: {on:.0f} images/s with draft(), "
-                  f"{off:.0f} without ({on / off:.2f}x)")  # fmt: skip
+            print(
+                f"decode + {what} to {args.res}, one process: {on:.0f} images/s with draft(), "
+                f"{off:.0f} without ({on / off:.2f}x)"
+            )
         rows = []
         for r in range(args.rounds):
             c = compute_rate(args.res, args.batch, args.steps, args.amp)
@@ -128,8 +142,10 @@ def main() -> None:
             p2 = pipeline_rate(data, Path(tmp) / f"run{r}w2", args.res, args.batch, args.steps, 2, args.amp)
             c2 = compute_rate(args.res, args.batch, args.steps, args.amp)
             rows.append((c, p1, p2, c2))
-            print(f"round {r + 1}: compute only {c:.1f}, pipeline 1 worker {p1:.1f}, 2 workers {p2:.1f}, "
-                  f"compute only {c2:.1f} images/s")  # fmt: skip
+            print(
+                f"round {r + 1}: compute only {c:.1f}, pipeline 1 worker {p1:.1f}, 2 workers {p2:.1f}, "
+                f"compute only {c2:.1f} images/s"
+            )
     # Medians over all rounds: one round disturbed by a neighbour's job then moves no figure much.
     compute = statistics.median(v for row in rows for v in (row[0], row[3]))
     dtype, _ = amp_setup(args.amp, torch.device("cpu"))
