@@ -108,7 +108,7 @@ def _json_object(text) -> dict | None:
 class ResultStore:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path).expanduser() if path else default_store_path()
-        self.skipped_rows = 0  # rows of the last query whose JSON was damaged: skipped, so pages can say so
+        self.skipped_rows = 0  # damaged rows skipped by this object's queries so far, so pages can say so
         with self._connect() as con:  # refuse a foreign or damaged file now, not after a long measurement
             self._check_integrity(con)
 
@@ -275,7 +275,7 @@ class ResultStore:
                 continue
             d.update(id=row["id"], design_hash=row["design_hash"], design_name=row["design_name"])
             out.append(d)
-        self.skipped_rows = skipped
+        self.skipped_rows += skipped
         return out
 
     def to_csv(self, kind: str = "latency") -> str:

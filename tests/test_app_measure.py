@@ -118,3 +118,24 @@ def test_without_a_profile_the_latency_tab_offers_a_calibration():
     at = app()
     assert [b for b in at.button if b.label == "Calibrate this host"]
     assert any(m.label == "Predicted latency (this host)" and m.value == "—" for m in at.metric)
+
+
+def test_charts_and_classroom_explain_the_flops_gap_with_a_profile(data_dir):
+    from explorer.hostinfo import physical_cores
+    from explorer.predict.model import prior_coefficients
+    from explorer.predict.profile import profile_key
+
+    key = profile_key("torch", "cpu", physical_cores(), 1)
+    profile = {"key": key, "model": {"coefficients": prior_coefficients(50.0, 10.0, "torch")}, "band_pct": 8.0}
+    ResultStore(data_dir / "results.sqlite").add_profile(key, profile)
+    at = app()
+    at.switch_page("explorer/ui/pages/charts.py").run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "Why, per the latency model calibrated here:" in text and "SM_V2_x2nr has" in text
+
+
+def test_without_a_profile_the_gap_asks_for_a_calibration():
+    at = app()
+    at.switch_page("explorer/ui/pages/charts.py").run()
+    assert any("latency model explains this gap" in c.value for c in at.caption)

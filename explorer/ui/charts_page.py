@@ -12,8 +12,9 @@ from ..charts import (
     paper_points_from_presets,
     reference_points_from_paper,
 )
-from ..presets import all_presets
+from ..presets import all_presets, get_preset
 from .measure_panel import cached_host_info
+from .predict_panel import render_flops_gap
 from .results_view import store
 
 
@@ -61,10 +62,14 @@ def render() -> None:
     )
     st.plotly_chart(fig, width="stretch", theme=None, key="acc_lat")
     st.plotly_chart(flops_latency_figure(pts["flops"], paper, noisy), width="stretch", theme=None, key="flops_lat")
+    with st.expander("Why FLOPs miss the time: SM_V2 against SM_V2_x2nr, explained by the latency model"):
+        render_flops_gap(get_preset("SM_V2"), get_preset("SM_V2_x2nr"))
     if not pts["measured"]:
         st.info(
             "No measurements on this host yet: use **Latency on this host** on the Design page, or the Classroom page."
         )
+    if s and s.skipped_rows:
+        st.warning(f"{s.skipped_rows} damaged rows of the results store were skipped (their JSON is unreadable).")
     if s:
         c1, c2 = st.columns(2)
         c1.download_button("Latency results (CSV)", s.to_csv("latency"), file_name="latency.csv", mime="text/csv")

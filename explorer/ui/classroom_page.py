@@ -18,6 +18,7 @@ from ..hostinfo import physical_cores
 from ..presets import get_preset
 from ..quality import is_trusted, reasons
 from .measure_panel import cached_host_info, host_line, run_measurement
+from .predict_panel import render_flops_gap
 
 MV2, SM, X2NR = "MobileNet V2", "SM_V2", "SM_V2_x2nr"
 PAPER_RATIOS = {"cpu": {(SM, MV2): 0.70, (X2NR, SM): 1.07}, "gpu": {(SM, MV2): 0.69, (X2NR, SM): 0.96}}
@@ -193,6 +194,7 @@ def render() -> None:
                 _ratio(X2NR, SM)
             if i == 5:
                 st.markdown(BIG.format(conclusion()), unsafe_allow_html=True)
+                render_flops_gap(get_preset(SM), get_preset(X2NR))
                 st.plotly_chart(flops_latency_figure(_chart_points()), width="stretch", theme=None, key="cls_chart")
     c1, c2, _ = st.columns([1, 1, 4])
     c1.button("← Back", on_click=_go, args=(max(step - 1, 0),), disabled=step == 0, key="cls_back")

@@ -19,6 +19,7 @@ import time
 import streamlit as st
 
 from ..predict import predict
+from ..predict.explain import explain_gap
 from ..predict.paper import paper_hardware_prediction
 from ..predict.profile import calibrate_command, profile_key
 from ..predict.roofline_chart import roofline_figure
@@ -178,3 +179,28 @@ def render_calibrate(backend: str, device: str, threads: int, batch: int, second
         f"Calibrated on {summary['fitted_on']} networks in {summary.get('calibration_s') or 0:.0f} s"
         + (f"; ±{cv['p90_error_pct']:.0f} % on unseen networks" if cv.get("p90_error_pct") else "")
     )
+
+
+def render_flops_gap(base: Design, other: Design, where=None) -> None:
+    """Why the FLOP ratio of two designs misses their time ratio, per the model calibrated on this host (torch,
+    all physical cores, batch 1): one sentence and the layer types that make the difference."""
+    from ..hostinfo import physical_cores
+
+    where = where or st
+    profile = current_profile("torch", "cpu", physical_cores(), 1)
+    if profile is None:
+        where.caption("Calibrate this host (Design page, Latency tab) and the latency model explains this gap.")
+        return
+    gap = explain_gap(predict(base, profile), predict(other, profile))
+    where.markdown(f"**Why, per the latency model calibrated here:** {gap['sentence']}")
+    rows = [
+        {
+            "layer type": r["type"],
+            f"{base.name} ms": round(r["base_ms"], 3),
+            f"{other.name} ms": round(r["other_ms"], 3),
+            "Δ ms": round(r["delta_ms"], 3),
+            "mostly": r["main_term"],
+        }
+        for r in gap["by_type"]
+    ]
+    where.dataframe(rows, hide_index=True)
