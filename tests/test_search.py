@@ -183,3 +183,17 @@ def test_a_naswot_search_holds_the_host_and_says_its_inputs_are_random(tiny):
                 SearchRequest(objective="naswot", measure=False, attempts=5, budget_ms=1e3),
                 lock_timeout=0,
             )
+
+
+def test_a_measured_batch_spreads_over_margins_below_the_budget():
+    from explorer.search.run import pick_batch
+
+    d = get_preset("SM_V2")
+    # ranked best objective first; predicted latency falls as the objective falls
+    pool = [Candidate(d, 0, 0, ms, 100 - i, i) for i, ms in enumerate([9.9, 9.8, 9.4, 9.0, 8.9, 8.4, 8.0, 7.0])]
+    batch = pick_batch(pool, budget=10.0, local=1.0, size=4)
+    assert [c.predicted_ms for c in batch] == [9.9, 9.4, 9.0, 8.4]  # the best under 100, 95, 90 and 85 %
+    # measured slower than predicted (local correction 1.2): only designs still predicted within 10 ms count
+    batch = pick_batch(pool, budget=10.0, local=1.2, size=4)
+    assert [c.predicted_ms for c in batch] == [8.0, 7.0]  # 8.4 x 1.2 is over the budget
+    assert all(c.predicted_ms * 1.2 <= 10.0 for c in batch)

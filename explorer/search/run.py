@@ -38,6 +38,8 @@ DEFAULT_ATTEMPTS = {"params": 3000, "macs": 3000, "naswot": 400}
 MEASURE_BUDGET_S = 1.0  # timed seconds per measured design
 DESIGNS_PER_WORKER = 4
 MAX_MEASURED_PER_TOP = 3  # measure at most 3 x top candidates
+MAX_POOL = 2000  # the best screened designs the measuring phase picks from
+MARGINS = (1.0, 0.95, 0.9, 0.85)  # a measured batch spreads over these shares of the budget
 WORKER_START_S = 4.0
 FRONT_POINTS = 200
 
@@ -186,23 +188,38 @@ def run_search(
         )
     ranked = _distinct(sorted(found.values(), key=lambda c: (-c.objective, c.predicted_ms, c.design.network_hash())))
 
-    # 3. Measuring the best, for real.
+    # 3. Measuring the best, for real. Designs found by optimizing against a model sit where the model errs,
+    # so every measured batch corrects the model locally (median measured / predicted of the clean ones), and
+    # each batch spreads over margins below the budget, so some candidates survive a too-optimistic model.
     measured: list[dict] = []
     accepted: list[dict] = []
+    local = 1.0
     if request.measure:
-        queue = ranked[: MAX_MEASURED_PER_TOP * request.top]
+        pool = ranked[:MAX_POOL]
+        ratios: list[float] = []
         with host_lock(f"search from {start.name}", lock_timeout, lambda m: report(0.4, m), cancel):
-            while queue and len(accepted) < request.top and deadline - time.monotonic() > WORKER_START_S:
-                chunk, queue = queue[:DESIGNS_PER_WORKER], queue[DESIGNS_PER_WORKER:]
+            while (
+                len(accepted) < request.top
+                and len(measured) < MAX_MEASURED_PER_TOP * request.top
+                and deadline - time.monotonic() > WORKER_START_S
+            ):
+                chunk = pick_batch(pool, budget, local, DESIGNS_PER_WORKER)
+                if not chunk:
+                    break
+                pool = [c for c in pool if c not in chunk]
                 by_hash = {c.design.network_hash(): c for c in chunk}
                 report(0.4 + 0.6 * len(accepted) / request.top, f"measuring {len(chunk)} designs in a fresh worker")
                 for row in _measure([c.design for c in chunk], key, cancel, time.time() + deadline - time.monotonic()):
                     cand = by_hash[row["design_hash"]]
                     entry = _entry(start, cand, request, row, budget)
                     measured.append(entry)
+                    if row["quality"]["verdict"] == "ok":
+                        ratios.append(row["median_ms"] / cand.predicted_ms)
                     if entry["within_budget"]:
                         accepted.append(entry)
                         _store(store, cand.design, row, key)
+                if ratios:
+                    local = sorted(ratios)[len(ratios) // 2]
     results = (
         accepted[: request.top]
         if request.measure
@@ -234,6 +251,7 @@ def run_search(
         "budget_source": budget_source,
         "noise_allowance_pct": NOISE_ALLOWANCE * 100,
         "model_correction": scale,
+        "local_correction": local,
         "objective": request.objective,
         "objective_note": scorer.note if scorer else "exact, from the cost model",
         "seed": request.seed,
@@ -258,6 +276,19 @@ def predicted_ms(design: Design, profile: dict) -> float:
     coefficients = profile["model"]["coefficients"]
     row = design_row(design, int(profile["key"]["batch"]))
     return sum(float(coefficients.get(name, 0.0)) * value for name, value in zip(PARAMETER_NAMES, row, strict=True))
+
+
+def pick_batch(pool: list[Candidate], budget: float, local: float, size: int) -> list[Candidate]:
+    """The best objective under each margin of the budget (predictions times the local correction), then the
+    next best overall: a batch that still has survivors when the model is optimistic for these designs."""
+    fits = [c for c in pool if c.predicted_ms * local <= budget]  # pool is ranked best objective first
+    batch: list[Candidate] = []
+    for margin in MARGINS:
+        pick = next((c for c in fits if c.predicted_ms * local <= margin * budget and c not in batch), None)
+        if pick is not None and len(batch) < size:
+            batch.append(pick)
+    batch += [c for c in fits if c not in batch][: size - len(batch)]
+    return batch
 
 
 def _distinct(ranked: list[Candidate]) -> list[Candidate]:
