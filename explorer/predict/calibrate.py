@@ -43,7 +43,8 @@ PROTOCOL_CHECK_DESIGNS = 3
 PROTOCOL_CHECK_BUDGET_S = 1.0
 PROTOCOL_CHECK_MIN_SECONDS = 20.0
 PROTOCOL_CHECK_RESERVE_S = 8.0
-PROTOCOL_SCALE_RANGE = (0.8, 1.25)
+PROTOCOL_SCALE_RANGE = (0.9, 1.1)
+PROTOCOL_AGREEMENT = 0.05  # the re-timed networks' ratios must agree within 5 % for the scale to apply
 FINISH_MARGIN_S = 1.5
 
 Progress = Callable[[float, str], None]
@@ -169,9 +170,13 @@ def _protocol_check(backend, device, threads, batch, measured, report, cancel) -
     if not pairs:
         return {"scale": 1.0, "pairs": [], "note": "the longer timings were noisy: no correction"}
     ratios = sorted(p["long_ms"] / p["short_ms"] for p in pairs)
+    median = ratios[len(ratios) // 2]
     lo, hi = PROTOCOL_SCALE_RANGE
-    scale = min(hi, max(lo, ratios[len(ratios) // 2]))
-    return {"scale": scale, "pairs": pairs, "budget_s": PROTOCOL_CHECK_BUDGET_S}
+    # A shared VM can slow down for seconds with no load visible inside it (an ONNX Runtime network measured
+    # 1.6x slower for one window here, judged clean): scale only on a consistent, modest correction.
+    if len(pairs) < 2 or ratios[-1] - ratios[0] > PROTOCOL_AGREEMENT * median or not lo <= median <= hi:
+        return {"scale": 1.0, "pairs": pairs, "budget_s": PROTOCOL_CHECK_BUDGET_S, "note": "inconsistent: not applied"}
+    return {"scale": median, "pairs": pairs, "budget_s": PROTOCOL_CHECK_BUDGET_S}
 
 
 def run_worker(job: dict, cancel: threading.Event | None):
