@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from .cli import design_from_args
     from .latency import measure
     from .layer_latency import layer_breakdown
-    from .quality import warning_line
+    from .quality import consistency, warning_line
 
     _check(args)
     design = design_from_args(args)
@@ -114,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
             )
     finally:
         progress.close()
+    if store:  # this host's own earlier clean measurements of the network are a reference too
+        judged = consistency(result.to_dict(), _earlier(store, design, result))
+        result.quality = judged["quality"]
     row_id = store.add_latency(design, result) if store else None
     warning = warning_line(result.to_dict())
     if warning:  # still kept and stored, but never silently
@@ -135,6 +138,20 @@ def run(args: argparse.Namespace) -> int:
     if store:
         print(f"stored as #{row_id} in {store.path}")
     return 0
+
+
+def _earlier(store, design, result) -> list[dict]:
+    """Earlier results of this network under exactly these settings, on this device, newest first."""
+    rows = store.latencies(
+        design.network_hash(),
+        backend=result.backend,
+        device=result.device,
+        batch=result.batch,
+        threads=result.threads,
+        input_size=result.input_size,
+        channels_last=result.channels_last,
+    )
+    return [r for r in rows if r.get("device_name") == result.device_name]
 
 
 def _print_breakdown(bd) -> None:

@@ -8,7 +8,10 @@ A busy host does not make timings a little noisy, it makes them meaningless (eag
   threads need;
 - dispersion: IQR / median of the samples (block means; torch.utils.benchmark's adaptive_autorange aims
   for 0.1, quiet runs here show 3-8 %), and the width of a bootstrap 95 % interval of the median;
-- enough samples to judge at all.
+- enough samples to judge at all;
+- and, where the results store holds earlier clean measurements of the same network under the same settings,
+  agreement with them (`consistency`): a shared VM can run a whole second 1.7x slower with a clean spread and
+  no load visible inside it, which only a comparison with this host's own history reveals.
 
 A noisy result is still kept, but marked: pages draw it hollow and leave it out of fronts, ratios and verdicts.
 Pure Python + numpy; reads /proc only (Linux). Where /proc/stat is missing, other load is "not observed".
@@ -24,6 +27,9 @@ CI_LIMIT_PCT = 3.0  # half-width of the median's bootstrap 95 % interval, in % o
 SPARE_LOAD_CORES = 0.25  # other load tolerated beyond the cores our threads leave free
 MIN_SAMPLES = 5
 BOOTSTRAP_RESAMPLES = 300
+HISTORY_LIMIT = 0.15  # a median this far from the median of this host's earlier clean measurements: noisy
+HISTORY_MIN = 2  # earlier clean measurements needed before history can judge
+HISTORY_USED = 5  # the newest ones
 VERDICTS = ("ok", "noisy", "unchecked")
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -122,6 +128,29 @@ def judge(samples_ms, *, threads: int, cores: int, load: dict | None) -> dict:
         else:
             figures["load_note"] = "other load not observed (no /proc/stat on this system)"
     return {"verdict": "noisy" if reasons else "ok", "reasons": reasons, **figures}
+
+
+def consistency(result: dict, earlier: list[dict]) -> dict:
+    """Judge `result` (a latency result dict with "quality") against earlier results of the same network and
+    settings, newest first; returns the result with the history figures added and, if it disagrees, the
+    verdict turned noisy. Only earlier results judged ok count."""
+    trusted = [r["median_ms"] for r in earlier if is_trusted(r)][:HISTORY_USED]
+    q = dict(result.get("quality") or {})
+    if len(trusted) < HISTORY_MIN:
+        q["history"] = {"earlier": len(trusted), "note": "too few earlier clean measurements to compare"}
+        return {**result, "quality": q}
+    ordered = sorted(trusted)
+    reference = ordered[len(ordered) // 2]
+    off = result["median_ms"] / reference - 1
+    q["history"] = {"earlier": len(trusted), "reference_ms": reference, "off": off}
+    if abs(off) > HISTORY_LIMIT:
+        q["verdict"] = "noisy"
+        q["reasons"] = [
+            *q.get("reasons", []),
+            f"{off * 100:+.0f} % against this host's last {len(trusted)} clean measurements of this network "
+            f"(median {reference:.3f} ms): the machine may have been slowed from outside; measure again",
+        ]
+    return {**result, "quality": q}
 
 
 def verdict(result: dict | None) -> str:

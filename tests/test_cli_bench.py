@@ -163,3 +163,23 @@ def test_progress_json_lines_for_the_app_worker(capsys, spec):
     assert events[-1] == {"progress": 1.0, "message": "done"}
     fractions = [e["progress"] for e in events]
     assert fractions == sorted(fractions) and any("warming up" in e["message"] for e in events)
+
+
+def test_a_result_far_from_this_host_s_history_of_the_network_is_flagged(capsys, spec, data_dir):
+    import sqlite3
+
+    for _ in range(3):  # earlier measurements of the same network and settings ...
+        assert main(["bench", "--spec", spec, "--budget", "0.05", "--threads", "1", "--json"]) == 0
+    capsys.readouterr()
+    store = ResultStore(data_dir / "results.sqlite")
+    con = sqlite3.connect(store.path)
+    for r in store.latencies():  # ... rewritten as clean and 1000x slower
+        r.update(median_ms=r["median_ms"] * 1000, quality={"verdict": "ok", "reasons": []})
+        con.execute("UPDATE latency SET result_json = ? WHERE id = ?", (json.dumps(r), r["id"]))
+    con.commit()
+    con.close()
+    assert main(["bench", "--spec", spec, "--budget", "0.05", "--threads", "1", "--json"]) == 0
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert out["quality"]["verdict"] == "noisy" and out["quality"]["history"]["earlier"] == 3
+    assert "against this host's last 3 clean measurements" in captured.err

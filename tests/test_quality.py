@@ -93,3 +93,21 @@ def test_verdict_helpers_for_pages_and_charts(result, verdict, trusted):
     assert quality.verdict(result) == verdict
     assert quality.is_trusted(result) is trusted
     assert (quality.warning_line(result or {}) == "") is trusted
+
+
+def _result(ms, verdict="ok"):
+    return {"median_ms": ms, "quality": {"verdict": verdict, "reasons": [] if verdict == "ok" else ["x"]}}
+
+
+def test_history_turns_a_clean_looking_outlier_noisy():
+    earlier = [_result(3.8), _result(3.9), _result(3.7), _result(9.0, "noisy")]  # the noisy one never counts
+    judged = quality.consistency(_result(6.5), earlier)
+    assert judged["quality"]["verdict"] == "noisy"
+    assert judged["quality"]["history"]["reference_ms"] == 3.8 and judged["quality"]["history"]["earlier"] == 3
+    assert any("+71 % against this host's last 3 clean measurements" in r for r in judged["quality"]["reasons"])
+
+
+def test_history_agrees_or_is_too_short_to_judge():
+    assert quality.consistency(_result(3.9), [_result(3.8), _result(3.7)])["quality"]["verdict"] == "ok"
+    short = quality.consistency(_result(9.9), [_result(3.8), _result(3.7, "noisy")])
+    assert short["quality"]["verdict"] == "ok" and "too few" in short["quality"]["history"]["note"]
