@@ -139,3 +139,15 @@ def test_without_a_profile_the_gap_asks_for_a_calibration():
     at = app()
     at.switch_page("explorer/ui/pages/charts.py").run()
     assert any("latency model explains this gap" in c.value for c in at.caption)
+
+
+def test_the_fine_tune_accuracy_axis_has_round_ticks():
+    from explorer.ui.train_page import _curves
+
+    events = [
+        {"event": "step", "step": 1, "loss": 4.6},
+        {"event": "eval", "step": 1, "val": {"top1": 27.7}},
+        {"event": "eval", "step": 2, "val": {"top1": 89.0}},
+    ]
+    axis = _curves(events).layout.yaxis2
+    assert (axis.tickmode, axis.tick0, axis.dtick, tuple(axis.range)) == ("linear", 0, 20, (0, 100))

@@ -71,7 +71,16 @@ def _curves(events: list[dict]) -> go.Figure:
         yaxis="y2",
     )
     layout = base_layout("Live training curves", "", "step", "loss", height=380)
-    layout["yaxis2"] = dict(title="val top-1 %", overlaying="y", side="right", range=[0, 100], showgrid=False)
+    layout["yaxis2"] = dict(
+        title="val top-1 %",
+        overlaying="y",
+        side="right",
+        range=[0, 100],
+        tickmode="linear",  # 0, 20, ... 100: never ticks borrowed from the loss axis (27.7 / 58.4 / 89)
+        tick0=0,
+        dtick=20,
+        showgrid=False,
+    )
     layout["margin"]["r"] = max(layout["margin"].get("r", 0), 90)  # room for the right axis' title
     fig.update_layout(**layout)
     return fig
