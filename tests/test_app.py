@@ -237,7 +237,7 @@ def test_quick_fine_tune_lands_on_the_chart(at, tmp_path):
     page(at, "charts")
     paper_chart = json.dumps(json.loads(at.get("plotly_chart")[0].proto.spec))
     assert "fine-tuned" not in paper_chart  # 4 classes: its accuracy never shares the paper's ImageNet100 axis
-    four = "ImageNet layout, 4 classes"
+    four = "ds, 4 classes"  # the dataset's folder name and class count, from the fine-tune's record
     assert at.selectbox(key="chart_dataset").options == ["ImageNet100, 100 classes", four]
     at.selectbox(key="chart_dataset").set_value(four).run()
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)

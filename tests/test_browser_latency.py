@@ -99,7 +99,18 @@ def test_the_app_and_the_cli_agree_back_to_back(server, driver):  # noqa: F811
     _wait_for(driver, lambda d: _metrics(d).get("Params"), "the first render", 90)
     open_latency_tab(driver)
 
-    def measure_in_app(previous: str | None = None) -> float:
+    def measured_caption(d) -> str:
+        return next(
+            (
+                c.text
+                for c in d.find_elements(By.CSS_SELECTOR, '[data-testid="stCaptionContainer"]')
+                if " · measured " in c.text
+            ),
+            "",
+        )
+
+    def measure_in_app() -> float:
+        before = measured_caption(driver)
         button = _wait_for(
             driver,
             lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, "button") if b.text == "Measure on this host"],
@@ -107,24 +118,27 @@ def test_the_app_and_the_cli_agree_back_to_back(server, driver):  # noqa: F811
         )[0]
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
         button.click()
-        value = _wait_for(
-            driver,
-            lambda d: (v := _metrics(d).get("Median latency")) and v != previous and v,
-            "the app's measurement",
-            180,
-        )
+        _wait_for(driver, lambda d: (c := measured_caption(d)) and c != before, "the app's new measurement", 180)
+        value = _metrics(driver)["Median latency"]
         return float(re.match(r"([\d.]+) ms", value).group(1))
 
-    # CLI - app - CLI: the app's number is compared with the CLI runs that the quality check trusts.
-    cli_runs = [cli_median(data_dir)]
-    app_ms = measure_in_app(None)
-    cli_runs.append(cli_median(data_dir))
+    # CLI - app - CLI, twice at most: this VM can slow down for a whole window with nothing visible inside it
+    # (docs/repeatability.md), so one disagreeing window is measured again before the test judges.
+    gaps, trusted = [], []
+    for _ in range(2):
+        cli_runs = [cli_median(data_dir)]
+        app_ms = measure_in_app()
+        cli_runs.append(cli_median(data_dir))
+        trusted = [r["median_ms"] for r in cli_runs if r["quality"]["verdict"] == "ok"]
+        if trusted:
+            gaps.append((min(abs(app_ms - cli) / cli for cli in trusted), app_ms, trusted))
+            if gaps[-1][0] <= AGREEMENT:
+                break
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(ARTIFACTS / "latency_panel.png"))
     assert not driver.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
-    trusted = [r["median_ms"] for r in cli_runs if r["quality"]["verdict"] == "ok"]
-    if not trusted:  # the comparison means something only on a quiet host, and the verdict says it was not
+    if not gaps:  # the comparison means something only on a quiet host, and the verdict says it was not
         reasons = "; ".join(cli_runs[-1]["quality"]["reasons"])
         pytest.skip(f"host busy during the comparison (the CLI's own verdict: {reasons})")
-    gap = min(abs(app_ms - cli) / cli for cli in trusted)
-    assert gap <= AGREEMENT, f"app {app_ms:.2f} ms vs CLI {trusted} ms: {gap * 100:.0f} % apart"
+    gap, app_ms, cli_ms = min(gaps)
+    assert gap <= AGREEMENT, f"app {app_ms:.2f} ms vs CLI {cli_ms} ms: {gap * 100:.0f} % apart"
