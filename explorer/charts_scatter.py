@@ -117,9 +117,17 @@ def _add(series: dict, label: str, kind: str, x: float, y: float, name: str, hov
     s["pts"].append(point | extra)
 
 
-def _ranges(series: dict, log_x: bool, zero: bool) -> tuple[list[float], list[float]]:
-    """Explicit axis ranges (so labels can be placed in pixels); latency never below zero."""
+def _axis_points(series: dict, include_untrusted: bool) -> list[dict]:
+    """The points the axes are fitted to: a noisy measurement (hundreds of ms on a busy host) must not squash
+    every trusted point into a corner, so untrusted points set the axes only when asked or when alone."""
     pts = [p for s in series.values() for p in s["pts"]]
+    trusted = [p for p in pts if p.get("trusted", True)]
+    return pts if include_untrusted or not trusted else trusted
+
+
+def _ranges(series: dict, log_x: bool, zero: bool, include_untrusted: bool = False) -> tuple[list[float], list[float]]:
+    """Explicit axis ranges (so labels can be placed in pixels); latency never below zero."""
+    pts = _axis_points(series, include_untrusted)
     xs = [v for p in pts for v in (p["x"], p.get("xlo") or p["x"], p.get("xhi") or p["x"])]
     ys = [v for p in pts for v in (p["y"], p.get("ylo") or p["y"], p.get("yhi") or p["y"])]
     if log_x:
@@ -327,7 +335,7 @@ def accuracy_latency_figure(
             label = p.get("series") or "paper Table 2, ImageNet-1k accuracy"
             _add(series, label, "reference", p["latency_ms"], p["accuracy"], p["name"], hover)
 
-    xs = [p["x"] for s in series.values() for p in s["pts"]]
+    xs = [p["x"] for p in _axis_points(series, include_untrusted)]
     log_x = bool(xs) and min(xs) > 0 and max(xs) / min(xs) > 15
     layout = base_layout(
         f"Accuracy vs latency · top-1 on {dataset}",
@@ -341,7 +349,7 @@ def accuracy_latency_figure(
     if not xs:
         show_empty(layout, "No points yet: paper numbers, measurements or fine-tunes appear here.")
         return go.Figure(data=[], layout=layout)
-    xr, yr = _ranges(series, log_x, zero=False)
+    xr, yr = _ranges(series, log_x, zero=False, include_untrusted=include_untrusted)
     layout["xaxis"].update(range=xr)
     layout["yaxis"].update(range=yr)
     if log_x:
@@ -433,7 +441,7 @@ def flops_latency_figure(
     if not series:
         show_empty(layout, "No measurements yet: use “Measure on this host” to add points.")
         return go.Figure(data=[], layout=layout)
-    xr, yr = _ranges(series, False, zero=True)
+    xr, yr = _ranges(series, False, zero=True, include_untrusted=include_untrusted)
     layout["xaxis"].update(range=xr)
     layout["yaxis"].update(range=yr)
 

@@ -89,12 +89,10 @@ def search_figure(result: dict, references: list[dict] | None = None) -> go.Figu
             traces.append(
                 dict(
                     type="scatter",
-                    mode="markers+text",
+                    mode="markers",  # names on hover: seven labels near one latency would pile up
                     x=[r["latency_ms"] for r in group],
                     y=[r["objective"] / div for r in group],
                     text=[r["name"] for r in group],
-                    textposition="top center",
-                    textfont=dict(size=12, color=GREY),
                     name=f"paper's presets ({source} here)",
                     marker=dict(
                         size=10,
@@ -116,7 +114,10 @@ def search_figure(result: dict, references: list[dict] | None = None) -> go.Figu
             line=dict(color=VERMILLION, dash="dash", width=1.5),
         )
     ]
-    layout["xaxis"]["rangemode"] = "tozero"
+    # The axis fits what can be trusted: one noisy candidate at 500 ms must not flatten the rest.
+    trusted_x = [result["budget_ms"], start_ms, *(p["predicted_ms"] for p in front), *(r["latency_ms"] for r in refs)]
+    trusted_x += [c["measured_ms"] for c in measured if c.get("within_budget")]
+    layout["xaxis"]["range"] = [0, 1.15 * max(trusted_x)]
     if not measured and not front:
         show_empty(layout, "Nothing screened yet")
     return go.Figure(data=traces, layout=layout)

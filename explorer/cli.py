@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # `explorer presets | head`: the reader left, which is not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error while Python flushes
-        return 1
+        return 0  # the same status whether or not the output outgrew the pipe before the reader left
     except Exception as e:  # a bug, not a user mistake: still one line, the traceback only on request
         if os.environ.get("EXPLORER_DEBUG"):
             raise

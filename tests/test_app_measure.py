@@ -104,8 +104,8 @@ def test_the_latency_tab_predicts_and_explains_with_a_profile(data_dir):
     }
     ResultStore(data_dir / "results.sqlite").add_profile(key, profile)
     at = app()
-    predicted = [m for m in at.metric if m.label == "Predicted latency (this host)"]
-    assert predicted and predicted[0].value.endswith("ms ±8 %")
+    predicted = [m for m in at.metric if m.label == "Predicted latency"]
+    assert predicted and predicted[0].value.endswith("ms ±8%")
     assert predicted[0].delta.endswith("% vs MobileNet V2")  # the metrics row compares with the baseline
     table = next(d.value for d in at.dataframe if "kind" in d.value.columns)
     assert table["predicted ms"].notna().all() and set(table["bound"]) <= {"compute", "memory", "overhead"}
@@ -117,7 +117,7 @@ def test_the_latency_tab_predicts_and_explains_with_a_profile(data_dir):
 def test_without_a_profile_the_latency_tab_offers_a_calibration():
     at = app()
     assert [b for b in at.button if b.label == "Calibrate this host"]
-    assert any(m.label == "Predicted latency (this host)" and m.value == "—" for m in at.metric)
+    assert any(m.label == "Predicted latency" and m.value == "—" for m in at.metric)
 
 
 def test_charts_and_classroom_explain_the_flops_gap_with_a_profile(data_dir):
@@ -151,3 +151,16 @@ def test_the_fine_tune_accuracy_axis_has_round_ticks():
     ]
     axis = _curves(events).layout.yaxis2
     assert (axis.tickmode, axis.tick0, axis.dtick, tuple(axis.range)) == ("linear", 0, 20, (0, 100))
+
+
+def test_compare_shows_the_newest_trusted_latency_not_a_newer_noisy_one(data_dir):
+    from explorer.ui.compare_page import _latency_cells
+
+    sm = get_preset("SM_V2")
+    store = ResultStore(data_dir / "results.sqlite")
+    store.add_latency(sm, fake_result("torch", 6.97, "ok"))
+    store.add_latency(sm, fake_result("torch", 314.7, "noisy", ["other processes used 1.44 of 2 cores"]))
+    assert _latency_cells(store, sm)[0] == "6.97 ms"
+    only_noisy = get_preset("MobileNet V2")
+    store.add_latency(only_noisy, fake_result("torch", 220.0, "noisy", ["x"]))
+    assert _latency_cells(store, only_noisy)[0] == "220.00 ms (noisy)"

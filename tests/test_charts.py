@@ -381,3 +381,17 @@ def test_gather_from_a_store_keeps_spread_quality_and_dataset(tmp_path):
     (ft,) = pts["finetune"]
     assert ft["dataset"] == "ImageNet layout, 3 classes" and ft["latency_ms"] == 3.9 and ft["trusted"]
     assert datasets(pts) == ["ImageNet100, 100 classes", "ImageNet layout, 3 classes"]
+
+
+def test_a_noisy_outlier_never_sets_the_axes():
+    pts = measured(names={"SM_V2", "MobileNet V2"})
+    outlier = with_quality(
+        {**pts[0], "latency_ms": 330.0, "p25_ms": 250.0, "p75_ms": 900.0},
+        {"quality": {"verdict": "noisy", "reasons": ["other processes used 1.44 of 2 cores"]}},
+    )
+    trusted_max = max(p["p75_ms"] for p in pts)
+    fig = flops_latency_figure([*pts, outlier])
+    assert fig.layout.yaxis.range[1] < 2 * trusted_max  # the hollow point is off the axes, the rest readable
+    assert flops_latency_figure([*pts, outlier], include_untrusted=True).layout.yaxis.range[1] > 900
+    acc = accuracy_latency_figure([], [*pts, outlier], [])
+    assert acc.layout.xaxis.type != "log" and acc.layout.xaxis.range[1] < 2 * trusted_max

@@ -316,7 +316,7 @@ def test_panel_shows_the_prediction_its_band_and_the_delta():
     at = AppTest.from_function(_panel_script, default_timeout=60).run()
     assert not at.exception
     metric, missing = at.metric
-    assert metric.value.endswith("ms ±8 %")
+    assert metric.value.endswith("ms ±8%")
     assert "vs MobileNet V2" in metric.delta and metric.delta.startswith("-")
     assert missing.value == "—"
     texts = " ".join(c.value for c in at.caption) + " ".join(w.value for w in at.warning)

@@ -38,8 +38,10 @@ def _trusted(name: str) -> dict | None:
 
 def _measure(*names: str) -> None:
     for name in names:
-        st.write(f"Measuring **{name}** on this CPU…")
+        line = st.empty()  # says what is being measured, and leaves the page when it is done
+        line.write(f"Measuring **{name}** on this CPU…")
         r = run_measurement(get_preset(name), "torch", "cpu", 1, physical_cores(), 2.0, per_layer=False)
+        line.empty()
         if r is not None:
             st.session_state.setdefault("class_lat", {})[name] = r
         else:

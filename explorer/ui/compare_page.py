@@ -7,7 +7,7 @@ import streamlit as st
 
 from ..compare import global_diff, residual_adds, stage_diff
 from ..cost import compute_cost
-from ..quality import verdict
+from ..quality import is_trusted, verdict
 from ..spec import Design
 from . import state
 from .results_view import store
@@ -38,7 +38,9 @@ def candidates() -> dict[str, Design]:
 
 
 def _latency_cells(s, d: Design) -> tuple[str, str]:
-    r = s.latest_latency(d.network_hash(), batch=1) if s else None
+    """The newest measurement judged ok; only when there is none, the newest at all, flagged."""
+    rows = s.latencies(d.network_hash(), batch=1) if s else []
+    r = next((row for row in rows if is_trusted(row)), rows[0] if rows else None)
     if r is None:
         return "not measured", NONE
     flag = {"ok": "", "noisy": " (noisy)", "unchecked": " (unchecked)"}[verdict(r)]
@@ -79,7 +81,9 @@ def _overview(chosen: dict[str, Design]) -> None:
             "residual adds": st.column_config.NumberColumn(
                 help="Blocks whose input is added to their output: skip set, stride 1 and unchanged width"
             ),
-            "latency (batch 1)": st.column_config.TextColumn(width="medium", help="Newest measurement on this host"),
+            "latency (batch 1)": st.column_config.TextColumn(
+                width="medium", help="Newest measurement on this host judged ok (else the newest, flagged)"
+            ),
             "measured with": st.column_config.TextColumn(width="medium"),
         },
     )

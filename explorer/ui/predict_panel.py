@@ -54,11 +54,11 @@ def render_predicted_metric(
     """The 'predicted latency on this host' metric; returns the prediction (for the layer table and chart)."""
     where = where or st
     if profile is None:
-        where.metric("Predicted latency (this host)", "—", help="Calibrate this host first (button below).")
+        where.metric("Predicted latency", "—", help="Calibrate this host first (button below).")
         return None
     pred = predict(design, profile)
     band = pred["band_pct"]
-    value = f"{pred['predicted_ms']:.2f} ms" + (f" ±{band:.0f} %" if band is not None else "")
+    value = f"{pred['predicted_ms']:.2f} ms" + (f" ±{band:.0f}%" if band is not None else "")  # fits a narrow column
     delta = None
     if baseline is not None and baseline.network_hash() != design.network_hash():
         base = predict(baseline, profile)["predicted_ms"]
@@ -75,7 +75,7 @@ def render_predicted_metric(
         helptext += (
             f" Measured: {measured_ms:.2f} ms ({(pred['predicted_ms'] - measured_ms) / measured_ms * 100:+.0f} %)."
         )
-    where.metric("Predicted latency (this host)", value, delta, delta_color="inverse", help=helptext)
+    where.metric("Predicted latency", value, delta, delta_color="inverse", help=helptext)
     return pred
 
 
@@ -100,7 +100,7 @@ def render_roofline(prediction: dict | None, profile: dict | None, measured_ms: 
     if not prediction or not profile:
         st.info("Calibrate this host to see each layer on its roofline.")
         return
-    st.plotly_chart(roofline_figure(prediction, profile.get("roofs"), measured_ms), use_container_width=True)
+    st.plotly_chart(roofline_figure(prediction, profile.get("roofs"), measured_ms), width="stretch")
 
 
 def render_calibrate(backend: str, device: str, threads: int, batch: int, seconds: float = 60.0) -> None:

@@ -170,7 +170,7 @@ def render() -> None:
     found = st.session_state.get("train_folder")
     if found and found["path"] == folder:
         if "error" in found:
-            st.error(found["error"])
+            st.error(found["error"].replace("*", "\\*"))  # the message's *.JPEG must not turn into italics
         else:
             st.success(found["summary"])
             st.caption("Classes: " + ", ".join(found["names"]) + ", …")

@@ -87,9 +87,9 @@ def layer_table(design: Design, prediction: dict | None = None) -> None:
     order = [c for c in df.columns if c not in ("k", "stride")]
     st.dataframe(df, column_config=cfg, column_order=order, hide_index=True, width="stretch", height=420)
     note = (
-        "time share from the last per-layer measurement of this design"
+        "Time share from the last per-layer measurement of this design"
         if shares
-        else "measure with “per-layer split” on the Latency tab to add each layer's share of time"
+        else "Measure with “per-layer split” on the Latency tab to add each layer's share of time"
     )
     st.caption(
         "MACs count conv and linear layers only; FLOPs = 2 × MACs. "
