@@ -39,12 +39,14 @@ FIELD_TITLES = {
 
 
 def _start_search(design, profile, request: SearchRequest) -> None:
+    results = store()  # opened here, in the page's thread: a damaged store is reported on the page
+
     def run(emit, stop):
         return run_search(
             design,
             profile,
             request,
-            store=store(),
+            store=results,
             progress=lambda f, m: emit({"event": "progress", "fraction": f, "message": m}),
             cancel=stop,
         )
