@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 DISPERSION_LIMIT = 0.15  # IQR / median of block means (quiet here: 3-8 %)
 CI_LIMIT_PCT = 3.0  # half-width of the median's bootstrap 95 % interval, in % of the median
-SPARE_LOAD_CORES = 0.25  # other load tolerated beyond the cores our threads leave free
+SPARE_LOAD_CORES = 0.1  # other load tolerated beyond the cores our threads leave free (0.13 cost 10-70 % here)
 MIN_SAMPLES = 5
 BOOTSTRAP_RESAMPLES = 300
 HISTORY_LIMIT = 0.15  # a median this far from the median of this host's earlier clean measurements: noisy

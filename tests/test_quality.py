@@ -22,11 +22,11 @@ def test_a_quiet_host_with_steady_samples_is_ok():
 @pytest.mark.parametrize(
     "threads, cores, other, steal, noisy",
     [
-        (2, 2, 0.3, 0.0, True),  # every core is needed, another process took a third of one
-        (2, 2, 0.2, 0.0, False),  # within the tolerance
-        (2, 2, 0.1, 0.2, True),  # VM steal counts as load too
+        (2, 2, 0.13, 0.0, True),  # every core is needed: a browser redrawing a progress bar took this much
+        (2, 2, 0.08, 0.0, False),  # within the tolerance
+        (2, 2, 0.05, 0.2, True),  # VM steal counts as load too
         (1, 2, 1.0, 0.0, False),  # one thread on two cores: a whole spare core for the others
-        (1, 2, 1.4, 0.0, True),
+        (1, 2, 1.2, 0.0, True),
         (4, 4, 2.0, 0.0, True),
     ],
 )

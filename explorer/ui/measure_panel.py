@@ -20,10 +20,10 @@ from ..quality import is_trusted, reasons, verdict
 from ..spec import Design
 from . import predict_panel
 from .results_view import store
+from .widgets import PROGRESS_POLL_S, coarse_progress
 
 BACKENDS = {"PyTorch (eager)": "torch", "ONNX Runtime": "onnxruntime"}
 BACKEND_NAMES = {v: k for k, v in BACKENDS.items()}
-UI_UPDATE_S = 0.25  # progress redraws per second stay few: the server must stay out of the timed window
 SPLIT_CONSISTENCY_PCT = 10.0
 
 
@@ -74,9 +74,9 @@ def run_measurement(
             while worker.running():
                 events = worker.progress_events()
                 if events:
-                    shown = events[-1]
-                bar.progress(min(max(shown[0], 0.0), 1.0), text=shown[1])  # also where a Cancel click lands
-                time.sleep(UI_UPDATE_S)
+                    shown = coarse_progress(*events[-1])
+                bar.progress(shown[0], text=shown[1])  # also where a Cancel click lands
+                time.sleep(PROGRESS_POLL_S)
             out = worker.wait()
     except UserError as e:
         st.session_state.setdefault("measure_errors", {})[h] = str(e).splitlines()[0]

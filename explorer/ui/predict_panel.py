@@ -25,8 +25,7 @@ from ..predict.profile import calibrate_command, profile_key
 from ..predict.roofline_chart import roofline_figure
 from ..spec import Design
 from .results_view import store
-
-UI_UPDATE_S = 0.25
+from .widgets import PROGRESS_POLL_S, coarse_progress
 
 
 @st.cache_resource
@@ -159,8 +158,8 @@ def render_calibrate(backend: str, device: str, threads: int, batch: int, second
             while not events.empty():
                 last = events.get()
             if last:
-                bar.progress(min(max(last["progress"], 0.0), 1.0), text=last["message"])
-            time.sleep(UI_UPDATE_S)
+                bar.progress(*coarse_progress(last["progress"], last["message"]))
+            time.sleep(PROGRESS_POLL_S)
         out = proc.stdout.read()
     finally:
         if proc.poll() is None:
