@@ -32,9 +32,6 @@ def cached_host_info() -> dict:
     return host_info()  # read once per server: the CPU does not change while the app runs
 
 
-_host = cached_host_info  # older pages' name for it
-
-
 def host_line(threads: int | None = None) -> str:
     h = cached_host_info()
     gpu = f" · GPU: {h['gpu']}" if h.get("gpu") else " · no GPU"
