@@ -172,9 +172,6 @@ class MeasureProcess:
         errors = [e.removeprefix("error: ") for e in self._errors if not e.startswith("warning: ")]
         raise UserError(errors[-1] if errors else f"the measurement worker failed (exit status {code})")
 
-    def warnings(self) -> list[str]:
-        return [e.removeprefix("warning: ") for e in self._errors if e.startswith("warning: ")]
-
 
 def measure_in_worker(design: Design, progress=None, poll_s: float = 0.1, **options) -> dict:
     """Run one measurement in a worker and wait for it; progress(fraction, message) is called as it goes."""

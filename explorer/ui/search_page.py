@@ -52,7 +52,6 @@ def _start_search(design, profile, request: SearchRequest) -> None:
         )
 
     st.session_state.search_job = Job(run, name=f"search from {design.name}")
-    st.session_state.search_start = design
 
 
 @st.fragment(run_every=1.0)
