@@ -20,12 +20,13 @@ from pathlib import Path
 from explorer.cost import compute_cost
 from explorer.hostinfo import cpu_model, physical_cores
 from explorer.hostlock import host_lock
+from explorer.paths import now_iso
 from explorer.predict import predict
 from explorer.predict.calibrate import calibrate, run_worker
 from explorer.predict.profile import profile_key
 from explorer.predict.sampling import heldout_designs
 from explorer.presets import all_presets
-from explorer.results import ResultStore, now_iso
+from explorer.results import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
 

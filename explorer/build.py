@@ -6,7 +6,7 @@ The modules are explorer.network's, the same text the .py export ships; the desi
 
 from __future__ import annotations
 
-from .cost import DEFAULT_CAP, CostCap
+from .limits import DEFAULT_CAP, CostCap
 from .network import Bottleneck, ConvBNAct, ExplorerNet, init_weights
 from .plan import network_data
 from .spec import Design

@@ -160,7 +160,7 @@ def set_rng_state(state: dict) -> None:
 
 
 def runs_dir() -> Path:
-    from .results import default_data_dir
+    from .paths import default_data_dir
 
     return default_data_dir() / "runs"
 

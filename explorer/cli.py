@@ -80,8 +80,9 @@ def cmd_presets(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from .cost import DEFAULT_CAP, compute_cost
+    from .cost import compute_cost
     from .fmt import si, size, text_table
+    from .limits import DEFAULT_CAP
 
     design = design_from_args(args)
     cost = DEFAULT_CAP.check(design, compute_cost(design))

@@ -27,9 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .cost import DEFAULT_CAP
     from .export import atomic_output, class_name, load_weights, onnx_bytes, to_json, to_python
     from .fmt import size
+    from .limits import DEFAULT_CAP
 
     design = design_from_args(args)
     DEFAULT_CAP.check(design)  # every format: a .py file of a network nobody can build helps no one

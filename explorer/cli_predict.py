@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from .cli import design_from_args
     from .cli_calibrate import resolve_target
-    from .cost import DEFAULT_CAP
+    from .limits import DEFAULT_CAP
     from .predict import predict
     from .predict.paper import paper_hardware_prediction
     from .predict.profile import missing_profile, profile_key

@@ -43,7 +43,7 @@ class Cancelled(UserError):
 
 
 def default_lock_path() -> Path:
-    from .results import default_data_dir
+    from .paths import default_data_dir
 
     return default_data_dir() / "measure.lock"
 

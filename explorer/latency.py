@@ -23,7 +23,7 @@ from .allocator import steady_allocator
 from .errors import UserError
 from .hostinfo import available_devices, device_name, host_info, physical_cores, usable_logical_cores, versions
 from .hostlock import DEFAULT_TIMEOUT_S, Cancelled, host_lock
-from .results import now_iso
+from .paths import now_iso
 from .spec import Design, parse_design
 from .timing import Progress, statistics, time_callable
 
@@ -126,7 +126,7 @@ def resolve_threads(threads: int | None) -> tuple[int, str]:
 
 def measured_design(design: Design, input_size: int | None, batch: int) -> Design:
     """The design at the measured input size, validated again (an input below the total stride is refused)."""
-    from .cost import DEFAULT_CAP
+    from .limits import DEFAULT_CAP
 
     if input_size is not None and input_size != design.input_size:
         design = parse_design({**design.to_dict(), "input_size": input_size})

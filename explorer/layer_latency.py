@@ -30,8 +30,8 @@ from .latency import (
     resolve_threads,
     versions,
 )
+from .paths import now_iso
 from .plan import blocks, expand
-from .results import now_iso
 from .spec import Design
 from .timing import WARMUP_SHARE, Progress, statistics
 

@@ -15,11 +15,11 @@ import json
 import os
 import sqlite3
 import stat
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import UserError
+from .paths import default_data_dir, now_iso
 
 APP_ID = "cnn-explorer-results"
 SCHEMA_VERSION = 1
@@ -79,21 +79,8 @@ CREATE INDEX accuracy_key ON accuracy (design_hash);
 """
 
 
-def default_data_dir() -> Path:
-    """$EXPLORER_DATA_DIR, else $XDG_DATA_HOME/cnn-explorer, else ~/.local/share/cnn-explorer."""
-    env = os.environ.get("EXPLORER_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_DATA_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share") / "cnn-explorer"
-
-
 def default_store_path() -> Path:
     return default_data_dir() / "results.sqlite"
-
-
-def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def _json_object(text) -> dict | None:

@@ -5,9 +5,10 @@ from hypothesis import given
 from strategies import designs
 
 from explorer.build import build_model
-from explorer.cost import DEFAULT_CAP, CostCap, compute_cost
+from explorer.cost import compute_cost
 from explorer.crosscheck import flop_counter_macs, thop_counts
 from explorer.errors import DesignError
+from explorer.limits import DEFAULT_CAP, CostCap
 from explorer.presets import all_presets, get_preset
 from explorer.spec import parse_design
 

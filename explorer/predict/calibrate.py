@@ -303,6 +303,6 @@ def _prior_weight() -> float:
 
 
 def _now() -> str:
-    from ..results import now_iso
+    from ..paths import now_iso
 
     return now_iso()

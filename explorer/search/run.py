@@ -20,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..compare import global_diff, stage_diff
-from ..cost import DEFAULT_CAP, compute_cost
+from ..cost import compute_cost
 from ..errors import UserError
 from ..hostlock import DEFAULT_TIMEOUT_S, host_lock
+from ..limits import DEFAULT_CAP
 from ..predict import predict
 from ..predict.features import PARAMETER_NAMES
 from ..predict.model import design_row

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 import streamlit as st
 
-from ..cost import DEFAULT_CAP
 from ..errors import DesignError
+from ..limits import DEFAULT_CAP
 from ..presets import BASELINE_PRESET, DEFAULT_PRESET, all_presets, get_preset
 from ..spec import Design
 from ..table import design_from_table, design_to_globals, design_to_rows
