@@ -10,5 +10,5 @@ setup(
         "explorer.presets_data",
     ],
     package_dir={"explorer.presets_data": "presets"},
-    package_data={"explorer": ["imagenet100_wnids.txt"], "explorer.presets_data": ["*.json", "reference/*.json"]},
+    package_data={"explorer.train": ["imagenet100_wnids.txt"], "explorer.presets_data": ["*.json", "reference/*.json"]},
 )

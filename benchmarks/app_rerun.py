@@ -16,8 +16,8 @@ os.environ.setdefault("EXPLORER_DATA_DIR", tempfile.mkdtemp())
 
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from explorer.cost import compute_cost  # noqa: E402
-from explorer.presets import get_preset  # noqa: E402
+from explorer.design.cost import compute_cost
+from explorer.design.presets import get_preset
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 EDITOR = "editor::MobileNet V2::0"

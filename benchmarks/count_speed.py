@@ -9,10 +9,10 @@ import time
 
 import torch
 
-from explorer.cost import compute_cost
-from explorer.crosscheck import flop_counter_macs, thop_counts
+from explorer.design.cost import compute_cost
+from explorer.design.presets import all_presets
 from explorer.fmt import text_table
-from explorer.presets import all_presets
+from explorer.model.crosscheck import flop_counter_macs, thop_counts
 
 
 def best_of(fn, repeats: int) -> float:
@@ -48,7 +48,7 @@ def main() -> None:
         )
     )
     print(
-        "\nanalytic: explorer.cost.compute_cost (best of 50); the others build the model and run one forward "
+        "\nanalytic: explorer.design.cost.compute_cost (best of 50); the others build the model and run one forward "
         f"pass (best of 3), {torch.get_num_threads()} torch threads. Target: analytic well under 5 ms for MobileNet V2."
     )
 

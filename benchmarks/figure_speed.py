@@ -12,7 +12,10 @@ import time
 t0 = time.perf_counter()
 import plotly.graph_objects as go  # noqa: E402
 
-from explorer.charts import (  # noqa: E402
+from explorer.design.cost import compute_cost  # noqa: E402
+from explorer.design.presets import BASELINE_PRESET, all_presets, get_preset  # noqa: E402
+from explorer.fmt import text_table  # noqa: E402
+from explorer.viz.charts import (  # noqa: E402
     accuracy_latency_figure,
     flops_latency_figure,
     layer_split_figure,
@@ -20,10 +23,7 @@ from explorer.charts import (  # noqa: E402
     reference_points_from_paper,
     split_rows,
 )
-from explorer.cost import compute_cost  # noqa: E402
-from explorer.diagram import network_figure  # noqa: E402
-from explorer.fmt import text_table  # noqa: E402
-from explorer.presets import BASELINE_PRESET, all_presets, get_preset  # noqa: E402
+from explorer.viz.diagram import network_figure  # noqa: E402
 
 REPEATS = 15
 

@@ -8,9 +8,9 @@ its MAC share (depthwise convs, residual adds) is memory-bound: MACs do not pred
 
 import argparse
 
+from explorer.design.presets import get_preset
 from explorer.fmt import text_table
-from explorer.layer_latency import layer_breakdown
-from explorer.presets import get_preset
+from explorer.measure.layer_latency import layer_breakdown
 
 
 def pct(v):

@@ -21,12 +21,12 @@ import time
 import torch
 from torch import nn
 
-from explorer.build import build_model
-from explorer.cost import compute_cost
+from explorer.design.cost import compute_cost
+from explorer.design.presets import BASELINE_PRESET, all_presets, get_preset
 from explorer.fmt import si, text_table
-from explorer.hostinfo import host_info
-from explorer.latency import measure, measure_module
-from explorer.presets import BASELINE_PRESET, all_presets, get_preset
+from explorer.measure.hostinfo import host_info
+from explorer.measure.latency import measure, measure_module
+from explorer.model.build import build_model
 
 NO_SKIP = "SM_V2 (no skips)"
 CLAIMS = [  # (label, numerator preset, denominator preset, the paper's CPU ratio, the paper's GPU ratio)
@@ -36,7 +36,7 @@ CLAIMS = [  # (label, numerator preset, denominator preset, the paper's CPU rati
 ]
 
 
-# -- an independent MobileNetV2, written from the paper's Table 1 in torchvision's style, not via explorer.build --
+# -- an independent MobileNetV2 from the paper's Table 1, in torchvision's style, not via explorer.model.build --
 class ConvBNReLU(nn.Sequential):
     def __init__(self, cin: int, cout: int, kernel_size: int = 3, stride: int = 1, groups: int = 1):
         padding = (kernel_size - 1) // 2

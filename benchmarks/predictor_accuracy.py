@@ -17,16 +17,16 @@ import argparse
 import time
 from pathlib import Path
 
-from explorer.cost import compute_cost
-from explorer.hostinfo import cpu_model, physical_cores
-from explorer.hostlock import host_lock
+from explorer.design.cost import compute_cost
+from explorer.design.presets import all_presets
+from explorer.measure.hostinfo import cpu_model, physical_cores
+from explorer.measure.hostlock import host_lock
 from explorer.paths import now_iso
 from explorer.predict import predict
 from explorer.predict.calibrate import calibrate, run_worker
 from explorer.predict.profile import profile_key
 from explorer.predict.sampling import heldout_designs
-from explorer.presets import all_presets
-from explorer.results import ResultStore
+from explorer.store.results import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
 

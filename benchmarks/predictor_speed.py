@@ -10,11 +10,11 @@ worst per design, and for the largest design.
 import argparse
 import time
 
-from explorer.cost import compute_cost
+from explorer.design.cost import compute_cost
+from explorer.design.presets import all_presets
 from explorer.predict import predict
 from explorer.predict.model import prior_coefficients
 from explorer.predict.sampling import heldout_designs
-from explorer.presets import all_presets
 
 BUDGET_MS = 20.0
 

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from explorer.hostinfo import host_info
+from explorer.measure.hostinfo import host_info
 
 
 def bench(preset: str, backend: str, budget: float, store: str) -> dict:
@@ -99,7 +99,7 @@ def main() -> None:
         flipped = "flipped to noisy" if r["quality"]["verdict"] == "noisy" else "NOT flagged"
         print(f"{backend}: " + describe(r) + f"\n  -> {flipped}")
         time.sleep(2.0)  # let the host settle before the next part
-    print(f"\n(pid {os.getpid()}; figures from bench's own quality verdict: explorer/quality.py)")
+    print(f"\n(pid {os.getpid()}; figures from bench's own quality verdict: explorer/measure/quality.py)")
 
 
 if __name__ == "__main__":

@@ -14,13 +14,13 @@ import argparse
 import time
 from pathlib import Path
 
+from explorer.design.presets import get_preset
+from explorer.design.spec import parse_design
 from explorer.fmt import si
-from explorer.hostinfo import host_info, physical_cores
+from explorer.measure.hostinfo import host_info, physical_cores
 from explorer.predict.profile import missing_profile, profile_key
-from explorer.presets import get_preset
-from explorer.results import ResultStore
 from explorer.search import SearchRequest, run_search
-from explorer.spec import parse_design
+from explorer.store.results import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
 

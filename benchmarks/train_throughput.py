@@ -4,7 +4,7 @@ Run: python benchmarks/train_throughput.py [--res 128] [--batch 64] [--steps 20]
 Generates photo-like JPEGs at ImageNet's typical size (400x350, quality 90) in a temporary folder, then:
   1. decode speed of one process: with PIL draft() (libjpeg's reduced-scale decoding) and without;
   2. compute only: SM_V2 train steps on a uint8 batch already in memory (same normalisation and optimizer);
-  3. pipeline: explorer.train.fine_tune on the JPEG folder, with 1 and 2 loader workers.
+  3. pipeline: explorer.train.loop.fine_tune on the JPEG folder, with 1 and 2 loader workers.
 Rounds interleave the measurements (compute, pipeline, pipeline, compute), so a noisy shared machine
 affects all alike; the medians over all rounds are compared.
 The target: pipeline >= 0.8 x compute-only at the quick-run resolution.
@@ -21,11 +21,11 @@ from pathlib import Path
 import torch
 from PIL import Image, JpegImagePlugin
 
-from explorer.build import build_model
-from explorer.data import load_image, normalize_batch
-from explorer.presets import get_preset
-from explorer.train import TrainConfig, fine_tune
-from explorer.train_config import amp_setup
+from explorer.design.presets import get_preset
+from explorer.model.build import build_model
+from explorer.train.config import amp_setup
+from explorer.train.data import load_image, normalize_batch
+from explorer.train.loop import TrainConfig, fine_tune
 
 CLASSES = 10
 

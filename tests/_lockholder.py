@@ -3,7 +3,7 @@
 import threading
 from contextlib import contextmanager
 
-from explorer.hostlock import host_lock
+from explorer.measure.hostlock import host_lock
 
 
 @contextmanager

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from tiny_design import TINY
 
-from explorer.spec import Design, parse_design
+from explorer.design.spec import Design, parse_design
 
 # `explorer` comes from the project's (editable) install, as .ci/run makes it; the shared helpers (strategies,
 # export_helpers) from this folder, which pytest puts on sys.path as the tests' root folder (no __init__.py).

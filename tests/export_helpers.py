@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from explorer.spec import Design, parse_design
+from explorer.design.spec import Design, parse_design
 
 TINY = {
     "name": "tiny",

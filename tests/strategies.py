@@ -2,7 +2,7 @@
 
 from hypothesis import strategies as st
 
-from explorer.spec import Design, parse_design
+from explorer.design.spec import Design, parse_design
 
 
 @st.composite

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.cost import compute_cost
+from explorer.design.cost import compute_cost
+from explorer.design.presets import get_preset
 from explorer.fmt import si
-from explorer.presets import get_preset
 
 ROOT = Path(__file__).resolve().parent.parent
 EDITOR = "editor::SM_V2::0"

@@ -1,4 +1,4 @@
-"""Compare page and explorer.compare: real residual adds, stages aligned so removals read as removals,
+"""Compare page and explorer.viz.compare: real residual adds, stages aligned so removals read as removals,
 readable numbers, no raw None, one entry per network."""
 
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.compare import align_stages, residual_adds, stage_diff
-from explorer.presets import get_preset
+from explorer.design.presets import get_preset
+from explorer.viz.compare import align_stages, residual_adds, stage_diff
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,7 +43,7 @@ def test_alignment_of_equal_tables_is_one_to_one_and_deltas_add_up():
     sm = get_preset("SM_V2")
     assert align_stages(sm.stages, sm.stages) == [(i, i) for i in range(len(sm.stages))]
     a, b = get_preset("MobileNet V2"), get_preset("SM_V2_x2nr")
-    from explorer.cost import compute_cost
+    from explorer.design.cost import compute_cost
 
     head = lambda d: sum(lc.macs for lc in compute_cost(d).layers if not lc.layer.block)  # noqa: E731
     total = sum(r["macs_delta"] for r in stage_diff(a, b))

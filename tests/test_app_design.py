@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.cost import compute_cost
+from explorer.design.cost import compute_cost
+from explorer.design.presets import get_preset
 from explorer.errors import UserError
 from explorer.fmt import si
-from explorer.presets import get_preset
 from explorer.ui.widgets import delta_text, percent_text
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from explorer.build import build_model
-from explorer.checkpoint import save_checkpoint
-from explorer.cost import compute_cost
+from explorer.design.cost import compute_cost
+from explorer.design.spec import Design, Stage
 from explorer.export import to_python
-from explorer.spec import Design, Stage
+from explorer.model.build import build_model
+from explorer.train.checkpoint import save_checkpoint
 
 TINY = Design(name="tiny net", stages=(Stage(1, 8, 1, 1), Stage(2, 16, 2, 2)), num_classes=5, input_size=32)
 
@@ -82,7 +82,7 @@ def test_the_docstring_example_loads_the_apps_weights_download(tmp_path, monkeyp
 def test_the_export_panel_reads_a_checkpoint_once_not_on_every_rerun(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    from explorer.presets import get_preset
+    from explorer.design.presets import get_preset
     from explorer.ui import export_panel
 
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.presets import get_preset
-from explorer.results import ResultStore
+from explorer.design.presets import get_preset
+from explorer.store.results import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,7 +90,7 @@ def test_no_backend_ratio_from_a_noisy_number(data_dir):
 
 
 def test_the_latency_tab_predicts_and_explains_with_a_profile(data_dir):
-    from explorer.hostinfo import physical_cores
+    from explorer.measure.hostinfo import physical_cores
     from explorer.predict.model import prior_coefficients
     from explorer.predict.profile import profile_key
 
@@ -121,7 +121,7 @@ def test_without_a_profile_the_latency_tab_offers_a_calibration():
 
 
 def test_charts_and_classroom_explain_the_flops_gap_with_a_profile(data_dir):
-    from explorer.hostinfo import physical_cores
+    from explorer.measure.hostinfo import physical_cores
     from explorer.predict.model import prior_coefficients
     from explorer.predict.profile import profile_key
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer.hostinfo import physical_cores
+from explorer.measure.hostinfo import physical_cores
 from explorer.predict.model import prior_coefficients
 from explorer.predict.profile import profile_key
-from explorer.results import ResultStore
+from explorer.store.results import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
 

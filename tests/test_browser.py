@@ -6,9 +6,9 @@ reason printed, when no Chromium is installed.
 
 from browser_support import ARTIFACTS, BROWSER_MARKS, _click_toggle, _edit_cell, _metrics, _wait_for, app_url, driver
 
-from explorer.cost import compute_cost
+from explorer.design.cost import compute_cost
+from explorer.design.presets import get_preset
 from explorer.fmt import si, size
-from explorer.presets import get_preset
 
 pytestmark = BROWSER_MARKS
 __all__ = ["app_url", "driver"]  # fixtures used by name

@@ -5,8 +5,10 @@ import math
 
 import pytest
 
-from explorer import charts
-from explorer.charts import (
+from explorer.design.cost import compute_cost
+from explorer.design.presets import all_presets, get_preset
+from explorer.viz import charts
+from explorer.viz.charts import (
     accuracy_latency_figure,
     flops_latency_figure,
     layer_split_figure,
@@ -17,8 +19,6 @@ from explorer.charts import (
     split_rows,
     with_quality,
 )
-from explorer.cost import compute_cost
-from explorer.presets import all_presets, get_preset
 
 # ---------- Pareto front ----------
 
@@ -323,7 +323,7 @@ def test_latency_axes_never_go_below_zero():
 
 
 def test_point_labels_never_overlap_in_a_crowded_chart():
-    from explorer.charts_labels import ASSUMED_PLOT_WIDTH_PX, boxes_overlap, label_box, to_pixels
+    from explorer.viz.labels import ASSUMED_PLOT_WIDTH_PX, boxes_overlap, label_box, to_pixels
 
     crowd = measured() + measured(backend="onnxruntime") + measured(host="other")
     for fig in (accuracy_latency_figure(paper_gpu(), crowd, []), flops_latency_figure(crowd, paper_gpu())):
@@ -356,8 +356,8 @@ def test_accuracies_on_other_data_never_share_the_papers_axis():
 
 
 def test_gather_from_a_store_keeps_spread_quality_and_dataset(tmp_path):
-    from explorer.chartdata import datasets, gather
-    from explorer.results import ResultStore
+    from explorer.store.results import ResultStore
+    from explorer.viz.chartdata import datasets, gather
 
     s = ResultStore(tmp_path / "r.sqlite")
     sm, mv2 = get_preset("SM_V2"), get_preset("MobileNet V2")

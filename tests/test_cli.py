@@ -75,7 +75,7 @@ def test_bad_arguments_exit_2(args, expected):
 
 def test_summary_does_not_import_heavy_libraries():
     code = (
-        "import sys; from explorer.cli import main; main(['summary', '--preset', 'SM_V2', '--json']); "
+        "import sys; from explorer.cli.main import main; main(['summary', '--preset', 'SM_V2', '--json']); "
         "heavy = [m for m in ('torch', 'onnx', 'onnxruntime', 'streamlit') if m in sys.modules]; "
         "sys.stderr.write(repr(heavy))"
     )
@@ -95,7 +95,7 @@ def test_a_closed_pipe_is_not_an_internal_error():
 
 
 def test_usage_names_the_command_as_typed(monkeypatch):
-    from explorer.cli import program_name
+    from explorer.cli.main import program_name
 
     monkeypatch.setattr("sys.argv", ["/venv/bin/explorer", "summary"])
     assert program_name() == "explorer"

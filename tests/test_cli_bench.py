@@ -9,9 +9,9 @@ import pytest
 import torch
 from tiny_design import TINY
 
-from explorer.cli import main
-from explorer.presets import preset_names
-from explorer.results import ResultStore
+from explorer.cli.main import main
+from explorer.design.presets import preset_names
+from explorer.store.results import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = ("median_ms", "iqr_ms", "runs", "backend", "device", "threads", "batch")
@@ -126,7 +126,7 @@ def test_every_preset_on_both_cpu_backends(capsys, preset, backend):
 
 
 def test_a_noisy_result_is_kept_stored_and_flagged_on_stderr(capsys, spec, data_dir, monkeypatch):
-    from explorer import quality
+    from explorer.measure import quality
 
     def busy(before, after, window_s):
         return {"window_s": window_s, "own_cpu_cores": 1.0, "other_cpu_cores": 1.5, "steal_cores": 0.2}
@@ -143,7 +143,7 @@ def test_a_noisy_result_is_kept_stored_and_flagged_on_stderr(capsys, spec, data_
 
 
 def test_a_quiet_result_prints_no_warning(capsys, spec, monkeypatch):
-    from explorer import quality
+    from explorer.measure import quality
 
     def quiet(before, after, window_s):
         return {"window_s": window_s, "own_cpu_cores": 1.0, "other_cpu_cores": 0.0, "steal_cores": 0.0}

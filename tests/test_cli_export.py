@@ -11,11 +11,11 @@ import torch
 from export_helpers import TINY
 
 import explorer.export
-import explorer.export_onnx
-from explorer.build import build_model
-from explorer.cli import main
+import explorer.export.onnx_file
+from explorer.cli.main import main
+from explorer.design.presets import get_preset
 from explorer.export import from_json
-from explorer.presets import get_preset
+from explorer.model.build import build_model
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,7 +72,7 @@ def test_failed_verification_exits_1_and_says_so(tmp_path, capsys, monkeypatch, 
         message = "ONNX Runtime differs from PyTorch"
         return {"checker_ok": True, "max_abs_diff": 0.5, "batch_sizes": (1, 3), "verified": False, "message": message}
 
-    monkeypatch.setattr(explorer.export_onnx, "verify_onnx", failing)
+    monkeypatch.setattr(explorer.export.onnx_file, "verify_onnx", failing)
     code, _, err = export(capsys, "--spec", spec, "--format", "onnx", "--out", tmp_path / "m.onnx")
     assert code == 1 and "failed verification: ONNX Runtime differs" in one_error_line(err)
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from explorer.cli import main
+from explorer.cli.main import main
 
 LAYER_KEYS = {"name", "predicted_ms", "bound", "compute_ms", "memory_ms", "overhead_ms"}
 

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from explorer.cli import main
+from explorer.cli.main import main
 from explorer.predict.model import prior_coefficients
 from explorer.predict.profile import profile_key
-from explorer.results import ResultStore
+from explorer.store.results import ResultStore
 
 
 @pytest.fixture(autouse=True)

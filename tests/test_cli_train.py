@@ -35,7 +35,7 @@ def test_json_summary_and_result_in_the_default_store(tmp_path, spec):
     assert {"top1", "top5", "steps", "images_per_s", "checkpoint"} <= set(out) and out["steps"] == 6
     assert Path(out["checkpoint"]).is_file() and out["skipped_images"] == 1
     assert "Kaggle ImageNet100 layout: 4 classes" in r.stderr
-    from explorer.results import ResultStore
+    from explorer.store.results import ResultStore
 
     rows = ResultStore(tmp_path / "explorer-data" / "results.sqlite").accuracies()
     assert [row["steps"] for row in rows] == [6] and rows[0]["label"].startswith("quick fine-tune (49 images")
@@ -83,7 +83,7 @@ def test_torchrun_two_processes_gloo_writes_one_checkpoint(tmp_path, spec):
     assert summary["world_size"] == 2 and summary["global_batch"] == 8 and summary["steps"] == 4
     assert summary["val_images"] == 16  # the two shards together cover the split exactly once
     assert sorted(p.name for p in out.iterdir()) == ["last.pt"]
-    from explorer.checkpoint import load_checkpoint
+    from explorer.train.checkpoint import load_checkpoint
 
     ck = load_checkpoint(out / "last.pt")
     assert ck["world_size"] == 2 and ck["step"] == 4 and not any(k.startswith("module.") for k in ck["model"])
@@ -91,7 +91,7 @@ def test_torchrun_two_processes_gloo_writes_one_checkpoint(tmp_path, spec):
 
 def test_train_holds_the_host_lock_and_waits_for_a_measurement(tmp_path, spec):
     """Training beside a measurement would spoil its numbers: the CLI waits for the host, says so, then trains."""
-    from explorer.hostlock import host_lock
+    from explorer.measure.hostlock import host_lock
 
     data = imagenet_layout(tmp_path / "data", classes=2, train=3, val=1)
     env = {**os.environ, "EXPLORER_DATA_DIR": str(tmp_path / "explorer-data"), "OMP_NUM_THREADS": "1"}

@@ -4,13 +4,13 @@ import pytest
 from hypothesis import given
 from strategies import designs
 
-from explorer.build import build_model
-from explorer.cost import compute_cost
-from explorer.crosscheck import flop_counter_macs, thop_counts
+from explorer.design.cost import compute_cost
+from explorer.design.limits import DEFAULT_CAP, CostCap
+from explorer.design.presets import all_presets, get_preset
+from explorer.design.spec import parse_design
 from explorer.errors import DesignError
-from explorer.limits import DEFAULT_CAP, CostCap
-from explorer.presets import all_presets, get_preset
-from explorer.spec import parse_design
+from explorer.model.build import build_model
+from explorer.model.crosscheck import flop_counter_macs, thop_counts
 
 
 def _n_params(model) -> int:

@@ -7,7 +7,8 @@ import torch
 from _imagedata import CORRUPT, NAMES, WNIDS, draw_image, imagenet1k_layout, imagenet_layout, kaggle_layout
 from PIL import Image, JpegImagePlugin
 
-from explorer.data import (
+from explorer.errors import UserError
+from explorer.train.data import (
     ImageDataset,
     ResumableSampler,
     ShardSampler,
@@ -18,7 +19,6 @@ from explorer.data import (
     make_loader,
     normalize_batch,
 )
-from explorer.errors import UserError
 
 
 def test_imagenet_layout_is_detected_with_counts(tmp_path):

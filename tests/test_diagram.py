@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from strategies import designs
 
-from explorer.diagram import PLOT_WIDTH_PX, STEP_CHAR_PX, TICK_CHAR_PX, network_figure, text_width
-from explorer.plan import blocks, expand
-from explorer.presets import all_presets, get_preset
-from explorer.spec import parse_design
+from explorer.design.plan import blocks, expand
+from explorer.design.presets import all_presets, get_preset
+from explorer.design.spec import parse_design
+from explorer.viz.diagram import PLOT_WIDTH_PX, STEP_CHAR_PX, TICK_CHAR_PX, network_figure, text_width
 
 
 def arcs(fig):

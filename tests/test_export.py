@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 from strategies import designs
 from torch import nn
 
-from explorer.build import build_model
-from explorer.cost import compute_cost
+from explorer.design.cost import compute_cost
+from explorer.design.presets import all_presets, get_preset
+from explorer.design.spec import BIDI_CONTROLS, parse_design, text_problem
 from explorer.errors import DesignError, UserError
 from explorer.export import class_name, from_json, onnx_bytes, to_json, to_onnx, to_python, verify_onnx
-from explorer.presets import all_presets, get_preset
-from explorer.spec import BIDI_CONTROLS, parse_design, text_problem
+from explorer.model.build import build_model
 
 RUFF = Path(sys.executable).parent / "ruff"
 INJECTION = 'x"""); import os; os.system("echo pwned"); ("""'

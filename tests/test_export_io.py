@@ -7,9 +7,9 @@ import pytest
 import torch
 from export_helpers import randomize, tiny
 
-from explorer.build import build_model
 from explorer.errors import UserError
 from explorer.export import load_weights
+from explorer.model.build import build_model
 
 
 def test_load_weights_accepts_checkpoints_and_bare_state_dicts(tmp_path):

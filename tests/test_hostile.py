@@ -14,16 +14,16 @@ from export_helpers import randomize, tiny
 from hypothesis import given
 from hypothesis import strategies as st
 
-import explorer.data
-from explorer.build import build_model
-from explorer.checkpoint import load_checkpoint, save_checkpoint
-from explorer.data import check_dataset_location, detect_dataset
+import explorer.train.data
+from explorer.design.spec import Design, load_design_text, parse_design
 from explorer.errors import UserError
-from explorer.export_onnx import onnx_bytes, verify_onnx
-from explorer.results import ResultStore
+from explorer.export.onnx_file import onnx_bytes, verify_onnx
+from explorer.model.build import build_model
 from explorer.safeio import atomic_write, read_file, remove_stale_temps
-from explorer.spec import Design, load_design_text, parse_design
-from explorer.train import TrainConfig, fine_tune
+from explorer.store.results import ResultStore
+from explorer.train.checkpoint import load_checkpoint, save_checkpoint
+from explorer.train.data import check_dataset_location, detect_dataset
+from explorer.train.loop import TrainConfig, fine_tune
 
 # -- the design parser: a Design or a UserError, nothing else ----------------------------------------------
 
@@ -261,7 +261,7 @@ def test_an_unreadable_class_folder_is_named(tmp_path, monkeypatch):
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)
 
-    monkeypatch.setattr(explorer.data.os, "scandir", scandir)
+    monkeypatch.setattr(explorer.train.data.os, "scandir", scandir)
     with pytest.raises(UserError, match=f"{locked}: cannot list the class folder \\(Permission denied\\)"):
         detect_dataset(root)
 

@@ -12,7 +12,7 @@ import pytest
 from _lockholder import lock_held_elsewhere
 
 from explorer.errors import UserError
-from explorer.hostlock import Cancelled, HostBusy, host_lock
+from explorer.measure.hostlock import Cancelled, HostBusy, host_lock
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -50,7 +50,7 @@ def test_two_threads_serialize():
 
 CHILD = """
 import sys, time
-from explorer.hostlock import host_lock
+from explorer.measure.hostlock import host_lock
 with host_lock("process test", timeout=20, path=sys.argv[1]):
     start = time.time()
     time.sleep(0.4)

@@ -9,14 +9,14 @@ import pytest
 import torch
 from _lockholder import lock_held_elsewhere
 
-import explorer.build
-from explorer import latency, latency_ort
-from explorer.cost import compute_cost
+import explorer.model.build
+from explorer.design.cost import compute_cost
 from explorer.errors import UserError
-from explorer.hostlock import Cancelled, HostBusy, host_lock
-from explorer.latency import available_devices, host_info, measure, physical_cores
-from explorer.layer_latency import layer_breakdown
-from explorer.timing import time_callable
+from explorer.measure import latency, latency_ort
+from explorer.measure.hostlock import Cancelled, HostBusy, host_lock
+from explorer.measure.latency import available_devices, host_info, measure, physical_cores
+from explorer.measure.layer_latency import layer_breakdown
+from explorer.measure.timing import time_callable
 
 FAST = dict(budget_s=0.1, min_runs=5)
 
@@ -66,7 +66,7 @@ def test_automatic_warmup_lasts_a_share_of_the_budget():
 
 def test_thread_count_applied_inside_and_restored(tiny, monkeypatch):
     seen = []
-    real_build = explorer.build.build_model
+    real_build = explorer.model.build.build_model
 
     def recording_build(design):
         model = real_build(design)
@@ -75,7 +75,7 @@ def test_thread_count_applied_inside_and_restored(tiny, monkeypatch):
         )
         return model
 
-    monkeypatch.setattr(explorer.build, "build_model", recording_build)
+    monkeypatch.setattr(explorer.model.build, "build_model", recording_build)
     prior = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -131,7 +131,7 @@ def test_budget_holds_and_is_never_extended_for_min_runs():
 
 
 def test_timing_stops_early_once_the_median_is_tight(monkeypatch):
-    from explorer import timing
+    from explorer.measure import timing
 
     monkeypatch.setattr(timing.quality, "median_interval", lambda samples, resamples=100: (0.999, 1.001))
     monkeypatch.setattr(timing, "_median", lambda values: 1.0)
@@ -160,7 +160,7 @@ def test_every_result_carries_a_quality_verdict_and_says_where_the_time_went(tin
 
 
 def test_a_busy_host_makes_the_result_noisy(tiny, monkeypatch):
-    from explorer import quality
+    from explorer.measure import quality
 
     def busy(before, after, window_s):  # two other processes' worth of CPU during the timed window
         return {"window_s": window_s, "own_cpu_cores": 1.0, "other_cpu_cores": 1.9, "steal_cores": 0.0}
@@ -193,7 +193,7 @@ def test_onnxruntime_backend(tiny):
 
 
 def test_ort_session_threads_are_set(tiny):
-    model = explorer.build.build_model(tiny).eval()
+    model = explorer.model.build.build_model(tiny).eval()
     x = latency.example_input(tiny, 1, "cpu", False)
     onnx_bytes, exporter = latency_ort.export_onnx(model, x)
     assert "opset 17" in exporter
@@ -235,7 +235,7 @@ def test_bad_arguments(tiny, kw, match):
 
 
 def test_input_below_the_total_stride_is_refused():
-    from explorer.presets import get_preset
+    from explorer.design.presets import get_preset
 
     with pytest.raises(UserError, match="input_size: must be at least the total stride 32"):
         measure(get_preset("SM_V2"), input_size=16)
@@ -290,7 +290,7 @@ def test_layer_breakdown_matches_cost_model(tiny):
 def test_allocator_is_fixed_and_reported(tiny, monkeypatch):
     import platform
 
-    from explorer import allocator
+    from explorer.measure import allocator
 
     r = measure(tiny, **FAST)
     assert r.allocator and r.allocator in r.protocol

@@ -6,9 +6,9 @@ import pytest
 from _lockholder import lock_held_elsewhere
 
 from explorer.errors import UserError
-from explorer.hostlock import host_lock
-from explorer.measure_process import MeasureProcess, measure_in_worker
-from explorer.results import ResultStore
+from explorer.measure.hostlock import host_lock
+from explorer.measure.process import MeasureProcess, measure_in_worker
+from explorer.store.results import ResultStore
 
 
 @pytest.fixture(autouse=True)

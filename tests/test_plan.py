@@ -5,10 +5,10 @@ import json
 from hypothesis import given
 from strategies import designs
 
-from explorer.build import build_model
-from explorer.network import Bottleneck
-from explorer.plan import STAGE_FIELDS, LayerKind, blocks, expand, network_data
-from explorer.presets import get_preset
+from explorer.design.plan import STAGE_FIELDS, LayerKind, blocks, expand, network_data
+from explorer.design.presets import get_preset
+from explorer.model.build import build_model
+from explorer.model.network import Bottleneck
 
 
 @given(designs())

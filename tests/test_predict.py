@@ -10,9 +10,10 @@ import threading
 
 import pytest
 
-from explorer.cost import compute_cost
+from explorer.design.cost import compute_cost
+from explorer.design.presets import get_preset
 from explorer.errors import UserError
-from explorer.hostlock import Cancelled
+from explorer.measure.hostlock import Cancelled
 from explorer.predict import predict
 from explorer.predict.calibrate import build_profile, calibrate, cross_validate
 from explorer.predict.features import PARAMETER_NAMES, layer_features
@@ -26,8 +27,7 @@ from explorer.predict.sampling import (
     calibration_designs,
     heldout_designs,
 )
-from explorer.presets import get_preset
-from explorer.results import ResultStore
+from explorer.store.results import ResultStore
 
 PRIOR = prior_coefficients(200.0, 20.0, "torch")
 
@@ -83,7 +83,7 @@ def test_prediction_is_deterministic_given_a_profile(calibrated):
 
 def test_refitting_the_same_samples_gives_the_same_coefficients(calibrated):
     profile, _, _, _ = calibrated
-    from explorer.spec import parse_design
+    from explorer.design.spec import parse_design
 
     measured = [
         {**s, "design": parse_design(s["design"]), "quality": {"verdict": s["verdict"], "reasons": s["reasons"]}}
@@ -258,7 +258,7 @@ def test_leave_one_out_excludes_the_point_it_predicts():
 
     fits = paper.paper_fits()
     first = fits["cpu"]["leave_one_out"][0]
-    from explorer.presets import all_presets
+    from explorer.design.presets import all_presets
 
     rest = [d for d in all_presets() if d.name != first["name"] and (d.meta.get("paper") or {}).get("cpu_ms")]
     coef = paper._fit([paper._totals(d) for d in rest], [d.meta["paper"]["cpu_ms"] for d in rest])
@@ -268,7 +268,7 @@ def test_leave_one_out_excludes_the_point_it_predicts():
 
 # -- the roofline chart ---------------------------------------------------------------------------------
 def test_roofline_places_every_layer_with_flops_under_the_roofs():
-    from explorer.predict.roofline_chart import roofline_figure, roofline_points
+    from explorer.viz.roofline import roofline_figure, roofline_points
 
     profile = {
         "key": {"batch": 1, "backend": "torch", "device": "cpu", "threads": 2, "host": {}, "versions": {}},
@@ -291,8 +291,8 @@ def test_roofline_places_every_layer_with_flops_under_the_roofs():
 def _panel_script():
     import streamlit as st
 
+    from explorer.design.presets import get_preset
     from explorer.predict.model import prior_coefficients
-    from explorer.presets import get_preset
     from explorer.ui import predict_panel
 
     key = {"batch": 1, "backend": "torch", "device": "cpu", "threads": 2, "host": {"cpu": "x"}, "versions": {}}

@@ -2,8 +2,8 @@
 
 import pytest
 
-from explorer import quality
-from explorer.quality import CpuSnapshot, judge, load_between
+from explorer.measure import quality
+from explorer.measure.quality import CpuSnapshot, judge, load_between
 
 STEADY = [10.0, 10.1, 9.9, 10.0, 10.05, 9.95, 10.0, 10.1, 9.9, 10.0] * 3  # IQR ~1 % of the median
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from tiny_design import TINY
 
+from explorer.design.spec import parse_design
 from explorer.errors import UserError
-from explorer.results import ResultStore, default_store_path
-from explorer.spec import parse_design
+from explorer.store.results import ResultStore, default_store_path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -167,8 +167,8 @@ def test_concurrent_threads(store, design):
 
 WRITER = """
 import sys
-from explorer.results import ResultStore
-from explorer.spec import parse_design
+from explorer.store.results import ResultStore
+from explorer.design.spec import parse_design
 d = parse_design({"stages": [{"t": 1, "c": 8, "n": 1, "s": 1}], "input_size": 32})
 s = ResultStore(sys.argv[1])
 for i in range(15):

@@ -6,19 +6,19 @@ import threading
 import pytest
 from tiny_design import TINY
 
-from explorer.cost import compute_cost
+from explorer.design.cost import compute_cost
+from explorer.design.presets import get_preset
+from explorer.design.spec import parse_design
 from explorer.errors import UserError
-from explorer.hostlock import Cancelled
+from explorer.measure.hostlock import Cancelled
 from explorer.predict import predict
 from explorer.predict.model import prior_coefficients
 from explorer.predict.profile import profile_key
-from explorer.presets import get_preset
 from explorer.search import SearchRequest, SearchSpace, run_search
 from explorer.search.evolve import Candidate, pareto_front
 from explorer.search.objectives import NaswotScorer
 from explorer.search.run import predicted_ms
 from explorer.search.space import mutate
-from explorer.spec import parse_design
 
 
 @pytest.fixture(autouse=True)
@@ -151,7 +151,7 @@ def test_naswot_scores_are_deterministic_and_tell_designs_apart():
 
 def test_a_tiny_search_measures_its_candidates_for_real(data_dir):
     """Fits CI: a tiny network, a few hundred screened designs, two measured in a fresh worker."""
-    from explorer.results import ResultStore
+    from explorer.store.results import ResultStore
 
     tiny = parse_design(TINY)
     store = ResultStore(data_dir / "results.sqlite")
@@ -170,7 +170,7 @@ def test_a_tiny_search_measures_its_candidates_for_real(data_dir):
 def test_a_naswot_search_holds_the_host_and_says_its_inputs_are_random(tiny):
     from _lockholder import lock_held_elsewhere
 
-    from explorer.hostlock import HostBusy
+    from explorer.measure.hostlock import HostBusy
 
     r = screen(tiny, objective="naswot", attempts=15, budget_ms=1e3)
     assert r["candidates"] and "random inputs" in r["objective_note"]

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from strategies import designs
 
+from explorer.design.presets import all_presets
+from explorer.design.spec import load_design_text, parse_design
 from explorer.errors import DesignError
-from explorer.presets import all_presets
-from explorer.spec import load_design_text, parse_design
 
 GOOD_STAGE = {"t": 1, "c": 16, "n": 1, "s": 1}
 

@@ -6,11 +6,11 @@ import pytest
 import torch
 from _imagedata import imagenet_layout, tiny_design_dict
 
-from explorer.build import build_model
-from explorer.checkpoint import load_checkpoint, save_checkpoint, warm_start
+from explorer.design.spec import parse_design
 from explorer.errors import UserError
-from explorer.spec import parse_design
-from explorer.train import TrainConfig, fine_tune, lr_at
+from explorer.model.build import build_model
+from explorer.train.checkpoint import load_checkpoint, save_checkpoint, warm_start
+from explorer.train.loop import TrainConfig, fine_tune, lr_at
 
 
 @pytest.fixture(autouse=True)
@@ -119,7 +119,7 @@ def test_warm_start_loads_matching_tensors_and_reports_the_rest(data, tmp_path):
 
 
 def test_time_budget_ends_the_run_and_the_result_is_stored(data, tmp_path):
-    from explorer.results import ResultStore
+    from explorer.store.results import ResultStore
 
     store = tmp_path / "results.sqlite"
     cfg = config(

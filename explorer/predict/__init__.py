@@ -9,7 +9,7 @@ Prediction is pure Python over the exact cost model (no torch import): well unde
 
 from __future__ import annotations
 
-from ..spec import Design
+from ..design.spec import Design
 from .features import layer_features
 from .model import predict_layers
 

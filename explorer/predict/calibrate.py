@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 
 from ..errors import UserError
-from ..hostlock import DEFAULT_TIMEOUT_S, Cancelled, host_lock
+from ..measure.hostlock import DEFAULT_TIMEOUT_S, Cancelled, host_lock
 from .model import design_row, fit, prior_coefficients
 from .profile import PROFILE_FORMAT, key_hash, profile_key
 from .sampling import calibration_designs
@@ -52,7 +52,7 @@ Progress = Callable[[float, str], None]
 
 def _resolve_threads(threads: int | None) -> int:
     if threads is None:
-        from ..hostinfo import physical_cores
+        from ..measure.hostinfo import physical_cores
 
         return physical_cores()
     return threads

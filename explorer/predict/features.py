@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..cost import compute_cost
-from ..plan import Layer
-from ..spec import Design
+from ..design.cost import compute_cost
+from ..design.plan import Layer
+from ..design.spec import Design
 
 TERMS = ("compute", "memory", "overhead")
 NARROW_CHANNELS = 16  # the pointwise "narrow" feature is GFLOP x NARROW_CHANNELS / min(cin, cout)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..spec import Design
+from ..design.spec import Design
 from .features import layer_features
 from .model import nnls
 
@@ -34,7 +34,7 @@ def _fit(rows: list[list[float]], times: list[float]) -> list[float]:
 @lru_cache(maxsize=1)
 def paper_fits() -> dict:
     """Per machine: coefficients, the published points and the leave-one-out errors."""
-    from ..presets import all_presets
+    from ..design.presets import all_presets
 
     points = [(d, d.meta.get("paper") or {}) for d in all_presets()]
     out = {}

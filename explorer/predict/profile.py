@@ -19,11 +19,11 @@ PROFILE_FORMAT = 1
 
 
 def host_fingerprint(device: str) -> dict:
-    from ..hostinfo import cpu_model, physical_cores, usable_logical_cores
+    from ..measure.hostinfo import cpu_model, physical_cores, usable_logical_cores
 
     gpu = None
     if device == "cuda":
-        from ..hostinfo import device_name
+        from ..measure.hostinfo import device_name
 
         gpu = device_name("cuda")
     return {"cpu": cpu_model(), "physical_cores": physical_cores(), "usable_cores": usable_logical_cores(), "gpu": gpu}
@@ -43,7 +43,7 @@ def library_versions(backend: str, device: str) -> dict:
     if backend == "onnxruntime":
         v["onnxruntime"] = installed("onnxruntime") or installed("onnxruntime-gpu")
     if device == "cuda":
-        from ..hostinfo import versions
+        from ..measure.hostinfo import versions
 
         v.update({k: versions(backend, device).get(k) for k in ("cuda", "cudnn")})
     return v
@@ -60,7 +60,7 @@ def check_target(backend: str, device: str, threads: int, batch: int) -> None:
     if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 1024:
         raise UserError(f"batch must be an integer from 1 to 1024, got {batch!r}")
     if device == "cuda":
-        from ..latency import check_device
+        from ..measure.latency import check_device
 
         check_device(backend, device)  # says "CUDA requested but ... not available" on a CPU host
 

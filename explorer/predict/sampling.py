@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 
-from ..spec import Design, parse_design
+from ..design.spec import Design, parse_design
 
 CALIBRATION_INPUTS = tuple(range(88, 233, 8))  # 88, 96, ..., 232
 HELDOUT_INPUTS = tuple(range(96, 225, 16))  # 96, 112, ..., 224
@@ -37,7 +37,7 @@ def random_design(
     wide_last: float = 0.0,
 ) -> Design:
     """One design of the benchmark's space, with one of `classes` and one of `stems`."""
-    from ..cost import compute_cost
+    from ..design.cost import compute_cost
 
     while True:
         design = _draw(rng, input_sizes, name, classes, stems, min_down, wide_last)

@@ -2,7 +2,7 @@
 
 `python -m explorer.predict.worker` reads one JSON job on stdin ({"backend", "device", "threads", "batch",
 "budget_s", "designs": [design dicts], "retries"}) and writes one JSON line per design on stdout. The parent
-holds the host lock for the whole job, so this process times with explorer.timing directly: the same
+holds the host lock for the whole job, so this process times with explorer.measure.timing directly: the same
 allocator setting, eval mode, inference_mode, warm-up, timing and quality verdict as `bench`. Fresh processes
 matter: a long-lived process drifts 10-20 % slower on a shared VM, and `bench` measures in a fresh one.
 """
@@ -19,8 +19,8 @@ DESIGN_CAP_S = 30.0
 def _runner(design_dict: dict, backend: str, device: str, threads: int, batch: int):
     import torch
 
-    from ..build import build_model
-    from ..spec import parse_design
+    from ..design.spec import parse_design
+    from ..model.build import build_model
 
     design = parse_design(design_dict)
     model = build_model(design).eval()
@@ -29,7 +29,7 @@ def _runner(design_dict: dict, backend: str, device: str, threads: int, batch: i
     if backend == "torch":
         model, x = model.to(device), x.to(device)
         return design, lambda: model(x)  # timed under inference_mode (measure_one), as `bench` does
-    from ..latency_ort import export_onnx, ort_runner, ort_session
+    from ..measure.latency_ort import export_onnx, ort_runner, ort_session
 
     onnx_bytes, _ = export_onnx(model, x)
     return design, ort_runner(ort_session(onnx_bytes, device, threads), x, device)
@@ -38,7 +38,7 @@ def _runner(design_dict: dict, backend: str, device: str, threads: int, batch: i
 def measure_one(design_dict: dict, job: dict) -> dict:
     import torch
 
-    from ..timing import statistics, time_callable
+    from ..measure.timing import statistics, time_callable
 
     backend, device = job["backend"], job.get("device", "cpu")
     threads, batch = int(job["threads"]), int(job.get("batch", 1))
@@ -56,7 +56,7 @@ def measure_one(design_dict: dict, job: dict) -> dict:
                 deadline=time.monotonic() + DESIGN_CAP_S,
             )
         stats = statistics(timed["samples_ms"])
-        quality = timed["quality"]  # explorer.quality's verdict: other load, spread, samples
+        quality = timed["quality"]  # explorer.measure.quality's verdict: other load, spread, samples
         tries.append(
             {"median_ms": stats["median_ms"], "iqr_ms": stats["iqr_ms"], "runs": timed["runs"], "quality": quality}
         )
@@ -74,7 +74,7 @@ def measure_roofs(job: dict) -> dict:
     """The roofline's two roofs on this host: a large GEMM (peak FLOP/s) and a large add (bandwidth)."""
     import torch
 
-    from ..timing import statistics, time_callable
+    from ..measure.timing import statistics, time_callable
 
     device, threads = job.get("device", "cpu"), int(job["threads"])
     budget = min(0.3, float(job["budget_s"]) * 2)
@@ -98,7 +98,7 @@ def measure_roofs(job: dict) -> dict:
 
 
 def main() -> int:
-    from ..allocator import steady_allocator
+    from ..measure.allocator import steady_allocator
 
     job = json.loads(sys.stdin.read())
     steady_allocator()

@@ -2,7 +2,7 @@
 
     result = run_search(start, profile, SearchRequest(objective="params", seconds=60, top=5, seed=0))
 
-Screens with the calibrated latency model (explorer.predict), measures the best for real (explorer.timing's
+Screens with the calibrated latency model (explorer.predict), measures the best for real (explorer.measure.timing's
 verdict, fresh workers). See explorer.search.run for the steps.
 """
 

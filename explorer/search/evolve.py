@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..hostlock import Cancelled
-from ..spec import Design
+from ..design.spec import Design
+from ..measure.hostlock import Cancelled
 from .space import SearchSpace, mutate
 
 POPULATION = 32

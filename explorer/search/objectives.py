@@ -12,9 +12,9 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from ..cost import Cost
+from ..design.cost import Cost
+from ..design.spec import Design
 from ..errors import UserError
-from ..spec import Design
 
 OBJECTIVES = ("params", "macs", "naswot")
 NASWOT_BATCH = 16
@@ -43,7 +43,7 @@ class NaswotScorer:
         if data_folder is None:
             g = torch.Generator().manual_seed(self.seed)
             return torch.randn(NASWOT_BATCH, 3, self.input_size, self.input_size, generator=g)
-        from ..data import detect_dataset, load_image, normalize_batch
+        from ..train.data import detect_dataset, load_image, normalize_batch
 
         info = detect_dataset(data_folder)
         rng = random.Random(self.seed)
@@ -63,7 +63,7 @@ class NaswotScorer:
     def _score(self, design: Design) -> float:
         import torch
 
-        from ..build import build_model
+        from ..model.build import build_model
 
         torch.manual_seed(self.seed)  # the same untrained weights for the same design, every time
         model = build_model(design).train()  # batch statistics: BN normalizes the untrained activations

@@ -19,16 +19,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..compare import global_diff, stage_diff
-from ..cost import compute_cost
+from ..design.cost import compute_cost
+from ..design.limits import DEFAULT_CAP
+from ..design.spec import Design
 from ..errors import UserError
-from ..hostlock import DEFAULT_TIMEOUT_S, host_lock
-from ..limits import DEFAULT_CAP
+from ..measure.hostlock import DEFAULT_TIMEOUT_S, host_lock
+from ..measure.quality import is_trusted
 from ..predict import predict
 from ..predict.features import PARAMETER_NAMES
 from ..predict.model import design_row
-from ..quality import is_trusted
-from ..spec import Design
+from ..viz.compare import global_diff, stage_diff
 from .evolve import Candidate, evolve, pareto_front
 from .objectives import NaswotScorer, check_objective, objective_value
 from .space import SearchSpace

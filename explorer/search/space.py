@@ -11,8 +11,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
+from ..design.spec import KERNELS, Design, Stage, parse_design
 from ..errors import DesignError, UserError
-from ..spec import KERNELS, Design, Stage, parse_design
 
 FIELDS = ("t", "c", "n", "s", "kernel", "skip", "stages", "last_conv")
 T_CHOICES = (1, 2, 3, 4, 6, 8)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..chartdata import datasets, gather
-from ..charts import (
+from ..design.presets import all_presets, get_preset
+from ..viz.chartdata import datasets, gather
+from ..viz.charts import (
     PAPER_DATASET,
     accuracy_latency_figure,
     flops_latency_figure,
     paper_points_from_presets,
     reference_points_from_paper,
 )
-from ..presets import all_presets, get_preset
 from .measure_panel import cached_host_info
 from .predict_panel import render_flops_gap
 from .results_view import store

@@ -1,7 +1,7 @@
 """A guided story for a projector: MobileNet V2 → SM_V2 → measure → remove skips → measure → FLOPs are not time.
 
 Every sentence with a number in it is computed from the presets and from what this host measured. Ratios and
-the verdict use only measurements whose quality verdict is ok (explorer.quality): a noisy one is named, with
+the verdict use only measurements whose quality verdict is ok (explorer.measure.quality): a noisy one is named, with
 its reason, and the class is asked to measure again.
 """
 
@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ..charts import flops_latency_figure, with_quality
-from ..compare import residual_adds
-from ..cost import compute_cost
-from ..diagram import network_figure
+from ..design.cost import compute_cost
+from ..design.presets import get_preset
 from ..fmt import si
-from ..hostinfo import physical_cores
-from ..presets import get_preset
-from ..quality import is_trusted, reasons
+from ..measure.hostinfo import physical_cores
+from ..measure.quality import is_trusted, reasons
+from ..viz.charts import flops_latency_figure, with_quality
+from ..viz.compare import residual_adds
+from ..viz.diagram import network_figure
 from .measure_panel import cached_host_info, host_line, run_measurement
 from .predict_panel import render_flops_gap
 

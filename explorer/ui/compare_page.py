@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ..compare import global_diff, residual_adds, stage_diff
-from ..cost import compute_cost
-from ..quality import is_trusted, verdict
-from ..spec import Design
+from ..design.cost import compute_cost
+from ..design.spec import Design
+from ..measure.quality import is_trusted, verdict
+from ..viz.compare import global_diff, residual_adds, stage_diff
 from . import state
 from .results_view import store
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ..cost import compute_cost
+from ..design.cost import compute_cost
+from ..design.plan import blocks
 from ..errors import UserError, first_line
 from ..fmt import si, size
-from ..hostinfo import physical_cores
-from ..plan import blocks
-from ..quality import is_trusted
+from ..measure.hostinfo import physical_cores
+from ..measure.quality import is_trusted
 from . import export_panel, measure_panel, predict_panel, state
 from .diagram_view import render_diagram
 from .results_view import store

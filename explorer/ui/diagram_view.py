@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from ..diagram import network_figure
-from ..spec import Design
+from ..design.spec import Design
+from ..viz.diagram import network_figure
 
 
 def render_diagram(design: Design, baseline: Design | None = None) -> None:

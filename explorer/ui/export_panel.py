@@ -8,8 +8,8 @@ import re
 
 import streamlit as st
 
+from ..design.spec import Design
 from ..export import class_name, load_weights, onnx_bytes, to_json, to_python
-from ..spec import Design
 
 
 def _file_stem(design: Design) -> str:
@@ -27,7 +27,7 @@ def _weights_bytes(design_json: str, checkpoint: str, mtime_ns: int) -> bytes:
     on every rerun of the page made each widget click wait for torch."""
     import torch
 
-    from ..spec import load_design_text
+    from ..design.spec import load_design_text
 
     buf = io.BytesIO()
     torch.save(load_weights(load_design_text(design_json, origin="session"), checkpoint), buf)

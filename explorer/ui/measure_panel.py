@@ -1,6 +1,6 @@
 """'Measure on this host': latency of the current design, with the host always named beside the number.
 
-Every measurement runs in a worker process (explorer.measure_process: the `bench` command itself), so the
+Every measurement runs in a worker process (explorer.measure.process: the `bench` command itself), so the
 app's server never shares the timed window with the measurement and the app and the CLI give the same
 number. Each result shows its quality verdict; a noisy one says why and offers to measure again.
 """
@@ -11,13 +11,13 @@ import time
 
 import streamlit as st
 
-from ..charts import layer_split_figure, split_rows
-from ..cost import compute_cost
+from ..design.cost import compute_cost
+from ..design.spec import Design
 from ..errors import UserError
-from ..hostinfo import available_devices, host_info, physical_cores
-from ..measure_process import MeasureProcess
-from ..quality import is_trusted, reasons, verdict
-from ..spec import Design
+from ..measure.hostinfo import available_devices, host_info, physical_cores
+from ..measure.process import MeasureProcess
+from ..measure.quality import is_trusted, reasons, verdict
+from ..viz.charts import layer_split_figure, split_rows
 from . import predict_panel
 from .results_view import store
 from .widgets import PROGRESS_POLL_S, coarse_progress

@@ -18,12 +18,12 @@ import time
 
 import streamlit as st
 
+from ..design.spec import Design
 from ..predict import predict
 from ..predict.explain import explain_gap
 from ..predict.paper import paper_hardware_prediction
 from ..predict.profile import calibrate_command, profile_key
-from ..predict.roofline_chart import roofline_figure
-from ..spec import Design
+from ..viz.roofline import roofline_figure
 from .results_view import store
 from .widgets import PROGRESS_POLL_S, coarse_progress
 
@@ -183,7 +183,7 @@ def render_calibrate(backend: str, device: str, threads: int, batch: int, second
 def render_flops_gap(base: Design, other: Design, where=None) -> None:
     """Why the FLOP ratio of two designs misses their time ratio, per the model calibrated on this host (torch,
     all physical cores, batch 1): one sentence and the layer types that make the difference."""
-    from ..hostinfo import physical_cores
+    from ..measure.hostinfo import physical_cores
 
     where = where or st
     profile = current_profile("torch", "cpu", physical_cores(), 1)

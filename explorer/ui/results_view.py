@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ..errors import UserError
-from ..results import ResultStore
+from ..store.results import ResultStore
 
 
 def store() -> ResultStore | None:

@@ -1,6 +1,6 @@
 """Search: designs that beat the current one on this host under a latency budget, screened then measured.
 
-The search runs as a background job (explorer.jobs) so the page stays responsive; its measurements run in
+The search runs as a background job (explorer.ui.jobs) so the page stays responsive; its measurements run in
 fresh worker processes under the host lock. Every number on the page says where it comes from.
 """
 
@@ -9,20 +9,20 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ..charts_search import search_figure
-from ..cost import compute_cost
+from ..design.cost import compute_cost
+from ..design.presets import all_presets
+from ..design.spec import parse_design
 from ..export import to_python
 from ..fmt import si
-from ..hostinfo import available_devices, physical_cores
-from ..hostlock import host_lock
-from ..jobs import Job
+from ..measure.hostinfo import available_devices, physical_cores
+from ..measure.hostlock import host_lock
+from ..measure.quality import is_trusted
 from ..predict import predict
-from ..presets import all_presets
-from ..quality import is_trusted
 from ..search import FIELDS, OBJECTIVES, SearchRequest, run_search
-from ..spec import parse_design
-from ..train import TrainConfig, fine_tune
+from ..train.loop import TrainConfig, fine_tune
+from ..viz.search_chart import search_figure
 from . import predict_panel, state
+from .jobs import Job
 from .results_view import store
 
 BACKENDS = {"PyTorch (eager)": "torch", "ONNX Runtime": "onnxruntime"}

@@ -6,8 +6,8 @@ import logging
 
 import streamlit as st
 
+from ..design.spec import load_design_text
 from ..errors import UserError
-from ..spec import load_design_text
 from . import state
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 import streamlit as st
 
+from ..design.limits import DEFAULT_CAP
+from ..design.presets import BASELINE_PRESET, DEFAULT_PRESET, all_presets, get_preset
+from ..design.spec import Design
 from ..errors import DesignError
-from ..limits import DEFAULT_CAP
-from ..presets import BASELINE_PRESET, DEFAULT_PRESET, all_presets, get_preset
-from ..spec import Design
-from ..table import design_from_table, design_to_globals, design_to_rows
+from ..viz.table import design_from_table, design_to_globals, design_to_rows
 
 BLANK = "Blank table"
 BLANK_DESIGN = Design(name="my design", stages=(get_preset(DEFAULT_PRESET).stages[0],), num_classes=100)

@@ -7,14 +7,14 @@ import os
 import plotly.graph_objects as go
 import streamlit as st
 
-from ..charts import base_layout
-from ..checkpoint import runs_dir
-from ..data import check_dataset_location, detect_dataset
 from ..errors import UserError
-from ..hostlock import host_lock
-from ..jobs import Job
-from ..train import TrainConfig, fine_tune
+from ..measure.hostlock import host_lock
+from ..train.checkpoint import runs_dir
+from ..train.data import check_dataset_location, detect_dataset
+from ..train.loop import TrainConfig, fine_tune
+from ..viz.charts import base_layout
 from . import state
+from .jobs import Job
 
 
 def _listen_address() -> str | None:

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
-from ..cost import compute_cost
+from ..design.cost import compute_cost
+from ..design.spec import Design
 from ..fmt import si
-from ..spec import Design
 
 # The browser shares this host with the measurement it shows: an animated progress bar redrawn 4 times a second
 # cost ~0.13 of a core and made the app's median 10-70 % slower than the CLI's on 2 cores. So pages that wait

@@ -1,0 +1,132 @@
+"""`python -m explorer search`: designs that beat a starting design on this host, under a latency budget.
+
+Screens with the calibrated latency model, then measures the best candidates for real in fresh workers.
+Imports nothing heavy at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..errors import UserError
+
+
+def _fields(text: str) -> tuple[str, ...]:
+    return tuple(f.strip() for f in text.split(",") if f.strip())
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..search import FIELDS, OBJECTIVES
+    from .calibrate import add_target_arguments
+    from .main import add_design_args, finite_float
+
+    add_design_args(p)
+    add_target_arguments(p)
+    p.add_argument(
+        "--budget-ms", type=finite_float, metavar="MS", help="latency budget (default: the start design's latency)"
+    )
+    p.add_argument("--objective", choices=OBJECTIVES, default="params", help="what to maximize (default: params)")
+    p.add_argument("--seconds", type=finite_float, default=60.0, metavar="S", help="time budget (default 60)")
+    p.add_argument("--top", type=int, default=5, metavar="K", help="designs to measure and return (default 5)")
+    p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
+    p.add_argument("--max-params", type=int, metavar="N", help="refuse designs with more parameters")
+    p.add_argument("--max-macs", type=int, metavar="N", help="refuse designs with more MACs")
+    p.add_argument(
+        "--fields",
+        type=_fields,
+        metavar="LIST",
+        help=f"what may change, comma-separated (default all: {','.join(FIELDS)})",
+    )
+    p.add_argument("--attempts", type=int, metavar="N", help="designs to screen (default 3000; naswot 400)")
+    p.add_argument("--data", metavar="FOLDER", help="dataset folder for the naswot objective's minibatch")
+    p.add_argument("--no-measure", action="store_true", help="screen only: predicted latencies, nothing measured")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..predict.profile import missing_profile, profile_key
+    from ..search import SearchRequest, run_search
+    from ..store.results import ResultStore
+    from .bench import _ProgressBar
+    from .calibrate import resolve_target
+    from .main import design_from_args
+
+    design = design_from_args(args)
+    backend, device, threads, batch = resolve_target(args)
+    request = SearchRequest(
+        budget_ms=args.budget_ms,
+        objective=args.objective,
+        seconds=args.seconds,
+        top=args.top,
+        seed=args.seed,
+        max_params=args.max_params,
+        max_macs=args.max_macs,
+        fields=args.fields,
+        attempts=args.attempts,
+        data_folder=args.data,
+        measure=not args.no_measure,
+    )
+    request.check()
+    if args.data is not None and args.objective != "naswot":
+        raise UserError("--data gives the naswot objective its images; use it with --objective naswot")
+    store = ResultStore(args.store)
+    profile = store.latest_profile(profile_key(backend, device, threads, batch))
+    if profile is None:
+        raise missing_profile(backend, device, threads, batch)
+    progress = _ProgressBar("bar" if sys.stderr.isatty() and not args.json else "off")
+    try:
+        result = run_search(design, profile, request, store=store, progress=progress)
+    finally:
+        progress.close()
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    _print(result)
+    return 0
+
+
+def _print(r: dict) -> None:
+    from ..fmt import si, text_table
+
+    s = r["start"]
+    measured = f"{s['measured_ms']:.2f} ms measured" if s["measured_ms"] else "not measured"
+    print(
+        f"start: {s['name']}  params {si(s['params'])}  MACs {si(s['macs'])}  {measured}, "
+        f"{s['predicted_ms']:.2f} ms predicted"
+    )
+    print(
+        f"budget {r['budget_ms']:.2f} ms ({r['budget_source']}; +{r['noise_allowance_pct']:.0f} % allowed for "
+        f"noise); objective {r['objective']} ({r['objective_note']}); seed {r['seed']}"
+    )
+    print(
+        f"screened {r['screened']:,} designs ({r['feasible']:,} predicted within the budget, stopped by "
+        f"{r['screening_stopped_by']}); measured {r['measured']}; {r['elapsed_s']:.0f} s\n"
+    )
+    rows = []
+    for i, c in enumerate(r["candidates"], 1):
+        q = c["quality"]["verdict"] if c["quality"] else "-"
+        rows.append(
+            {
+                "#": i,
+                "params": si(c["params"]),
+                "macs": si(c["macs"]),
+                "pred": f"{c['predicted_ms']:.2f}",
+                "meas": "-" if c["measured_ms"] is None else f"{c['measured_ms']:.2f}",
+                "q": q,
+                "dom": "yes" if c.get("dominates_start") else "",
+                "changes": "; ".join(
+                    f"stage {d['from_stage'] if d['from_stage'] is not None else '+'}: {d['status']} {d['changes']}"
+                    for d in c["stage_diff"]
+                    if d["status"] != "same"
+                )[:90],
+            }
+        )
+    if not rows:
+        print("no candidate was measured within the budget; try more --seconds or a larger --budget-ms")
+        return
+    cols = ["#", "params", "macs", "pred", "meas", "q", "dom", "changes"]
+    heads = ["#", "params", "MACs", "predicted ms", "measured ms", "quality", "beats start", "changes vs start"]
+    print(text_table(rows, cols, heads))
+    print("\n'beats start': more params and more MACs than the start, at no more measured latency.")

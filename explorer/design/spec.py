@@ -1,0 +1,330 @@
+"""The design file: a JSON description of a MobileNet-style network, parsed and validated.
+
+A design is the single source of truth: the builder, the cost model, the exporters and the app all
+derive from it. `parse_design` refuses bad input with one message per problem, each naming the place
+(`stages[3].s`), the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import numbers
+import unicodedata
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import DesignError
+from ..safeio import read_file
+
+OUT_ACTS = ("linear", "relu6")
+KERNELS = (3, 5, 7)
+STRIDES = (1, 2)
+
+# Sane upper bounds: generous for research, small enough to catch typos (c=10000 instead of 1000).
+BOUNDS = {
+    "t": (1, 32),
+    "c": (1, 4096),
+    "n": (1, 32),
+    "num_classes": (1, 100_000),
+    "input_size": (8, 1024),
+    "stem_channels": (1, 1024),
+    "last_conv": (0, 8192),
+}
+MAX_STAGES = 32
+MAX_NAME = 200
+NETWORK_KEYS = ("name", "num_classes", "input_size", "stem_channels", "last_conv", "dropout", "stages")
+META_KEYS = ("paper", "notes", "source", "description")
+STAGE_KEYS = ("t", "c", "n", "s", "skip", "out_act", "kernel")
+STAGE_REQUIRED = ("t", "c", "n", "s")
+MAX_FILE_BYTES = 1_000_000
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+MAX_PROBLEMS = 20  # lines of one error report
+MAX_DEPTH = 20  # nesting of lists and objects; a design needs 3 (stages, a stage, a paper value)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of the bottleneck table: `n` blocks, expansion `t`, `c` output channels, first stride `s`."""
+
+    t: int
+    c: int
+    n: int
+    s: int
+    skip: bool = True
+    out_act: str = "linear"
+    kernel: int = 3
+
+
+@dataclass(frozen=True)
+class Design:
+    name: str
+    stages: tuple[Stage, ...]
+    num_classes: int = 1000
+    input_size: int = 224
+    stem_channels: int = 32
+    last_conv: int = 0
+    dropout: float = 0.2
+    # Metadata (paper numbers, notes) never changes the network, so it is not part of equality or the hash.
+    meta: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def to_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in NETWORK_KEYS if k != "stages"}
+        d["stages"] = [asdict(s) for s in self.stages]
+        d.update(json.loads(json.dumps(self.meta)))  # a deep copy: callers may mutate the result
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def network_hash(self) -> str:
+        """Identifies the network, not its name or notes: equal networks share measurements."""
+        net = {k: v for k, v in self.to_dict().items() if k in NETWORK_KEYS and k != "name"}
+        blob = json.dumps(net, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def with_changes(self, **changes) -> Design:
+        return replace(self, **changes)
+
+    def with_skips(self, on: bool) -> Design:
+        """Every stage's skip set to `on`: the paper's x2nr experiment as one switch."""
+        return replace(self, stages=tuple(replace(s, skip=on) for s in self.stages))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _describe(v: Any) -> str:
+    """A short, printable description of a JSON value for an error line."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        shown = json.dumps(v[:60])  # escapes control characters and lone surrogates
+        return shown if len(v) <= 60 else shown[:-1] + '..."'
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "an object"
+    if _is_int(v) and abs(v) >= 10**15:
+        return f"an integer of about {int(abs(v).bit_length() * 0.30103) + 1} digits"
+    return repr(v)
+
+
+def _show_key(k: Any) -> str:
+    """An object key as it may be printed: escaped when it holds control characters or lone surrogates."""
+    k = str(k)
+    return k if k.isprintable() and text_problem(k) is None and len(k) <= 60 else _describe(k)
+
+
+def text_problem(text: str, multiline: bool = False) -> str | None:
+    """Why `text` cannot be shown or stored as UTF-8 text (None when it can)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (it holds a lone surrogate)"
+    allowed = "\n\t" if multiline else ""
+    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text):
+        return "must not hold control characters"
+    if not multiline and any(ch in BIDI_CONTROLS for ch in text):
+        return "must not hold bidirectional control characters (they make a name read differently than it is)"
+    return None
+
+
+def _depth_problem(raw: Any) -> str | None:
+    """Iterative, so a deep value cannot exhaust the stack here."""
+    todo = [(raw, 1)]
+    while todo:
+        v, depth = todo.pop()
+        if isinstance(v, (list, dict)):
+            if depth > MAX_DEPTH:
+                return f"design: nested deeper than {MAX_DEPTH} levels of lists and objects"
+            todo.extend((c, depth + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return None
+
+
+def _text_in(value: Any) -> str | None:
+    """The first text problem among the keys and strings of a (depth-checked) JSON value."""
+    todo = [value]
+    while todo:
+        v = todo.pop()
+        if isinstance(v, str) and text_problem(v, multiline=True):
+            return f"text {_describe(v)} {text_problem(v, multiline=True)}"
+        if isinstance(v, dict):
+            for k in v:
+                if not isinstance(k, str) or text_problem(k):
+                    return f"key {_show_key(k)} must be text without control characters"
+            todo.extend(v.values())
+        elif isinstance(v, list):
+            todo.extend(v)
+    return None
+
+
+class _Checker:
+    """Collects problems instead of stopping at the first one, so the user fixes everything in one go."""
+
+    def __init__(self):
+        self.problems: list[str] = []
+
+    def bad(self, place: str, msg: str, value: Any = ...) -> None:
+        got = "" if value is ... else f", got {_describe(value)}"
+        self.problems.append(f"{place}: {msg}{got}")
+
+    def int_in(self, place: str, v: Any, lo: int, hi: int) -> int | None:
+        if not _is_int(v):
+            self.bad(place, f"must be an integer from {lo} to {hi}", v)
+            return None
+        if not lo <= v <= hi:
+            self.bad(place, f"must be from {lo} to {hi}", v)
+            return None
+        return int(v)
+
+    def choice(self, place: str, v: Any, allowed: tuple) -> Any:
+        ok = v in allowed and type(v) is type(allowed[0])  # True == 1, but a bool is no kernel size
+        if not ok:
+            self.bad(place, "must be one of " + ", ".join(_describe(a) for a in allowed), v)
+            return None
+        return v
+
+    def unknown_keys(self, place: str, obj: dict, allowed: tuple) -> None:
+        for k in obj:
+            if k not in allowed:
+                self.bad(f"{place}{_show_key(k)}", "unknown key; allowed keys: " + ", ".join(allowed))
+
+
+def _parse_stage(chk: _Checker, i: int, raw: Any) -> Stage | None:
+    place = f"stages[{i}]"
+    if not isinstance(raw, dict):
+        chk.bad(place, "must be an object with keys t, c, n, s", raw)
+        return None
+    chk.unknown_keys(place + ".", raw, STAGE_KEYS)
+    for k in STAGE_REQUIRED:
+        if k not in raw:
+            chk.bad(f"{place}.{k}", "is required")
+    vals = {}
+    for k in ("t", "c", "n"):
+        if k in raw:
+            vals[k] = chk.int_in(f"{place}.{k}", raw[k], *BOUNDS[k])
+    if "s" in raw:
+        vals["s"] = chk.choice(f"{place}.s", raw["s"], STRIDES)
+    if "kernel" in raw:
+        vals["kernel"] = chk.choice(f"{place}.kernel", raw["kernel"], KERNELS)
+    if "out_act" in raw:
+        vals["out_act"] = chk.choice(f"{place}.out_act", raw["out_act"], OUT_ACTS)
+    if "skip" in raw:
+        if not isinstance(raw["skip"], bool):
+            chk.bad(f"{place}.skip", "must be true or false", raw["skip"])
+            vals["skip"] = None
+        else:
+            vals["skip"] = raw["skip"]
+    if any(vals.get(k) is None for k in STAGE_REQUIRED) or None in vals.values():
+        return None
+    return Stage(**{k: int(v) if _is_int(v) else v for k, v in vals.items()})
+
+
+def parse_design(raw: Any) -> Design:
+    """Validate a decoded JSON object and return a Design, or raise DesignError listing every problem."""
+    chk = _Checker()
+    if not isinstance(raw, dict):
+        raise DesignError([f"design: must be a JSON object with a 'stages' list, got {_describe(raw)}"])
+    deep = _depth_problem(raw)
+    if deep:
+        raise DesignError([deep])
+    chk.unknown_keys("", raw, NETWORK_KEYS + META_KEYS)
+    kw: dict[str, Any] = {}
+
+    name = raw.get("name", "custom")
+    if not isinstance(name, str) or len(name) > MAX_NAME:
+        chk.bad("name", f"must be a string of at most {MAX_NAME} characters", name)
+    elif text_problem(name):
+        chk.bad("name", text_problem(name), name)
+    kw["name"] = name
+
+    defaults = {"num_classes": 1000, "input_size": 224, "stem_channels": 32, "last_conv": 0}
+    for k, default in defaults.items():
+        kw[k] = chk.int_in(k, raw[k], *BOUNDS[k]) if k in raw else default
+
+    dropout = raw.get("dropout", 0.2)
+    if isinstance(dropout, numbers.Real) and not isinstance(dropout, bool) and 0 <= dropout < 1:
+        kw["dropout"] = float(dropout)
+    else:
+        chk.bad("dropout", "must be a number in [0, 1)", dropout)
+
+    stages_raw = raw.get("stages")
+    stages: list[Stage | None] = []
+    if "stages" not in raw:
+        chk.bad("stages", "is required: a list of {t, c, n, s} objects")
+    elif not isinstance(stages_raw, list):
+        chk.bad("stages", "must be a list of {t, c, n, s} objects", stages_raw)
+    elif not stages_raw:
+        chk.bad("stages", "must hold at least one stage")
+    elif len(stages_raw) > MAX_STAGES:
+        chk.bad("stages", f"must hold at most {MAX_STAGES} stages, got {len(stages_raw)}")
+    else:
+        stages = [_parse_stage(chk, i, s) for i, s in enumerate(stages_raw)]
+
+    meta = {k: raw[k] for k in META_KEYS if k in raw}
+    if "paper" in meta and not isinstance(meta["paper"], dict):
+        chk.bad("paper", "must be an object of reported metrics", meta["paper"])
+    for k in ("notes", "source", "description"):
+        if k in meta and not isinstance(meta[k], str):
+            chk.bad(k, "must be a string", meta[k])
+        elif k in meta and text_problem(meta[k], multiline=True):
+            chk.bad(k, text_problem(meta[k], multiline=True), meta[k])
+    if isinstance(meta.get("paper"), dict) and _text_in(meta["paper"]):
+        chk.bad("paper", _text_in(meta["paper"]))
+
+    if not chk.problems and stages:
+        _check_geometry(chk, kw["input_size"], stages)
+    if chk.problems:
+        shown = chk.problems[:MAX_PROBLEMS]  # a file of 100,000 unknown keys must not print 100,000 lines
+        if len(chk.problems) > MAX_PROBLEMS:
+            shown.append(f"design: and {len(chk.problems) - MAX_PROBLEMS} more problems")
+        raise DesignError(shown)
+    return Design(stages=tuple(stages), meta=meta, **kw)
+
+
+def _check_geometry(chk: _Checker, input_size: int, stages: list[Stage]) -> None:
+    # Padding k//2 never shrinks a map below 1x1, but an input smaller than the total stride makes the
+    # later stride-2 steps no-ops: almost certainly a mistake, so say how small the input may be.
+    total = 2
+    for s in stages:
+        total *= s.s
+    if input_size < total:
+        chk.bad("input_size", f"must be at least the total stride {total} of the stem and stages", input_size)
+
+
+def load_design_text(text: str | bytes, origin: str = "design") -> Design:
+    """Decode JSON text (a file, an upload) and validate it."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_FILE_BYTES:
+            raise DesignError([f"{origin}: file is {len(text):,} bytes; designs are at most {MAX_FILE_BYTES:,}"])
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise DesignError([f"{origin}: not UTF-8 text; a design is a JSON file"]) from None
+    if len(text) > MAX_FILE_BYTES:
+        raise DesignError([f"{origin}: text is {len(text):,} characters; designs are at most {MAX_FILE_BYTES:,}"])
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DesignError([f"{origin}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"]) from None
+    except RecursionError:
+        raise DesignError([f"{origin}: nested deeper than {MAX_DEPTH} levels of lists and objects"]) from None
+    except ValueError as e:  # an integer of thousands of digits (Python's int_max_str_digits)
+        raise DesignError([f"{origin}: a number in it is too long ({str(e).split(';')[0]})"]) from None
+    try:
+        return parse_design(raw)
+    except DesignError as e:
+        if len(e.problems) == 1 and e.problems[0].startswith("design: nested"):
+            raise DesignError([f"{origin}: " + e.problems[0].removeprefix("design: ")]) from None
+        raise
+
+
+def load_design_file(path: str | Path) -> Design:
+    """Read a design file: a regular file of at most MAX_FILE_BYTES (a FIFO or a device is refused)."""
+    p = Path(path).expanduser()
+    return load_design_text(read_file(p, "design file", MAX_FILE_BYTES), origin=str(p))

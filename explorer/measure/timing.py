@@ -1,0 +1,184 @@
+"""Timing one callable the way the latency protocol says, within a time budget that holds.
+
+Warm-up first (excluded); then the callable runs in blocks of equal size, each block timed with
+time.perf_counter and, on a GPU, the device synchronized at both ends, so no un-synchronized launch is ever
+timed. Timing is adaptive, in the spirit of torch.utils.benchmark's adaptive_autorange: it stops early once
+the median is pinned down (a tight bootstrap interval) and otherwise when the budget is spent. The CPU load
+of other processes is sampled around the timed window, and explorer.measure.quality judges the samples.
+
+Shared by whole-network measurements (explorer.measure.latency, explorer.measure.latency_ort) and the latency model's
+calibration.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+
+from . import quality
+from .hostlock import Cancelled
+
+WARMUP_MIN_RUNS = 3
+WARMUP_SHARE = 0.2  # automatic warm-up lasts this share of the budget (at least WARMUP_MIN_RUNS runs)
+WARMUP_MAX_RUNS = 200
+BLOCK_TARGET_S = 0.02  # a timed block lasts about this long: per-run jitter of eager ops averages out
+EARLY_STOP_SHARE = 0.3  # no early stop before this share of the budget is spent ...
+EARLY_STOP_SAMPLES = 20  # ... nor before this many samples
+EARLY_STOP_CI_PCT = 1.0  # stop early once the median's 95 % interval is within ±1 %
+CHECK_EVERY_S = 0.25  # how often the early-stop rule is evaluated
+
+Progress = Callable[[float, str], None]
+
+
+def synchronizer(device: str) -> Callable[[], None]:
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.synchronize
+    if device == "mps":
+        return torch.mps.synchronize
+    return lambda: None
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def time_callable(
+    fn: Callable[[], object],
+    *,
+    device: str,
+    threads: int,
+    budget_s: float,
+    min_runs: int,
+    warmup: int | None,
+    deadline: float,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+    cores: int | None = None,
+) -> dict:
+    """Warm up, then time `fn` until the budget is spent or the median is tight. The caller sets the grad mode;
+    torch's thread count is set here and restored.
+
+    min_runs: no early stop before this many runs. The budget is never extended: runs that did not fit are
+    reported by the quality verdict instead. `deadline` (time.monotonic) caps everything, warm-up included.
+    Returns the samples (ms per run, one per block), runs, block size, warm-up runs and seconds, timed seconds,
+    why timing stopped, and the quality verdict (explorer.measure.quality.judge)."""
+    import torch
+
+    from .hostinfo import usable_logical_cores
+
+    sync = synchronizer(device)
+    shown = [0.0]
+
+    def report(frac: float, msg: str) -> None:  # never backwards
+        shown[0] = max(shown[0], frac)
+        if progress is not None:
+            progress(shown[0], msg)
+
+    def check_cancel() -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("measurement cancelled")
+
+    def run_once() -> float:
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        return time.perf_counter() - t0
+
+    prior_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        warm_times = _warm_up(run_once, budget_s, warmup, deadline, report, check_cancel)
+        per_run = _median(warm_times[-5:]) if warm_times else 0.0
+        block = max(1, math.ceil(min(BLOCK_TARGET_S, budget_s / 20) / per_run)) if per_run > 0 else 1
+
+        samples: list[float] = []
+        runs, stopped = 0, "budget"
+        before = quality.cpu_snapshot()
+        start = time.perf_counter()
+        next_check = start + CHECK_EVERY_S
+        while True:
+            check_cancel()
+            sync()
+            t0 = time.perf_counter()
+            for _ in range(block):
+                fn()
+            sync()
+            t1 = time.perf_counter()
+            samples.append((t1 - t0) * 1000.0 / block)
+            runs += block
+            spent = t1 - start
+            report(0.2 + 0.8 * min(1.0, spent / budget_s), f"timing ({runs} runs, {spent:.1f} of {budget_s:.1f} s)")
+            if spent >= budget_s:
+                break
+            if time.monotonic() >= deadline:
+                stopped = "time cap"
+                break
+            if t1 >= next_check:
+                next_check = t1 + CHECK_EVERY_S
+                if _tight(samples, runs, min_runs, spent, budget_s):
+                    stopped = "median tight"
+                    break
+        timed_s = time.perf_counter() - start
+        load = quality.load_between(before, quality.cpu_snapshot(), timed_s)
+    finally:
+        torch.set_num_threads(prior_threads)
+    verdict = quality.judge(samples, threads=threads, cores=cores or usable_logical_cores(), load=load)
+    return {
+        "samples_ms": samples,
+        "runs": runs,
+        "block_size": block,
+        "warmup_runs": len(warm_times),
+        "warmup_s": sum(warm_times),
+        "timed_s": timed_s,
+        "stopped": stopped,
+        "quality": verdict,
+    }
+
+
+def _warm_up(run_once, budget_s, warmup, deadline, report, check_cancel) -> list[float]:
+    """Run until warm: `warmup` runs when given, else at least WARMUP_MIN_RUNS and WARMUP_SHARE of the budget."""
+    warm_times: list[float] = []
+    warm_for = WARMUP_SHARE * budget_s
+    while True:
+        n = len(warm_times)
+        if warmup is not None and n >= warmup:
+            break
+        if warmup is None and n >= WARMUP_MIN_RUNS and (sum(warm_times) >= warm_for or n >= WARMUP_MAX_RUNS):
+            break
+        if n and time.monotonic() > deadline:
+            break
+        check_cancel()
+        warm_times.append(run_once())
+        report(0.2 * min(1.0, (n + 1) / max(WARMUP_MIN_RUNS, 1)), f"warming up ({n + 1} runs, not counted)")
+    return warm_times
+
+
+def _tight(samples: list[float], runs: int, min_runs: int, spent: float, budget_s: float) -> bool:
+    """The adaptive stop: enough samples and time for a fair median, and its 95 % interval within ±1 %."""
+    if runs < min_runs or len(samples) < EARLY_STOP_SAMPLES or spent < EARLY_STOP_SHARE * budget_s:
+        return False
+    lo, hi = quality.median_interval(samples, resamples=100)
+    median = _median(samples)
+    return median > 0 and (hi - lo) / 2 / median * 100 <= EARLY_STOP_CI_PCT
+
+
+def statistics(samples_ms: list[float]) -> dict:
+    import numpy as np
+
+    a = np.asarray(samples_ms, dtype=float)
+    p10, p25, p50, p75, p90 = (float(v) for v in np.percentile(a, [10, 25, 50, 75, 90]))
+    return {
+        "median_ms": p50,
+        "iqr_ms": p75 - p25,
+        "p10_ms": p10,
+        "p90_ms": p90,
+        "p25_ms": p25,
+        "p75_ms": p75,
+        "mean_ms": float(a.mean()),
+        "min_ms": float(a.min()),
+    }

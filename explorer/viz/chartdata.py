@@ -1,0 +1,107 @@
+"""Chart points from the results store: measured latencies, the paper's top-1 for the paper's networks, and
+fine-tunes with the dataset they were trained on.
+
+A measured point's top-1 is the paper's (ImageNet100) when the network is one of the paper's presets, else
+unknown; it never borrows a fine-tune's accuracy, which was measured on other data with another budget.
+Fine-tunes are their own points, keyed by dataset and class count, placed at their network's latency here.
+Every latency keeps its p25/p75 and its quality verdict (explorer.measure.quality).
+"""
+
+from __future__ import annotations
+
+from ..design.cost import compute_cost
+from ..design.presets import all_presets
+from ..design.spec import parse_design
+from .scatter import PAPER_DATASET, with_quality
+
+KEY = ("design_hash", "backend", "device", "batch", "threads", "input_size")
+
+
+def latest_per_setting(latency_rows: list[dict]) -> list[dict]:
+    """Newest measurement per design and setting (rows come newest first)."""
+    seen, out = set(), []
+    for r in latency_rows:
+        k = tuple(r.get(f) for f in KEY)
+        if k not in seen:
+            seen.add(k)
+            out.append(r)
+    return out
+
+
+def _stored_design(store, design_hash: str, cache: dict) -> dict | None:
+    if design_hash not in cache:
+        raw = store.design(design_hash)
+        cache[design_hash] = None if raw is None else parse_design(raw)
+    return cache[design_hash]
+
+
+def dataset_of(record: dict, classes: int | None) -> str:
+    """'<dataset>, <k> classes' for a fine-tune record. The record's own `dataset_name`/`num_classes` win; older
+    records carry only the data summary ('ImageNet layout: 3 classes, …') and the design's class count."""
+    classes = record.get("num_classes") or classes
+    name = record.get("dataset_name") or str(record.get("dataset") or "unknown data").split(":")[0]
+    if classes == 100 and "imagenet" in name.lower():
+        return PAPER_DATASET  # the paper's dataset: its accuracies share the paper's axis
+    return f"{name}, {classes if classes else '?'} classes"
+
+
+def _per_image(r: dict) -> dict:
+    b = r.get("batch") or 1
+    p25, p75 = r.get("p25_ms"), r.get("p75_ms")
+    return dict(latency_ms=r["per_image_ms"], p25_ms=p25 / b if p25 else None, p75_ms=p75 / b if p75 else None)
+
+
+def gather(store, host: str) -> dict[str, list[dict]]:
+    """measured (accuracy/latency), flops (FLOPs/latency) and finetune points, all from the store."""
+    paper_acc = {d.network_hash(): d.meta["paper"]["accuracy_top1"] for d in all_presets() if "paper" in d.meta}
+    latencies = latest_per_setting(store.latencies())
+    cache: dict = {}
+    measured, flops = [], []
+    for r in latencies:
+        h = r["design_hash"]
+        common = with_quality(
+            dict(
+                name=r["design_name"],
+                **_per_image(r),
+                backend=r["backend"],
+                device=r["device"],
+                host=host if r["device"] == "cpu" else r.get("device_name"),
+                batch=r["batch"],
+                threads=r["threads"],
+            ),
+            r,
+        )
+        measured.append({**common, "accuracy": paper_acc.get(h), "accuracy_source": "paper, ImageNet100"})
+        design = _stored_design(store, h, cache)
+        if design is not None:
+            c = compute_cost(design)
+            flops.append({**common, "macs": c.macs, "params": c.params})
+    finetune, seen = [], set()
+    for a in store.accuracies():  # newest first: the newest fine-tune per network and dataset
+        design = _stored_design(store, a["design_hash"], cache)
+        dataset = dataset_of(a, design.num_classes if design else None)
+        if (a["design_hash"], dataset) in seen:
+            continue
+        seen.add((a["design_hash"], dataset))
+        # Its latency: this exact network (its classifier sized for the data) measured here, batch 1.
+        lat = next((r for r in latencies if r["design_hash"] == a["design_hash"] and r["batch"] == 1), None)
+        point = dict(
+            name=a["design_name"],
+            accuracy=a["top1"],
+            dataset=dataset,
+            images=a.get("images"),
+            minutes=a.get("minutes"),
+            img_size=a.get("img_size"),
+        )
+        point.update(_per_image(lat) if lat else dict(latency_ms=None))
+        finetune.append(with_quality(point, lat) if lat else point)
+    return {"measured": measured, "flops": flops, "finetune": finetune}
+
+
+def datasets(points: dict[str, list[dict]]) -> list[str]:
+    """The datasets accuracies are on: the paper's first, then those of fine-tunes, in order of appearance."""
+    out = [PAPER_DATASET]
+    for p in points.get("finetune", []):
+        if p.get("dataset") and p["dataset"] not in out:
+            out.append(p["dataset"])
+    return out
