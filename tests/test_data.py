@@ -8,17 +8,9 @@ from _imagedata import CORRUPT, NAMES, WNIDS, draw_image, imagenet1k_layout, ima
 from PIL import Image, JpegImagePlugin
 
 from explorer.errors import UserError
-from explorer.train.data import (
-    ImageDataset,
-    ResumableSampler,
-    ShardSampler,
-    collate_skip_bad,
-    detect_dataset,
-    imagenet100_wnids,
-    load_image,
-    make_loader,
-    normalize_batch,
-)
+from explorer.train.data import detect_dataset, imagenet100_wnids
+from explorer.train.images import load_image, normalize_batch
+from explorer.train.loaders import ImageDataset, ResumableSampler, ShardSampler, collate_skip_bad, make_loader
 
 
 def test_imagenet_layout_is_detected_with_counts(tmp_path):

@@ -1,35 +1,48 @@
-"""ImageNet100 from a local folder: layout detection, Pillow transforms and the data loaders.
+"""ImageNet100 from a local folder: where a folder may point, which layout it has, and its samples.
 
-Nothing is downloaded: the user points at a folder and `detect_dataset` says which layout it found.
-torchvision is not used on purpose: its wheels do not import beside the CPU-only torch build pinned here,
-so the few transforms training needs are written with Pillow and torch.
-Images travel from the workers as uint8 tensors (4x less copying than float) and are normalised on the
-device by `normalize_batch`.
+Nothing is downloaded: the user points at a folder and `detect_dataset` says which layout it found, or why
+none fits. Decoding the images is explorer.train.images's job, batching them explorer.train.loaders's; their
+names are re-exported here for the scripts that import them from this module.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-from PIL import Image
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
-
 from ..errors import UserError
 from ..safeio import read_file
+from .images import MEAN, STD, UNREADABLE, VAL_CROP, load_image, normalize_batch
+from .loaders import ImageDataset, ResumableSampler, ShardSampler, collate_skip_bad, make_loader
+
+__all__ = [
+    "DATASET_ROOT_ENV",
+    "EXPECTED",
+    "IMAGE_EXTS",
+    "LAYOUT_TITLES",
+    "MEAN",
+    "STD",
+    "UNREADABLE",
+    "VAL_CROP",
+    "DatasetInfo",
+    "ImageDataset",
+    "ResumableSampler",
+    "ShardSampler",
+    "check_dataset_location",
+    "collate_skip_bad",
+    "detect_dataset",
+    "imagenet100_wnids",
+    "load_image",
+    "make_loader",
+    "normalize_batch",
+]
 
 MAX_LABEL_FILE_BYTES = 16 << 20  # Labels.json of ImageNet-21k is ~1 MB
 IMAGE_EXTS = {".jpeg", ".jpg", ".png", ".bmp", ".webp"}
 WNIDS_FILE = Path(__file__).with_name("imagenet100_wnids.txt")
 KAGGLE_TRAIN = ("train.X1", "train.X2", "train.X3", "train.X4")
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
-VAL_CROP = 0.875  # resize to size / 0.875, then center crop `size`: the usual ImageNet evaluation
 EXPECTED = (
     "expected an ImageNet-style folder (train/<wnid>/*.JPEG and val/<wnid>/*.JPEG), "
     "a Kaggle ImageNet100 folder (train.X1 ... train.X4 and val.X, optional Labels.json), "
@@ -40,8 +53,6 @@ LAYOUT_TITLES = {
     "kaggle": "Kaggle ImageNet100 layout",
     "imagenet1k-cut": "ImageNet-1k layout cut to ImageNet100",
 }
-# What a broken or odd file raises inside Pillow; such a sample is skipped and counted, never fatal.
-UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 
 
 DATASET_ROOT_ENV = "EXPLORER_DATASET_ROOT"
@@ -236,142 +247,3 @@ def _cap(samples: list[tuple[str, int]], per_class: int | None) -> list[tuple[st
             seen[label] = seen.get(label, 0) + 1
             out.append((path, label))
     return out
-
-
-# -- transforms (Pillow) ---------------------------------------------------------------------------------
-def _random_box(w: int, h: int, scale: tuple[float, float], rng: random.Random) -> tuple[float, float, float, float]:
-    """RandomResizedCrop's box: area fraction in `scale`, aspect ratio log-uniform in [3/4, 4/3]."""
-    area = w * h
-    for _ in range(10):
-        target = area * rng.uniform(*scale)
-        ratio = math.exp(rng.uniform(math.log(3 / 4), math.log(4 / 3)))
-        cw, ch = math.sqrt(target * ratio), math.sqrt(target / ratio)
-        if cw <= w and ch <= h:
-            x0, y0 = rng.uniform(0, w - cw), rng.uniform(0, h - ch)
-            return x0, y0, x0 + cw, y0 + ch
-    side = min(w, h)  # fallback as torchvision: the central square
-    return (w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2
-
-
-def _center_box(w: int, h: int) -> tuple[float, float, float, float]:
-    side = min(w, h) * VAL_CROP
-    return (w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2
-
-
-def _crop_resize(img: Image.Image, box: tuple[float, float, float, float], size: int) -> Image.Image:
-    w, h = img.size
-    bw, bh = box[2] - box[0], box[3] - box[1]
-    # JPEG draft: let libjpeg decode at 1/2, 1/4 or 1/8 scale while the crop still has >= `size` pixels.
-    # On real ImageNet photos (~400x350 and up) this skips most of the decoding work.
-    img.draft("RGB", (math.ceil(w * size / bw), math.ceil(h * size / bh)))
-    sx, sy = img.size[0] / w, img.size[1] / h
-    if img.mode != "RGB":
-        img = img.convert("RGB")  # grayscale, CMYK and palette files exist in ImageNet
-    return img.resize((size, size), Image.Resampling.BILINEAR, box=(box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy))
-
-
-def load_image(path: str, size: int, train: bool, scale=(0.25, 1.0), rng: random.Random | None = None) -> torch.Tensor:
-    """Decode, crop and resize one image to a (3, size, size) uint8 tensor. Raises one of UNREADABLE."""
-    rng = rng or random
-    with Image.open(path) as img:
-        w, h = img.size
-        box = _random_box(w, h, scale, rng) if train else _center_box(w, h)
-        out = _crop_resize(img, box, size)
-    if train and rng.random() < 0.5:
-        out = out.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
-    return torch.frombuffer(bytearray(out.tobytes()), dtype=torch.uint8).view(size, size, 3).permute(2, 0, 1)
-
-
-def normalize_batch(x: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 3, H, W) on any device -> float, normalised with the ImageNet mean and std."""
-    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1) * 255
-    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1) * 255
-    return (x.float() - mean) / std
-
-
-class ImageDataset(Dataset):
-    """(uint8 image, label, index); an unreadable file gives (None, -1, index) for the collate to drop."""
-
-    def __init__(self, samples: list[tuple[str, int]], size: int, train: bool, scale=(0.25, 1.0)):
-        self.samples, self.size, self.train, self.scale = samples, size, train, scale
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, i: int):
-        path, label = self.samples[i]
-        try:
-            return load_image(path, self.size, self.train, self.scale), label, i
-        except UNREADABLE:
-            return None, -1, i
-
-
-def collate_skip_bad(batch):
-    """Stack the readable samples; returns (images, labels, indices of unreadable samples)."""
-    good = [b for b in batch if b[0] is not None]
-    bad = [b[2] for b in batch if b[0] is None]
-    if not good:
-        return torch.empty(0, dtype=torch.uint8), torch.empty(0, dtype=torch.long), bad
-    return torch.stack([b[0] for b in good]), torch.tensor([b[1] for b in good]), bad
-
-
-class ResumableSampler(DistributedSampler):
-    """DistributedSampler that can start an epoch part-way, so a resumed run sees exactly the samples the
-    interrupted one had not. `start` counts samples of the epoch's global order already consumed; ranks
-    take interleaved shares of the rest, equal in size so every rank runs the same number of steps."""
-
-    def __init__(self, n: int, num_replicas: int, rank: int, seed: int):
-        super().__init__(range(n), num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
-        self.n, self.start = n, 0
-
-    def set_start(self, start: int) -> None:
-        self.start = start
-
-    def __iter__(self):
-        g = torch.Generator()
-        g.manual_seed(self.seed + self.epoch)
-        order = torch.randperm(self.n, generator=g).tolist()[self.start :]
-        return iter(order[self.rank : len(self) * self.num_replicas : self.num_replicas])
-
-    def __len__(self) -> int:
-        return max(0, self.n - self.start) // self.num_replicas
-
-
-class ShardSampler(Sampler):
-    """Every sample once across all ranks, no padding, so reduced validation counts are exact."""
-
-    def __init__(self, n: int, num_replicas: int = 1, rank: int = 0):
-        self.indices = list(range(rank, n, num_replicas))
-
-    def __iter__(self):
-        return iter(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-
-def make_loader(
-    samples: list[tuple[str, int]],
-    *,
-    train: bool,
-    size: int,
-    batch: int,
-    workers: int,
-    sampler: Sampler,
-    scale=(0.25, 1.0),
-    pin_memory: bool = False,
-    seed: int = 0,
-) -> DataLoader:
-    """Worker processes decode while the model computes; persistent workers skip the restart each epoch."""
-    extra = {"persistent_workers": True, "prefetch_factor": 4} if workers > 0 else {}
-    return DataLoader(
-        ImageDataset(samples, size, train, scale),
-        batch_size=batch,
-        sampler=sampler,
-        num_workers=workers,
-        collate_fn=collate_skip_bad,
-        pin_memory=pin_memory,
-        drop_last=train,
-        generator=torch.Generator().manual_seed(seed),  # worker seeds come from here, not the global RNG
-        **extra,
-    )
