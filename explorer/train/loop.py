@@ -5,54 +5,37 @@ process under `torchrun` (DDP: rank 0 alone reports, checkpoints and stores the 
 minutes, steps or epochs, whichever ends first; the learning rate follows linear warm-up then cosine over
 the fraction of the budget used, so a time budget gets a full schedule too. Setting `stop` ends the run
 early but keeps what was learned: checkpoint, validation, result, summary.
+
+This module is the loop itself (setup, epochs, optimisation steps, the cross-rank sync); what happens around
+it has its own module: evaluate (validation), resume (the state a checkpoint carries), outputs (the run
+folder and the results store), progress (images/s and the time left).
 """
 
 from __future__ import annotations
 
-import collections
 import math
-import os
 import random
 import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
 
 import torch
 from torch import nn
 
-from ..design.spec import parse_design
 from ..errors import UserError
 from ..model.build import build_model
-from ..safeio import check_output_path, check_writable_folder
 from . import ddp
-from .checkpoint import (
-    CHECKPOINT_NAME,
-    latest_run_dir,
-    load_checkpoint,
-    new_run_dir,
-    remove_stale_temps_in,
-    rng_state,
-    save_checkpoint,
-    set_rng_state,
-    warm_start,
-)
-from .config import (
-    QUICK_MINUTES,
-    TrainConfig,
-    TrainSummary,
-    accuracy_record,
-    amp_setup,
-    auto_workers,
-    lr_at,
-    make_optimizer,
-    validate,
-)
-from .data import ResumableSampler, ShardSampler, detect_dataset, make_loader, normalize_batch
+from .checkpoint import CHECKPOINT_NAME, save_checkpoint, warm_start
+from .config import QUICK_MINUTES, TrainConfig, TrainSummary, amp_setup, auto_workers, lr_at, make_optimizer, validate
+from .data import detect_dataset
+from .evaluate import evaluate
+from .images import normalize_batch
+from .loaders import ResumableSampler, ShardSampler, make_loader
+from .outputs import check_outputs, run_folder, store_result
+from .progress import Progress, Throughput, eta_s
+from .resume import restore_training_state, training_state
 
 __all__ = ["TrainConfig", "TrainSummary", "fine_tune", "lr_at"]
 
-Progress = Callable[[dict], None]
 SYNC_EVERY_GPU = 10
 
 
@@ -110,10 +93,10 @@ class _Run:
             self.net = self.net.to(memory_format=torch.channels_last)
             torch.backends.cudnn.benchmark = True
         self.opt = make_optimizer(self.net, cfg, self.base_lr)
-        self.out = self._out_dir()
+        self.out = run_folder(cfg, self.design)
         self.ckpt_path = self.out / CHECKPOINT_NAME
         if env.is_main:
-            self._check_outputs()  # a late PermissionError would throw the whole run away
+            check_outputs(self.out, self.ckpt_path, cfg)  # a late PermissionError would throw the whole run away
         if cfg.resume:
             self._restore()
         elif cfg.init:
@@ -156,66 +139,14 @@ class _Run:
         self.budget_s = minutes * 60 if minutes else None
         self.workers = workers
 
-    def _out_dir(self) -> Path:
-        cfg = self.cfg
-        if cfg.out_dir:
-            out = Path(cfg.out_dir).expanduser()
-        elif cfg.resume:
-            out = latest_run_dir(self.design)
-            if out is None:
-                raise UserError(f"nothing to resume: no earlier run of {self.design.name} (pass --out to name one)")
-        else:
-            out = new_run_dir(self.design)
-        if out.exists() and not out.is_dir():
-            raise UserError(f"{out}: exists and is not a folder")
-        if not cfg.resume and (out / CHECKPOINT_NAME).exists():
-            raise UserError(f"{out} already holds a checkpoint; resume it (--resume) or choose another --out")
-        return out
-
-    def _check_outputs(self) -> None:
-        """Every place the run will write, tried before the first step: the run folder (a temporary file is
-        created and removed there), the checkpoint path and the results store."""
-        try:
-            self.out.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise UserError(f"{self.out}: cannot create the run folder ({e.strerror or e})") from None
-        remove_stale_temps_in(self.out)  # left by a run killed while writing its checkpoint
-        check_output_path(self.ckpt_path, "checkpoint")
-        check_writable_folder(self.out, "run folder")
-        if self.cfg.store_result:
-            from ..store.results import ResultStore
-
-            store = ResultStore(self.cfg.results_path)  # refuses a damaged or foreign store now
-            if not os.access(store.path, os.W_OK) or not os.access(store.path.parent, os.W_OK):
-                raise UserError(f"{store.path}: the results store is not writable (use --no-store or --store FILE)")
-
     def _restore(self) -> None:
-        if not self.ckpt_path.exists():
-            raise UserError(f"nothing to resume: no checkpoint at {self.ckpt_path}")
-        ck = load_checkpoint(self.ckpt_path)
-        if "step" not in ck or "optimizer" not in ck:
-            raise UserError(f"{self.ckpt_path}: holds weights only, not a training state; use it with --init")
-        if parse_design(ck["design"]).network_hash() != self.design.network_hash():
-            raise UserError(f"{self.ckpt_path}: was trained for another design than {self.design.name}")
-        if ck.get("classes") != self.info.classes or ck.get("train_size") != len(self.info.train):
-            raise UserError(
-                f"{self.ckpt_path}: trained on {ck.get('train_size')} images "
-                f"of {len(ck.get('classes') or [])} classes, "
-                f"the folder now gives {len(self.info.train)} of {self.info.num_classes}; resume with the same "
-                "--data and --per-class"
-            )
-        self.net.load_state_dict(ck["model"])
-        try:
-            self.opt.load_state_dict(ck["optimizer"])
-        except (ValueError, KeyError):
-            raise UserError(f"{self.ckpt_path}: saved with another optimizer than {self.cfg.optimizer}") from None
-        if self.scaler is not None and ck.get("scaler"):
-            self.scaler.load_state_dict(ck["scaler"])
-        self.step, self.epoch, self.epoch_offset = ck["step"], ck["epoch"], ck["epoch_offset"]
-        self.images_seen, self.elapsed_before = ck["images_seen"], ck["scheduler"]["elapsed_s"]
-        self.history, self.loss_log = list(ck["history"]), list(ck.get("loss_log", []))
-        self.bad, self.last_eval = set(ck.get("skipped", [])), ck.get("metrics")
-        set_rng_state(ck["rng"])
+        state = restore_training_state(
+            self.ckpt_path, self.design, self.info, self.net, self.opt, self.scaler, self.cfg.optimizer
+        )
+        self.step, self.epoch, self.epoch_offset = state.step, state.epoch, state.epoch_offset
+        self.images_seen, self.elapsed_before = state.images_seen, state.elapsed_s
+        self.history, self.loss_log = state.history, state.loss_log
+        self.bad, self.last_eval = state.skipped, state.last_eval
         if self.env.rank:
             random.seed(self.cfg.seed + self.env.rank + self.step)
         self.resumed_from = self.step
@@ -243,9 +174,7 @@ class _Run:
         )
         self.t0 = time.perf_counter()
         self.frac = self._fraction(self.elapsed_before)
-        self.window = collections.deque(maxlen=20)  # (time, global images) for a steady images/s
-        self.window.append((self.t0, 0))
-        self.session_images = 0
+        self.throughput = Throughput(self.t0)
         self.session_train_s = 0.0
         self.win_loss, self.win_n, self.stopped, self.prev_batch, self.saved_step = 0.0, 0, False, None, None
         self.train_elapsed = None
@@ -351,21 +280,13 @@ class _Run:
         images = int(ctl[1])
         elapsed = float(ctl[2]) / self.env.world
         self.images_seen += images
-        self.session_images += images
         self.frac = self._fraction(elapsed)
         stopped = bool(ctl[3] > 0)
         self.stopped = self.stopped or stopped
         loss = float(ctl[0]) / max(1, images)
         if self.step % 10 == 0 or self.step == 1:
             self.loss_log.append([self.step, round(loss, 5)])
-        self.window.append((now, self.session_images))
-        (t_a, n_a), (t_b, n_b) = self.window[0], self.window[-1]
-        ips = (n_b - n_a) / (t_b - t_a) if t_b > t_a else 0.0
-        eta = []
-        if self.total_steps and ips:
-            eta.append((self.total_steps - self.step) * self.global_batch / ips)
-        if self.budget_s:
-            eta.append(max(0.0, self.budget_s - elapsed))
+        ips = self.throughput.add(now, images)
         self.emit(
             {
                 "event": "step",
@@ -377,49 +298,25 @@ class _Run:
                 "lr": self.lr,
                 "images_per_s": ips,
                 "elapsed_s": elapsed,
-                "eta_s": min(eta) if eta else None,
+                "eta_s": eta_s(self.step, self.total_steps, self.global_batch, ips, self.budget_s, elapsed),
                 "skipped_images": len(self.bad),
             }
         )
         return stopped or self.frac >= 1
 
     # -- evaluation, checkpoints, result -----------------------------------------------------------------
-    @torch.inference_mode()
     def _evaluate(self) -> dict:
         self.emit({"event": "evaluating", "step": self.step, "images": len(self.info.val)})
-        self.net.eval()
-        sums = torch.zeros(4, dtype=torch.float64, device=self.dev)  # loss, top-1, top-5, images
-        k = self.top_k = min(5, self.info.num_classes)
-        for x, y, bad in self.val_loader:
-            self.bad.update(self.info.val[i][0] for i in bad)
-            if not len(y):
-                continue
-            x, y = normalize_batch(x.to(self.dev, non_blocking=True)), y.to(self.dev, non_blocking=True)
-            with self._autocast():
-                out = self.net(x).float()
-            hits = out.topk(k, dim=1).indices == y[:, None]
-            sums += torch.stack(
-                [
-                    nn.functional.cross_entropy(out, y, reduction="sum"),
-                    hits[:, 0].sum(),
-                    hits.any(1).sum(),
-                    torch.tensor(len(y), device=self.dev),
-                ]
-            ).double()
-        self.net.train()
-        ddp.all_sum(sums, self.env)
-        n = float(sums[3])
-        if n == 0:
-            raise UserError(f"{self.info.root}: no readable validation image")
+        val = evaluate(self.net, self.val_loader, self.info, self.dev, self.env, self._autocast, self.bad)
         m = {
             "step": self.step,
             "epoch": round(self.step / self.steps_per_epoch, 3),
-            "top1": 100 * float(sums[1]) / n,
-            "top5": 100 * float(sums[2]) / n,
-            "val_loss": float(sums[0]) / n,
-            "val_images": int(n),
+            "top1": val["top1"],
+            "top5": val["top5"],
+            "val_loss": val["val_loss"],
+            "val_images": val["val_images"],
             "elapsed_s": round(self._elapsed(), 2),
-            "k": k,
+            "k": val["k"],
         }
         if self.loss_log:
             m["train_loss"] = self.loss_log[-1][1]
@@ -434,36 +331,33 @@ class _Run:
         self.saved_step = self.step
         if not self.env.is_main:
             return
-        payload = {
-            "format": 1,
-            "design": self.design.to_dict(),
-            "model": self.net.state_dict(),
-            "optimizer": self.opt.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler else None,
-            "scheduler": {
-                "kind": "warmup-cosine",
-                "base_lr": self.base_lr,
-                "warmup": self.cfg.warmup,
-                "fraction": self.frac,
-                "elapsed_s": self.train_elapsed or self._elapsed(),
-                "total_steps": self.total_steps,
-                "budget_s": self.budget_s,
-            },
-            "step": self.step,
-            "epoch": self.epoch,
-            "epoch_offset": self.epoch_offset,
-            "images_seen": self.images_seen,
-            "config": self.cfg.to_dict(),
-            "history": self.history,
-            "loss_log": self.loss_log,
-            "metrics": self.last_eval,
-            "classes": self.info.classes,
-            "train_size": len(self.info.train),
-            "img_size": self.cfg.img_size,
-            "skipped": bad[:10_000],
-            "rng": rng_state(),
-            "world_size": self.env.world,
+        schedule = {
+            "kind": "warmup-cosine",
+            "base_lr": self.base_lr,
+            "warmup": self.cfg.warmup,
+            "fraction": self.frac,
+            "elapsed_s": self.train_elapsed or self._elapsed(),
+            "total_steps": self.total_steps,
+            "budget_s": self.budget_s,
         }
+        payload = training_state(
+            design=self.design,
+            net=self.net,
+            opt=self.opt,
+            scaler=self.scaler,
+            schedule=schedule,
+            step=self.step,
+            epoch=self.epoch,
+            epoch_offset=self.epoch_offset,
+            images_seen=self.images_seen,
+            cfg=self.cfg,
+            history=self.history,
+            loss_log=self.loss_log,
+            last_eval=self.last_eval,
+            info=self.info,
+            skipped=bad,
+            world_size=self.env.world,
+        )
         save_checkpoint(self.ckpt_path, payload)
         self.emit({"event": "checkpoint", "step": self.step, "path": str(self.ckpt_path)})
 
@@ -478,7 +372,7 @@ class _Run:
             images_seen=self.images_seen,
             train_images=len(self.info.train),
             val_images=final["val_images"],
-            images_per_s=self.session_images / max(1e-9, self.session_train_s),
+            images_per_s=self.throughput.session_images / max(1e-9, self.session_train_s),
             minutes=self.train_elapsed / 60,
             img_size=cfg.img_size,
             checkpoint=str(self.ckpt_path),
@@ -501,12 +395,6 @@ class _Run:
             top_k=min(5, self.info.num_classes),
         )
         if self.env.is_main and cfg.store_result:
-            summary.record = accuracy_record(summary, cfg)
-            try:
-                from ..store.results import ResultStore
-
-                ResultStore(cfg.results_path).add_accuracy(self.design, summary.record)
-            except UserError as e:  # a bad store must not throw away a finished run
-                summary.notes.append(f"result not stored: {e}")
+            store_result(summary, cfg, self.design)
         self.emit({"event": "done", "summary": summary.to_dict()})
         return summary
