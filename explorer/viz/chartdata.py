@@ -12,7 +12,7 @@ from __future__ import annotations
 from ..design.cost import compute_cost
 from ..design.presets import all_presets
 from ..design.spec import parse_design
-from .scatter import PAPER_DATASET, with_quality
+from .provenance import PAPER_DATASET, with_quality
 
 KEY = ("design_hash", "backend", "device", "batch", "threads", "input_size")
 
