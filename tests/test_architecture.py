@@ -67,7 +67,7 @@ def test_the_installed_package_declares_the_pinned_requirements_and_the_command(
 # The package map, lowest layer first (README, "Architecture"). A package imports only from its own layer or
 # those below it, so the arrows point one way and no cycle can form between packages.
 LAYERS = [
-    {"errors", "safeio", "paths", "fmt"},
+    {"errors", "safeio", "paths", "fmt", "options"},
     {"design"},
     {"model"},
     {"store"},

@@ -16,22 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DesignError
+from ..options import Option, option, options_of
 from ..safeio import read_file
 
 OUT_ACTS = ("linear", "relu6")
 KERNELS = (3, 5, 7)
 STRIDES = (1, 2)
 
-# Sane upper bounds: generous for research, small enough to catch typos (c=10000 instead of 1000).
-BOUNDS = {
-    "t": (1, 32),
-    "c": (1, 4096),
-    "n": (1, 32),
-    "num_classes": (1, 100_000),
-    "input_size": (8, 1024),
-    "stem_channels": (1, 1024),
-    "last_conv": (0, 8192),
-}
 MAX_STAGES = 32
 MAX_NAME = 200
 NETWORK_KEYS = ("name", "num_classes", "input_size", "stem_channels", "last_conv", "dropout", "stages")
@@ -46,26 +37,30 @@ MAX_DEPTH = 20  # nesting of lists and objects; a design needs 3 (stages, a stag
 
 @dataclass(frozen=True)
 class Stage:
-    """One row of the bottleneck table: `n` blocks, expansion `t`, `c` output channels, first stride `s`."""
+    """One row of the bottleneck table: `n` blocks, expansion `t`, `c` output channels, first stride `s`.
 
-    t: int
-    c: int
-    n: int
-    s: int
-    skip: bool = True
-    out_act: str = "linear"
-    kernel: int = 3
+    Each field is an option (explorer.options): its range is declared here once and the parser checks it.
+    Upper bounds are generous for research and small enough to catch typos (c=10000 instead of 1000).
+    """
+
+    t: int = option(lo=1, hi=32)
+    c: int = option(lo=1, hi=4096)
+    n: int = option(lo=1, hi=32)
+    s: int = option(choices=STRIDES)
+    skip: bool = option(True)
+    out_act: str = option("linear", choices=OUT_ACTS)
+    kernel: int = option(3, choices=KERNELS)
 
 
 @dataclass(frozen=True)
 class Design:
     name: str
     stages: tuple[Stage, ...]
-    num_classes: int = 1000
-    input_size: int = 224
-    stem_channels: int = 32
-    last_conv: int = 0
-    dropout: float = 0.2
+    num_classes: int = option(1000, lo=1, hi=100_000)
+    input_size: int = option(224, lo=8, hi=1024)
+    stem_channels: int = option(32, lo=1, hi=1024)
+    last_conv: int = option(0, lo=0, hi=8192)
+    dropout: float = option(0.2, lo=0, hi=1, hi_open=True)
     # Metadata (paper numbers, notes) never changes the network, so it is not part of equality or the hash.
     meta: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
@@ -90,6 +85,10 @@ class Design:
     def with_skips(self, on: bool) -> Design:
         """Every stage's skip set to `on`: the paper's x2nr experiment as one switch."""
         return replace(self, stages=tuple(replace(s, skip=on) for s in self.stages))
+
+
+STAGE_OPTIONS = options_of(Stage)
+NETWORK_OPTIONS = options_of(Design)  # num_classes, input_size, stem_channels, last_conv, dropout
 
 
 def _is_int(v: Any) -> bool:
@@ -173,21 +172,15 @@ class _Checker:
         got = "" if value is ... else f", got {_describe(value)}"
         self.problems.append(f"{place}: {msg}{got}")
 
-    def int_in(self, place: str, v: Any, lo: int, hi: int) -> int | None:
-        if not _is_int(v):
-            self.bad(place, f"must be an integer from {lo} to {hi}", v)
+    def value(self, place: str, opt: Option, v: Any) -> Any:
+        """`v` when its option allows it (an integer as int, a number as float), else None and a problem."""
+        wrong = opt.problem(v, _describe)
+        if wrong:
+            self.bad(place, wrong, v)
             return None
-        if not lo <= v <= hi:
-            self.bad(place, f"must be from {lo} to {hi}", v)
-            return None
-        return int(v)
-
-    def choice(self, place: str, v: Any, allowed: tuple) -> Any:
-        ok = v in allowed and type(v) is type(allowed[0])  # True == 1, but a bool is no kernel size
-        if not ok:
-            self.bad(place, "must be one of " + ", ".join(_describe(a) for a in allowed), v)
-            return None
-        return v
+        if opt.kind is int and not opt.choices:
+            return int(v)
+        return float(v) if opt.kind is float else v
 
     def unknown_keys(self, place: str, obj: dict, allowed: tuple) -> None:
         for k in obj:
@@ -204,22 +197,7 @@ def _parse_stage(chk: _Checker, i: int, raw: Any) -> Stage | None:
     for k in STAGE_REQUIRED:
         if k not in raw:
             chk.bad(f"{place}.{k}", "is required")
-    vals = {}
-    for k in ("t", "c", "n"):
-        if k in raw:
-            vals[k] = chk.int_in(f"{place}.{k}", raw[k], *BOUNDS[k])
-    if "s" in raw:
-        vals["s"] = chk.choice(f"{place}.s", raw["s"], STRIDES)
-    if "kernel" in raw:
-        vals["kernel"] = chk.choice(f"{place}.kernel", raw["kernel"], KERNELS)
-    if "out_act" in raw:
-        vals["out_act"] = chk.choice(f"{place}.out_act", raw["out_act"], OUT_ACTS)
-    if "skip" in raw:
-        if not isinstance(raw["skip"], bool):
-            chk.bad(f"{place}.skip", "must be true or false", raw["skip"])
-            vals["skip"] = None
-        else:
-            vals["skip"] = raw["skip"]
+    vals = {o.name: chk.value(f"{place}.{o.name}", o, raw[o.name]) for o in STAGE_OPTIONS if o.name in raw}
     if any(vals.get(k) is None for k in STAGE_REQUIRED) or None in vals.values():
         return None
     return Stage(**{k: int(v) if _is_int(v) else v for k, v in vals.items()})
@@ -243,15 +221,8 @@ def parse_design(raw: Any) -> Design:
         chk.bad("name", text_problem(name), name)
     kw["name"] = name
 
-    defaults = {"num_classes": 1000, "input_size": 224, "stem_channels": 32, "last_conv": 0}
-    for k, default in defaults.items():
-        kw[k] = chk.int_in(k, raw[k], *BOUNDS[k]) if k in raw else default
-
-    dropout = raw.get("dropout", 0.2)
-    if isinstance(dropout, numbers.Real) and not isinstance(dropout, bool) and 0 <= dropout < 1:
-        kw["dropout"] = float(dropout)
-    else:
-        chk.bad("dropout", "must be a number in [0, 1)", dropout)
+    for o in NETWORK_OPTIONS:
+        kw[o.name] = chk.value(o.name, o, raw[o.name]) if o.name in raw else o.default
 
     stages_raw = raw.get("stages")
     stages: list[Stage | None] = []
