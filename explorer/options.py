@@ -318,7 +318,7 @@ BUDGET = Option(
     name_the_bound=True,
     unit="seconds",
     metavar="S",
-    help="seconds of timed runs",
+    help="timed runs",
 )
 MIN_RUNS = Option("min_runs", int, 10, lo=1, hi=100_000, name_the_bound=True, help="timed runs at the least")
 WARMUP_RUNS = Option(

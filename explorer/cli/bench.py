@@ -10,19 +10,19 @@ import json
 import sys
 
 from ..errors import UserError
+from ..options import BACKEND, BATCH, BUDGET, DEVICE, THREADS, check_args
+
+OPTIONS = (BACKEND, DEVICE, BATCH, THREADS, BUDGET)  # declared once in explorer.options, checked by the library too
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from .main import add_design_args, finite_float
+    from .main import add_design_args
 
     add_design_args(p)
-    p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch", help="default: torch (eager)")
-    p.add_argument("--device", choices=("cpu", "cuda", "mps"), default="cpu", help="default: cpu")
-    p.add_argument("--batch", type=int, default=1, metavar="N", help="images per forward pass (default 1)")
-    p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all physical cores)")
+    for option in OPTIONS:
+        option.add_to(p)
     p.add_argument("--input-size", type=int, metavar="N", help="input height = width (default: the design's)")
     p.add_argument("--channels-last", action="store_true", help="torch channels-last memory format")
-    p.add_argument("--budget", type=finite_float, default=2.0, metavar="S", help="seconds of timed runs (default 2)")
     p.add_argument("--layers", action="store_true", help="also time each layer (torch only) vs its MAC share")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-store", action="store_true", help="do not save the result in the results store")
@@ -32,15 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    # Plain one-line messages for values argparse accepts as ints but that make no sense.
-    if args.batch < 1:
-        raise UserError(f"--batch must be at least 1, got {args.batch}")
-    if args.threads is not None and args.threads < 1:
-        raise UserError(f"--threads must be at least 1, got {args.threads}")
-    if args.input_size is not None and args.input_size < 1:
-        raise UserError(f"--input-size must be a positive number of pixels, got {args.input_size}")
-    if not args.budget > 0:
-        raise UserError(f"--budget must be a positive number of seconds, got {args.budget}")
+    """The options' ranges (naming the flags), then the combinations of flags only the command line has."""
+    check_args(args, OPTIONS)  # --input-size is the design's field: the design parser checks it
     if args.layers and args.backend != "torch":
         raise UserError("--layers times torch eager layers; use it with --backend torch")
     if args.layers and args.input_size is not None:

@@ -6,39 +6,44 @@ Imports nothing heavy at module level; the measurements run in fresh worker proc
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import signal
 import sys
 import threading
 
-from ..errors import UserError
+from ..options import BACKEND, BATCH, DEVICE, THREADS, Option, check_args
+from ..predict.calibrate import DEFAULT_SECONDS, SECONDS_RANGE
+from ..predict.profile import DEVICES as PROFILE_DEVICES
+
+# The run options of explorer.options; a latency profile is made on the CPU or a CUDA GPU only.
+TARGET_OPTIONS = (BACKEND, dataclasses.replace(DEVICE, choices=PROFILE_DEVICES), THREADS, BATCH)
+SECONDS = Option(
+    "seconds", float, DEFAULT_SECONDS, lo=SECONDS_RANGE[0], hi=SECONDS_RANGE[1], metavar="S", help="calibration budget"
+)
 
 
 def add_target_arguments(p: argparse.ArgumentParser) -> None:
-    """--backend/--device/--threads/--batch/--store, shared with `predict`."""
-    p.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch", help="default: torch (eager)")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="default: cpu")
-    p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: all physical cores)")
-    p.add_argument("--batch", type=int, default=1, metavar="B", help="images per forward pass (default 1)")
+    """--backend/--device/--threads/--batch/--store, shared with `predict` and `search`."""
+    for option in TARGET_OPTIONS:
+        option.add_to(p)
     p.add_argument("--store", metavar="FILE", help="results store file (default: the user data folder)")
 
 
 def resolve_target(args: argparse.Namespace) -> tuple[str, str, int, int]:
+    """The checked target; threads not given = all physical cores."""
     from ..measure.hostinfo import physical_cores
     from ..predict.profile import check_target
 
+    check_args(args, TARGET_OPTIONS)
     threads = physical_cores() if args.threads is None else args.threads
-    if threads < 1:
-        raise UserError(f"--threads must be at least 1, got {threads}")
-    if args.batch < 1:
-        raise UserError(f"--batch must be at least 1, got {args.batch}")
-    check_target(args.backend, args.device, threads, args.batch)
+    check_target(args.backend, args.device, threads, args.batch)  # the device must be present here
     return args.backend, args.device, threads, args.batch
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_target_arguments(p)
-    p.add_argument("--seconds", type=float, default=60.0, metavar="S", help="calibration budget (default 60)")
+    SECONDS.add_to(p)
     p.add_argument("--seed", type=int, default=0, help="which random calibration networks (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object; progress as JSON lines on stderr")
 
@@ -55,13 +60,11 @@ def _progress(as_json: bool, tty: bool):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..predict.calibrate import SECONDS_RANGE, calibrate
+    from ..predict.calibrate import calibrate
     from ..store.results import ResultStore
 
     backend, device, threads, batch = resolve_target(args)
-    lo, hi = SECONDS_RANGE
-    if not lo <= args.seconds <= hi:
-        raise UserError(f"--seconds must be from {lo:.0f} to {hi:.0f}, got {args.seconds:g}")
+    check_args(args, [SECONDS])
     store = ResultStore(args.store)  # a damaged store fails now, not after the calibration
     cancel = threading.Event()
     prior = signal.signal(signal.SIGTERM, lambda *_: cancel.set())  # the app's Cancel: stop the workers cleanly

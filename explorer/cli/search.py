@@ -18,9 +18,10 @@ def _fields(text: str) -> tuple[str, ...]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..options import finite_float
     from ..search import FIELDS, OBJECTIVES
     from .calibrate import add_target_arguments
-    from .main import add_design_args, finite_float
+    from .main import add_design_args
 
     add_design_args(p)
     add_target_arguments(p)

@@ -14,13 +14,13 @@ torch and onnxruntime are imported inside the functions: importing this module s
 from __future__ import annotations
 
 import dataclasses
-import numbers
 import threading
 import time
 from dataclasses import dataclass, field
 
 from ..design.spec import Design, parse_design
 from ..errors import UserError
+from ..options import BACKEND, BATCH, BUDGET, DEVICE, MIN_RUNS, THREADS, WARMUP_RUNS, Option
 from ..paths import now_iso
 from .allocator import steady_allocator
 from .hostinfo import (
@@ -36,12 +36,10 @@ from .timing import Progress, statistics, time_callable
 
 __all__ = ["Cancelled", "LatencyResult", "measure", "measure_module", "available_devices", "host_info"]
 
-BACKENDS = ("torch", "onnxruntime")
-DEVICES = ("cpu", "cuda", "mps")
-BUDGET_RANGE_S = (0.05, 60.0)
+BACKENDS = BACKEND.choices
+DEVICES = DEVICE.choices
 TIME_CAP_S = 120.0  # the whole measurement (build, export, warm-up, timing) stops here, whatever the budget
-MAX_BATCH = 1024
-MAX_THREADS = 256
+MODULE_INPUT_SIZE = Option("input_size", int, 224, lo=1, hi=4096)  # any module's input (a design has its own)
 BATCH_ACTIVATION_CAP = 8 * 1024**3  # peak activations x batch, float32
 
 
@@ -93,20 +91,12 @@ class LatencyResult:
         )
 
 
-# -- argument checks (all before the lock, so mistakes fail fast) ----------------------------------------
-def _int_arg(name: str, v, lo: int, hi: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not lo <= v <= hi:
-        raise UserError(f"{name} must be an integer from {lo} to {hi}, got {v!r}")
-    return int(v)
-
-
+# -- argument checks (all before the lock, so mistakes fail fast); ranges live in explorer.options ---------
 def check_device(backend: str, device: str) -> None:
     import torch
 
-    if backend not in BACKENDS:
-        raise UserError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
-    if device not in DEVICES:
-        raise UserError(f"unknown device {device!r}; choose one of: {', '.join(DEVICES)}")
+    BACKEND.check(backend)
+    DEVICE.check(device)
     avail = ", ".join(available_devices())
     if device == "cuda" and not torch.cuda.is_available():
         raise UserError(
@@ -125,7 +115,7 @@ def resolve_threads(threads: int | None) -> tuple[int, str]:
     if threads is None:
         n = physical_cores()
         return n, f"{n} threads (default: all {n} physical cores)"
-    n = _int_arg("threads", threads, 1, MAX_THREADS)
+    n = THREADS.check(threads)
     usable = usable_logical_cores()
     extra = f", more than the {usable} usable cores: oversubscribed" if n > usable else ""
     return n, f"{n} threads (requested{extra})"
@@ -147,14 +137,12 @@ def measured_design(design: Design, input_size: int | None, batch: int) -> Desig
     return design
 
 
-def _check_common(batch, budget_s, min_runs, warmup) -> None:
-    _int_arg("batch", batch, 1, MAX_BATCH)
-    _int_arg("min_runs", min_runs, 1, 100_000)
-    if warmup is not None:
-        _int_arg("warmup", warmup, 0, 10_000)
-    lo, hi = BUDGET_RANGE_S
-    if isinstance(budget_s, bool) or not isinstance(budget_s, numbers.Real) or not lo <= budget_s <= hi:
-        raise UserError(f"budget must be from {lo} to {hi:.0f} seconds, got {budget_s!r}")
+def check_run_options(batch: int, budget_s: float, min_runs: int = 1, warmup: int | None = None) -> None:
+    """The run options' ranges (explorer.options, the same checks as the CLI's), one-line UserError."""
+    BATCH.check(batch)
+    BUDGET.check(budget_s)
+    MIN_RUNS.check(min_runs)
+    WARMUP_RUNS.check(warmup)
 
 
 def example_input(design: Design, batch: int, device: str, channels_last: bool):
@@ -232,7 +220,7 @@ def measure_module(
 ) -> LatencyResult:
     """The same protocol for any nn.Module taking (batch, 3, H, W), e.g. an independent reference network."""
     _check_all(backend, device, batch, budget_s, min_runs, warmup, channels_last)
-    _int_arg("input_size", input_size, 1, 4096)
+    MODULE_INPUT_SIZE.check(input_size)
     return _measure(
         lambda: module,
         name,
@@ -254,7 +242,7 @@ def measure_module(
 
 def _check_all(backend, device, batch, budget_s, min_runs, warmup, channels_last) -> None:
     check_device(backend, device)
-    _check_common(batch, budget_s, min_runs, warmup)
+    check_run_options(batch, budget_s, min_runs, warmup)
     if channels_last and backend != "torch":
         raise UserError("channels-last is a torch memory format; ONNX Runtime chooses its own layouts")
 

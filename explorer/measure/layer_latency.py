@@ -25,8 +25,8 @@ from .allocator import steady_allocator
 from .hostlock import DEFAULT_TIMEOUT_S, Cancelled, host_lock
 from .latency import (
     TIME_CAP_S,
-    _check_common,
     check_device,
+    check_run_options,
     device_name,
     example_input,
     measured_design,
@@ -189,7 +189,7 @@ def layer_breakdown(
     from ..model.build import build_model
 
     check_device("torch", device)
-    _check_common(batch, budget_s, 1, None)
+    check_run_options(batch, budget_s)
     n_threads, thread_note = resolve_threads(threads)
     design_m = measured_design(design, None, batch)
     cost = compute_cost(design_m)
