@@ -155,7 +155,7 @@ class Option:
             return None if isinstance(value, str) else "must be text"
         if not (_is_int(value) if self.kind is int else _is_number(value)):
             return "must be " + self.allowed(describe)
-        if self.kind is float and not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):  # an int, however long, is finite
             return "must be a finite number"  # nan trains to nan, inf never ends
         lo, hi, lo_open, hi_open = self._bounds()
         below = lo is not None and (value <= lo if lo_open else value < lo)

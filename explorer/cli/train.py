@@ -19,41 +19,24 @@ import time
 from ..errors import UserError
 
 
+def _config_options():
+    """TrainConfig's options that are flags, and TrainConfig itself; torch loads only when the command runs."""
+    from ..options import options_of
+    from ..train.config import TrainConfig
+
+    return [o for o in options_of(TrainConfig) if o.flag is not None], TrainConfig
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from .main import add_design_args, finite_float
+    """Every flag generated from TrainConfig's fields: each default and range is written there once."""
+    from ..train.config import BUDGET_OPTIONS
+    from .main import add_design_args
 
     add_design_args(p)
-    p.add_argument(
-        "--data", required=True, metavar="DIR", help="dataset folder: ImageNet, Kaggle or ImageNet-1k layout"
-    )
+    options, _ = _config_options()
     budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--epochs", type=int, metavar="N", help="train N epochs")
-    budget.add_argument("--minutes", type=finite_float, metavar="M", help="train M minutes (default when no budget: 5)")
-    budget.add_argument("--max-steps", type=int, metavar="N", help="train N optimizer steps")
-    p.add_argument("--img-size", type=int, default=128, metavar="N", help="training resolution (default 128)")
-    p.add_argument("--batch", type=int, default=64, metavar="N", help="batch per process (default 64)")
-    p.add_argument("--workers", type=int, metavar="N", help="data-loading processes per training process")
-    p.add_argument(
-        "--lr", type=finite_float, metavar="X", help="peak learning rate (default: sgd 0.2 x batch/256, adamw 1e-3)"
-    )
-    p.add_argument("--optimizer", choices=["sgd", "adamw"], default="sgd", help="sgd (nesterov) or adamw")
-    p.add_argument("--weight-decay", type=finite_float, metavar="X", help="default: sgd 4e-5, adamw 0.05")
-    p.add_argument("--label-smoothing", type=finite_float, default=0.1, metavar="X")
-    p.add_argument("--warmup", type=finite_float, default=0.05, metavar="F", help="warm-up share of the budget")
-    p.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto", help="mixed precision")
-    p.add_argument("--per-class", type=int, metavar="N", help="at most N training images per class")
-    p.add_argument("--val-per-class", type=int, metavar="N", help="at most N validation images per class")
-    p.add_argument(
-        "--crop-scale", type=finite_float, default=0.25, metavar="F", help="smallest random crop area (0.08: long runs)"
-    )
-    p.add_argument("--out", metavar="DIR", help="run folder for last.pt (default: under the explorer data folder)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out (or this design's newest run)")
-    p.add_argument("--init", metavar="CHECKPOINT", help="warm start from the tensors that match by name and shape")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
-    p.add_argument("--no-epoch-eval", action="store_true", help="validate only at the end, not after every epoch")
-    p.add_argument("--no-store", action="store_true", help="do not add the accuracy to the results store")
-    p.add_argument("--store", metavar="FILE", help="results store file (default: the explorer's)")
+    for o in options:
+        o.add_to(budget if o.name in BUDGET_OPTIONS else p)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
 
 
@@ -135,42 +118,19 @@ def _host(design):
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..options import check_args, from_args
     from .main import design_from_args
 
     design = design_from_args(args)
-    for flag in ("data", "init", "out", "store"):
-        value = getattr(args, flag)
-        if value is not None and not value.strip():
-            raise UserError(f"--{flag} must not be empty")
-    from ..train.loop import TrainConfig, fine_tune
+    options, TrainConfig = _config_options()
+    for o in options:  # paths: an empty one is a slip, not "the current folder"
+        value = getattr(args, o.name)
+        if o.kind is str and not o.choices and isinstance(value, str) and not value.strip():
+            raise UserError(f"{o.cli_flag} must not be empty")
+    check_args(args, options)  # before torch loads, each problem naming its flag
+    from ..train.loop import fine_tune
 
-    cfg = TrainConfig(
-        design=design,
-        data=args.data,
-        minutes=args.minutes,
-        max_steps=args.max_steps,
-        epochs=args.epochs,
-        img_size=args.img_size,
-        batch=args.batch,
-        workers=args.workers,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        label_smoothing=args.label_smoothing,
-        warmup=args.warmup,
-        amp=args.amp,
-        per_class=args.per_class,
-        val_per_class=args.val_per_class,
-        crop_scale=args.crop_scale,
-        out_dir=args.out,
-        resume=args.resume,
-        init=args.init,
-        seed=args.seed,
-        device=args.device,
-        eval_every_epoch=not args.no_epoch_eval,
-        store_result=not args.no_store,
-        results_path=args.store,
-    )
+    cfg = from_args(TrainConfig, args, design=design)
     stop = threading.Event()
     _graceful_stop(stop)
     progress = _ConsoleProgress()

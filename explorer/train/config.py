@@ -1,4 +1,8 @@
-"""What a training run takes (TrainConfig) and gives back (TrainSummary), and the small policies around them."""
+"""What a training run takes (TrainConfig) and gives back (TrainSummary), and the small policies around them.
+
+TrainConfig's fields are options (explorer.options): each default, range and help is written here once; `validate`
+checks them and `python -m explorer train` generates its flags from them.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,14 @@ import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..design.spec import Design
 from ..errors import UserError
+from ..options import check_values, option, options_of
+
+if TYPE_CHECKING:  # torch loads only where training runs: `explorer --help` builds the train flags from here
+    import torch
 
 QUICK_MINUTES = 5.0  # the budget when none is given: the app's "quick fine-tune"
 OPTIMIZERS = ("sgd", "adamw")
@@ -23,33 +30,71 @@ MAX_COUNT = 10**9  # steps or epochs
 @dataclass
 class TrainConfig:
     design: Design
-    data: str  # the dataset folder (any layout explorer.train.data.detect_dataset knows)
+    data: str = option(metavar="DIR", help="dataset folder: ImageNet, Kaggle or ImageNet-1k layout")
     # Budget: whichever ends first. None of the three given => QUICK_MINUTES.
-    minutes: float | None = None
-    max_steps: int | None = None
-    epochs: int | None = None
-    img_size: int = 128  # training and validation resolution (the network is resolution-agnostic)
-    batch: int = 64  # per process; the global batch is batch x processes
-    workers: int | None = None  # data-loading processes per training process; None = auto_workers()
-    optimizer: str = "sgd"  # sgd (momentum, nesterov) or adamw
-    lr: float | None = None  # None: sgd 0.2 x global batch / 256, adamw 1e-3
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float | None = None  # None: sgd 4e-5 (MobileNetV2's), adamw 0.05; never on BN or biases
-    label_smoothing: float = 0.1
-    warmup: float = 0.05  # fraction of the budget spent on linear warm-up
-    amp: str = "auto"  # auto: bf16 on CUDA (fp16 + scaler where bf16 is missing), off on the CPU; or off|bf16|fp16
-    per_class: int | None = None  # training images per class (quick runs)
-    val_per_class: int | None = None
-    crop_scale: float = 0.25  # smallest random-resized-crop area; 0.08 is the long-schedule ImageNet value
-    out_dir: str | None = None  # None: <data dir>/runs/<name>-<hash>-<time>
-    resume: bool = False  # continue from out_dir/last.pt (or this design's newest run)
-    init: str | None = None  # warm start: copy the tensors of this checkpoint that match by name and shape
-    seed: int = 0
-    device: str = "auto"
-    eval_every_epoch: bool = True
-    store_result: bool = True  # add the final accuracy to the results store (rank 0)
-    results_path: str | None = None  # None: the default store
+    minutes: float | None = option(
+        None,
+        lo=0,
+        lo_open=True,
+        hi=MAX_MINUTES,
+        name_the_bound=True,
+        why="a year",
+        metavar="M",
+        help="train M minutes",
+        default_help=f"{QUICK_MINUTES:g} when no budget is given",
+    )
+    max_steps: int | None = option(
+        None, lo=0, lo_open=True, hi=MAX_COUNT, name_the_bound=True, metavar="N", help="train N optimizer steps"
+    )
+    epochs: int | None = option(
+        None, lo=0, lo_open=True, hi=MAX_COUNT, name_the_bound=True, metavar="N", help="train N epochs"
+    )
+    # The network is resolution-agnostic: training and validation at this resolution.
+    img_size: int = option(128, lo=16, hi=1024, metavar="N", help="training resolution")
+    batch: int = option(64, lo=2, why="batch norm needs it", metavar="N", help="batch per process")
+    workers: int | None = option(
+        None,
+        lo=0,
+        hi=MAX_WORKERS,
+        metavar="N",
+        help="data-loading processes per training process",
+        default_help="auto",
+    )
+    optimizer: str = option("sgd", choices=OPTIMIZERS, help="sgd (momentum, nesterov) or adamw")
+    lr: float | None = option(
+        None, lo=0, lo_open=True, metavar="X", help="peak learning rate", default_help="sgd 0.2 x batch/256, adamw 1e-3"
+    )
+    momentum: float = option(0.9, flag=None)
+    nesterov: bool = option(True, flag=None)
+    # Never on BN weights or biases.
+    weight_decay: float | None = option(
+        None, lo=0, metavar="X", help="weight decay", default_help="sgd 4e-5, adamw 0.05"
+    )
+    label_smoothing: float = option(0.1, lo=0, hi=1, hi_open=True, metavar="X", help="label smoothing")
+    warmup: float = option(0.05, lo=0, hi=1, hi_open=True, metavar="F", help="warm-up share of the budget")
+    # auto: bf16 on CUDA (fp16 + scaler where bf16 is missing), off on the CPU
+    amp: str = option("auto", choices=AMP_MODES, help="mixed precision")
+    per_class: int | None = option(None, metavar="N", help="at most N training images per class")
+    val_per_class: int | None = option(None, metavar="N", help="at most N validation images per class")
+    crop_scale: float = option(
+        0.25, lo=0, lo_open=True, hi=1, metavar="F", help="smallest random crop area, 0.08 for long runs"
+    )
+    out_dir: str | None = option(
+        None, flag="--out", metavar="DIR", help="run folder for last.pt", default_help="under the explorer data folder"
+    )
+    resume: bool = option(False, help="continue the run in --out (or this design's newest run)")
+    init: str | None = option(
+        None, metavar="CHECKPOINT", help="warm start from the tensors that match by name and shape"
+    )
+    seed: int = option(0, lo=0, hi=2**32 - 1, help="random seed")
+    device: str = option("auto", help="auto, cpu or cuda")
+    eval_every_epoch: bool = option(
+        True, flag="--no-epoch-eval", help="validate only at the end, not after every epoch"
+    )
+    store_result: bool = option(True, flag="--no-store", help="do not add the accuracy to the results store")
+    results_path: str | None = option(
+        None, flag="--store", metavar="FILE", help="results store file", default_help="the explorer's"
+    )
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "design"}
@@ -100,46 +145,12 @@ def lr_at(frac: float, base: float, warmup: float) -> float:
     return base * 0.5 * (1 + math.cos(math.pi * p))
 
 
+BUDGET_OPTIONS = ("epochs", "minutes", "max_steps")  # exclusive on the command line: whichever ends first
+
+
 def validate(cfg: TrainConfig) -> None:
-    problems = []
-
-    for name in ("minutes", "lr", "weight_decay", "label_smoothing", "warmup", "crop_scale", "momentum"):
-        v = getattr(cfg, name)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
-            problems.append(f"{name} must be a finite number, got {v}")  # nan trains to nan, inf never ends
-    if problems:
-        raise UserError("\n".join(problems))
-    if cfg.weight_decay is not None and cfg.weight_decay < 0:
-        problems.append(f"weight_decay must be 0 or more, got {cfg.weight_decay}")
-
-    def positive(name, v, integer):
-        if v is not None and (v <= 0 or (integer and int(v) != v)):
-            problems.append(f"{name} must be a positive {'integer' if integer else 'number'}, got {v}")
-
-    for name, integer in (("minutes", False), ("max_steps", True), ("epochs", True), ("lr", False)):
-        positive(name, getattr(cfg, name), integer)
-    if not 16 <= cfg.img_size <= 1024:
-        problems.append(f"img_size must be from 16 to 1024, got {cfg.img_size}")
-    if cfg.batch < 2:
-        problems.append(f"batch must be at least 2 (batch norm needs it), got {cfg.batch}")
-    if cfg.workers is not None and not 0 <= cfg.workers <= MAX_WORKERS:
-        problems.append(f"workers must be from 0 to {MAX_WORKERS}, got {cfg.workers}")
-    if not 0 <= cfg.seed < 2**32:
-        problems.append(f"seed must be from 0 to {2**32 - 1}, got {cfg.seed}")
-    if cfg.minutes is not None and cfg.minutes > MAX_MINUTES:
-        problems.append(f"minutes must be at most {MAX_MINUTES:,} (a year), got {cfg.minutes:g}")
-    for name in ("max_steps", "epochs"):
-        if (getattr(cfg, name) or 0) > MAX_COUNT:
-            problems.append(f"{name} must be at most {MAX_COUNT:,}, got {getattr(cfg, name):,}")
-    if cfg.optimizer not in OPTIMIZERS:
-        problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {cfg.optimizer!r}")
-    if cfg.amp not in AMP_MODES:
-        problems.append(f"amp must be one of {', '.join(AMP_MODES)}, got {cfg.amp!r}")
-    for name in ("label_smoothing", "warmup"):
-        if not 0 <= getattr(cfg, name) < 1:
-            problems.append(f"{name} must be in [0, 1), got {getattr(cfg, name)}")
-    if not 0 < cfg.crop_scale <= 1:
-        problems.append(f"crop_scale must be in (0, 1], got {cfg.crop_scale}")
+    """Every option's type and range (one line per problem), then the rules between options."""
+    problems = check_values(vars(cfg), options_of(TrainConfig))
     if cfg.resume and cfg.init:
         problems.append("resume and init exclude each other: a resumed run already has its weights")
     if problems:
@@ -150,6 +161,8 @@ def amp_setup(mode: str, device: torch.device):
     """(autocast dtype or None, GradScaler or None). On the CPU, auto means float32: bf16 autocast measured
     no faster for SM_V2 training on this project's 2-core AVX-512 Xeon (both 90-100 images/s at res 128;
     docs/training.md), and CPUs without AVX-512 emulate bf16 slowly. Ask for bf16 explicitly to try it."""
+    import torch
+
     if mode == "off" or (mode == "auto" and device.type != "cuda"):
         return None, None
     if device.type != "cuda":
@@ -163,6 +176,8 @@ def amp_setup(mode: str, device: torch.device):
 
 def make_optimizer(net: torch.nn.Module, cfg: TrainConfig, lr: float) -> torch.optim.Optimizer:
     """SGD (momentum, nesterov) or AdamW; no weight decay on BN weights and biases (1-d tensors)."""
+    import torch
+
     wd = cfg.weight_decay if cfg.weight_decay is not None else (4e-5 if cfg.optimizer == "sgd" else 0.05)
     decay = [p for p in net.parameters() if p.ndim > 1]
     no_decay = [p for p in net.parameters() if p.ndim <= 1]
