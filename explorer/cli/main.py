@@ -11,7 +11,6 @@ import argparse
 import importlib
 import importlib.util
 import json
-import math
 import os
 import sys
 
@@ -28,17 +27,6 @@ PLUGIN_COMMANDS = {
     "predict": ("explorer.cli.predict", "predicted latency on this host, per layer, from the calibrated profile"),
     "search": ("explorer.cli.search", "find designs that beat a start design on this host under a latency budget"),
 }
-
-
-def finite_float(text: str) -> float:
-    """argparse type for numeric options: nan and inf are refused (nan trains to nan, inf never ends)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return value
 
 
 def add_design_args(p: argparse.ArgumentParser) -> None:

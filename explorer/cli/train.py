@@ -17,25 +17,19 @@ import threading
 import time
 
 from ..errors import UserError
+from ..options import check_args, from_args, options_of
+from ..train.config import BUDGET_OPTIONS, TrainConfig  # plain data: torch loads only in the training loop
 
-
-def _config_options():
-    """TrainConfig's options that are flags, and TrainConfig itself; torch loads only when the command runs."""
-    from ..options import options_of
-    from ..train.config import TrainConfig
-
-    return [o for o in options_of(TrainConfig) if o.flag is not None], TrainConfig
+# Every flag is generated from TrainConfig's fields: each default, range and help is written there once.
+FLAGS = [o for o in options_of(TrainConfig) if o.flag is not None]
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Every flag generated from TrainConfig's fields: each default and range is written there once."""
-    from ..train.config import BUDGET_OPTIONS
     from .main import add_design_args
 
     add_design_args(p)
-    options, _ = _config_options()
     budget = p.add_mutually_exclusive_group()
-    for o in options:
+    for o in FLAGS:
         o.add_to(budget if o.name in BUDGET_OPTIONS else p)
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
 
@@ -118,16 +112,14 @@ def _host(design):
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..options import check_args, from_args
     from .main import design_from_args
 
     design = design_from_args(args)
-    options, TrainConfig = _config_options()
-    for o in options:  # paths: an empty one is a slip, not "the current folder"
+    for o in FLAGS:  # paths: an empty one is a slip, not "the current folder"
         value = getattr(args, o.name)
         if o.kind is str and not o.choices and isinstance(value, str) and not value.strip():
             raise UserError(f"{o.cli_flag} must not be empty")
-    check_args(args, options)  # before torch loads, each problem naming its flag
+    check_args(args, FLAGS)  # before torch loads, each problem naming its flag
     from ..train.loop import fine_tune
 
     cfg = from_args(TrainConfig, args, design=design)
