@@ -24,7 +24,7 @@ from collections.abc import Callable
 
 from ..errors import UserError
 from ..measure.hostlock import DEFAULT_TIMEOUT_S, Cancelled, host_lock
-from .model import design_row, fit, prior_coefficients
+from .model import design_row, fit, prior_coefficients, trimmed
 from .profile import PROFILE_FORMAT, key_hash, profile_key
 from .sampling import calibration_designs
 
@@ -236,7 +236,9 @@ def build_profile(
     rows = [design_row(m["design"], key["batch"]) for m in used]
     times = [m["median_ms"] for m in used]
     scale = (protocol or {}).get("scale", 1.0)
-    coefficients = {name: v * scale for name, v in fit(rows, times, prior).items()}
+    fitted = fit(rows, times, prior)
+    slow = {used[i]["design_hash"] for i in trimmed(rows, times, fitted)}  # likely timed in a slow window
+    coefficients = {name: v * scale for name, v in fitted.items()}
     cv = cross_validate(rows, times, prior)
     used_hashes = {m["design_hash"] for m in used}
     return {
@@ -251,6 +253,7 @@ def build_profile(
         "cv": cv,
         "quality": _quality(len(measured), len(clean)),
         "fitted_on": sorted(used_hashes),
+        "set_aside_slow": sorted(slow),  # measured > 12 % slower than the first fit: left out of the final fit
         "samples": [
             {
                 "design_hash": m["design_hash"],
@@ -258,7 +261,7 @@ def build_profile(
                 "median_ms": m["median_ms"],
                 "verdict": m["quality"]["verdict"],
                 "reasons": m["quality"].get("reasons", []),
-                "used": m["design_hash"] in used_hashes,
+                "used": m["design_hash"] in used_hashes and m["design_hash"] not in slow,
                 "design": m["design"].to_dict(),
             }
             for m in measured
