@@ -32,6 +32,7 @@ from .hostinfo import (
     versions,
 )
 from .hostlock import DEFAULT_TIMEOUT_S, Cancelled, host_lock
+from .probe import STATE_WAIT_S
 from .timing import Progress, statistics, time_callable
 
 __all__ = ["Cancelled", "LatencyResult", "measure", "measure_module", "available_devices", "host_info"]
@@ -284,6 +285,7 @@ def _measure(
             deadline=deadline,
             progress=report,
             cancel=cancel,
+            state_wait_s=STATE_WAIT_S,  # a shared host's slow state: wait for it to pass (explorer.measure.probe)
         )
         model = make_model().eval()
         if backend == "torch":
@@ -302,11 +304,18 @@ def _measure(
     if timed["stopped"] == "time cap":
         notes.append(f"stopped by the {TIME_CAP_S:.0f} s cap on a whole measurement")
     blocks = f" in blocks of {timed['block_size']}" if timed["block_size"] > 1 else ""
+    q = timed["quality"]
+    state = (
+        f"; host state: probe {q['probe_before_ms']:.3f} / {q['probe_after_ms']:.3f} ms before / after against "
+        f"{q['probe_reference_ms']:.3f} ms ({q['probe_reference']}), waited {q['waited_for_fast_state_s']:.1f} s"
+        if "probe_ratio" in q
+        else ""
+    )
     protocol = (
         f"{how}; {thread_note}; batch {batch}, {input_size}x{input_size}, float32; "
         f"{timed['warmup_runs']} warm-up runs excluded; {runs} timed runs{blocks}, stopped by {timed['stopped']}; "
         f"median and p25-p75 of per-run times; time spent: set-up {setup_s:.1f} s, warm-up "
-        f"{timed['warmup_s']:.1f} s, timing {timed['timed_s']:.1f} s of a {budget_s:g} s budget; {allocator}"
+        f"{timed['warmup_s']:.1f} s, timing {timed['timed_s']:.1f} s of a {budget_s:g} s budget; {allocator}{state}"
     )
     report(1.0, "done")
     return LatencyResult(

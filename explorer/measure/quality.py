@@ -22,6 +22,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from .probe import SLOW_STATE_RATIO
+
 DISPERSION_LIMIT = 0.15  # IQR / median of block means (quiet here: 3-8 %)
 CI_LIMIT_PCT = 3.0  # half-width of the median's bootstrap 95 % interval, in % of the median
 SPARE_LOAD_CORES = 0.1  # other load tolerated beyond the cores our threads leave free (0.13 cost 10-70 % here)
@@ -88,7 +90,7 @@ def median_interval(samples_ms, resamples: int = BOOTSTRAP_RESAMPLES, seed: int 
     return float(lo), float(hi)
 
 
-def judge(samples_ms, *, threads: int, cores: int, load: dict | None) -> dict:
+def judge(samples_ms, *, threads: int, cores: int, load: dict | None, state: dict | None = None) -> dict:
     """The verdict on one set of timed samples: {"verdict", "reasons", and every figure it was judged by}."""
     import numpy as np
 
@@ -127,6 +129,18 @@ def judge(samples_ms, *, threads: int, cores: int, load: dict | None) -> dict:
                 )
         else:
             figures["load_note"] = "other load not observed (no /proc/stat on this system)"
+    if state is not None:  # explorer.measure.probe: the shared host's slow state, invisible in /proc/stat
+        figures.update(state)
+        ratio = state.get("probe_ratio")
+        if ratio is not None and ratio > SLOW_STATE_RATIO:
+            against = "this host's best" if state.get("probe_reference") == "this host's record" else "the other"
+            waited = state.get("waited_for_fast_state_s") or 0.0
+            reasons.append(
+                f"the host was in its slow state: a reference workload ran {ratio:.1f}x {against} "
+                f"(its virtual CPUs were shared with other machines"
+                + (f"; waited {waited:.0f} s for the fast state" if waited >= 1 else "")
+                + "); measure again later"
+            )
     return {"verdict": "noisy" if reasons else "ok", "reasons": reasons, **figures}
 
 

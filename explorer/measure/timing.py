@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from . import quality
+from . import probe, quality
 from .hostlock import Cancelled
 
 WARMUP_MIN_RUNS = 3
@@ -59,12 +59,15 @@ def time_callable(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     cores: int | None = None,
+    state_wait_s: float | None = None,
 ) -> dict:
     """Warm up, then time `fn` until the budget is spent or the median is tight. The caller sets the grad mode;
     torch's thread count is set here and restored.
 
     min_runs: no early stop before this many runs. The budget is never extended: runs that did not fit are
-    reported by the quality verdict instead. `deadline` (time.monotonic) caps everything, warm-up included.
+    reported by the quality verdict instead. state_wait_s (CPU only; None: no probe): a short probe before and
+    after the timing shows whether the shared host was in its slow state (explorer.measure.probe); before
+    timing, wait up to this long for the fast state. `deadline` (time.monotonic) caps everything, warm-up included.
     Returns the samples (ms per run, one per block), runs, block size, warm-up runs and seconds, timed seconds,
     why timing stopped, and the quality verdict (explorer.measure.quality.judge)."""
     import torch
@@ -89,16 +92,21 @@ def time_callable(
         sync()
         return time.perf_counter() - t0
 
+    probing = state_wait_s is not None and device == "cpu"
+    state = None
     prior_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
+        if probing:
+            reference = probe.reference_ms(threads)
+            before, waited, probes = probe.wait_for_fast_state(threads, reference, state_wait_s, report, check_cancel)
         warm_times = _warm_up(run_once, budget_s, warmup, deadline, report, check_cancel)
         per_run = _median(warm_times[-5:]) if warm_times else 0.0
         block = max(1, math.ceil(min(BLOCK_TARGET_S, budget_s / 20) / per_run)) if per_run > 0 else 1
 
         samples: list[float] = []
         runs, stopped = 0, "budget"
-        before = quality.cpu_snapshot()
+        cpu_before = quality.cpu_snapshot()
         start = time.perf_counter()
         next_check = start + CHECK_EVERY_S
         while True:
@@ -124,10 +132,18 @@ def time_callable(
                     stopped = "median tight"
                     break
         timed_s = time.perf_counter() - start
-        load = quality.load_between(before, quality.cpu_snapshot(), timed_s)
+        load = quality.load_between(cpu_before, quality.cpu_snapshot(), timed_s)
+        if probing:
+            after = probe.probe_ms(threads)
+            probes += 1
+            if probe.slow_state(after, reference or before):  # one slow probe is not yet a state: look again
+                after = min(after, probe.probe_ms(threads))
+                probes += 1
+            state = probe.state_figures(before, after, reference, waited, probes)
+            probe.record(threads, [before, after])
     finally:
         torch.set_num_threads(prior_threads)
-    verdict = quality.judge(samples, threads=threads, cores=cores or usable_logical_cores(), load=load)
+    verdict = quality.judge(samples, threads=threads, cores=cores or usable_logical_cores(), load=load, state=state)
     return {
         "samples_ms": samples,
         "runs": runs,

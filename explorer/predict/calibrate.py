@@ -24,12 +24,17 @@ from collections.abc import Callable
 
 from ..errors import UserError
 from ..measure.hostlock import DEFAULT_TIMEOUT_S, Cancelled, host_lock
+from ..measure.probe import SLOW_STATE_RATIO, slow_state
+from ..options import Option
 from .model import design_row, fit, prior_coefficients, trimmed
 from .profile import PROFILE_FORMAT, key_hash, profile_key
 from .sampling import calibration_designs
 
 DEFAULT_SECONDS = 60.0
 SECONDS_RANGE = (1.0, 600.0)
+SECONDS = Option(
+    "seconds", float, DEFAULT_SECONDS, lo=SECONDS_RANGE[0], hi=SECONDS_RANGE[1], metavar="S", help="calibration budget"
+)
 DESIGNS_PER_WORKER = {"torch": 10, "onnxruntime": 6}  # short-lived workers: no long-process drift
 SAMPLE_BUDGET_S = 0.15  # timed seconds per network (extended to MIN_RUNS runs)
 MIN_RUNS = 5
@@ -72,9 +77,7 @@ def calibrate(
     """Measure and fit; returns the profile (a JSON-able dict). The caller stores it (ResultStore.add_profile)."""
     threads = _resolve_threads(threads)
     key = profile_key(backend, device, threads, batch)
-    lo, hi = SECONDS_RANGE
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not lo <= seconds <= hi:
-        raise UserError(f"seconds must be from {lo:.0f} to {hi:.0f}, got {seconds!r}")
+    SECONDS.check(seconds)
     report = progress or (lambda f, m: None)
     started = time.monotonic()
     with host_lock(f"latency calibration, {backend} {device}", lock_timeout, lambda m: report(0.0, m), cancel):
@@ -230,7 +233,11 @@ def build_profile(
     key: dict, measured: list[dict], roofs: dict | None, backend: str, protocol: dict | None = None
 ) -> dict:
     clean = [m for m in measured if m["quality"]["verdict"] == "ok"]
-    used = clean if len(clean) >= MIN_CLEAN_SAMPLES else measured
+    # Samples timed while the host was in its slow state (explorer.measure.probe) say little about the design.
+    probes = [m["probe_ms"] for m in measured if m.get("probe_ms")]
+    fastest_probe = min(probes) if probes else None
+    steady = [m for m in clean if not slow_state(m.get("probe_ms"), fastest_probe)]
+    used = steady if len(steady) >= MIN_CLEAN_SAMPLES else clean if len(clean) >= MIN_CLEAN_SAMPLES else measured
     roofs = roofs or {"peak_gflops": 100.0, "bandwidth_gbs": 10.0}
     prior = prior_coefficients(roofs["peak_gflops"], roofs["bandwidth_gbs"], backend)
     rows = [design_row(m["design"], key["batch"]) for m in used]
@@ -254,6 +261,12 @@ def build_profile(
         "quality": _quality(len(measured), len(clean)),
         "fitted_on": sorted(used_hashes),
         "set_aside_slow": sorted(slow),  # measured > 12 % slower than the first fit: left out of the final fit
+        "host_state": {
+            "fastest_probe_ms": fastest_probe,
+            "slow_state_ratio": SLOW_STATE_RATIO,
+            "slow_state_samples": len(clean) - len(steady),
+            "used_slow_state_samples": used is not steady and len(clean) > len(steady),
+        },
         "samples": [
             {
                 "design_hash": m["design_hash"],
@@ -261,6 +274,7 @@ def build_profile(
                 "median_ms": m["median_ms"],
                 "verdict": m["quality"]["verdict"],
                 "reasons": m["quality"].get("reasons", []),
+                "probe_ms": m.get("probe_ms"),
                 "used": m["design_hash"] in used_hashes and m["design_hash"] not in slow,
                 "design": m["design"].to_dict(),
             }

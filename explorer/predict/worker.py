@@ -1,9 +1,10 @@
 """A fresh worker process that measures designs the way `bench` does, for calibration and the accuracy check.
 
-`python -m explorer.predict.worker` reads one JSON job on stdin ({"backend", "device", "threads", "batch",
-"budget_s", "designs": [design dicts], "retries"}) and writes one JSON line per design on stdout. The parent
-holds the host lock for the whole job, so this process times with explorer.measure.timing directly: the same
-allocator setting, eval mode, inference_mode, warm-up, timing and quality verdict as `bench`. Fresh processes
+`python -m explorer.predict.worker` reads one JSON job on stdin ({"backend", "device", "threads",
+"batch", "budget_s", "designs": [design dicts], "retries", "state_wait_s"}) and writes one JSON line per
+design on stdout. The parent holds the host lock for the whole job, so this process times with
+explorer.measure.timing directly: the same allocator setting, eval mode, inference_mode, warm-up, timing and
+quality verdict as `bench` (calibration probes the host's state without waiting for it). Fresh processes
 matter: a long-lived process drifts 10-20 % slower on a shared VM, and `bench` measures in a fresh one.
 """
 
@@ -54,11 +55,21 @@ def measure_one(design_dict: dict, job: dict) -> dict:
                 min_runs=int(job.get("min_runs", 10)),
                 warmup=None,
                 deadline=time.monotonic() + DESIGN_CAP_S,
+                state_wait_s=float(job.get("state_wait_s", 0.0)),  # calibration does not wait: it sets aside
             )
         stats = statistics(timed["samples_ms"])
         quality = timed["quality"]  # explorer.measure.quality's verdict: other load, spread, samples
         tries.append(
-            {"median_ms": stats["median_ms"], "iqr_ms": stats["iqr_ms"], "runs": timed["runs"], "quality": quality}
+            {
+                "median_ms": stats["median_ms"],
+                "iqr_ms": stats["iqr_ms"],
+                "runs": timed["runs"],
+                "quality": quality,
+                # the host's state around the timing (explorer.measure.probe): the slower of the two probes
+                "probe_ms": max(quality["probe_before_ms"], quality["probe_after_ms"])
+                if "probe_ratio" in quality
+                else None,
+            }
         )
         if quality["verdict"] == "ok":
             break
