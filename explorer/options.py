@@ -91,6 +91,7 @@ class Option:
     flag: str | None = ""  # the command-line flag; "" = --name-with-dashes, None = not a command-line option
     metavar: str | None = None
     required: bool = False  # a command-line option without a default
+    label: str = ""  # how messages name the value when its name reads badly ("the search time"); default: name
 
     @property
     def cli_flag(self) -> str:
@@ -156,6 +157,8 @@ class Option:
         if not (_is_int(value) if self.kind is int else _is_number(value)):
             return "must be " + self.allowed(describe)
         if isinstance(value, float) and not math.isfinite(value):  # an int, however long, is finite
+            if math.isnan(value) and self._positive_floor():
+                return "must be " + self.allowed(describe)  # "a positive number of ms" says it all
             return "must be a finite number"  # nan trains to nan, inf never ends
         lo, hi, lo_open, hi_open = self._bounds()
         below = lo is not None and (value <= lo if lo_open else value < lo)
@@ -177,7 +180,7 @@ class Option:
 
     def message(self, value: Any, label: str | None = None) -> str | None:
         """The whole error line for `value` under `label` (the name, or a flag such as --batch); None if allowed."""
-        label = label or self.name
+        label = label or self.label or self.name
         if self.choices and isinstance(value, str) and isinstance(self.choices[0], str):
             if value in self.choices:
                 return None

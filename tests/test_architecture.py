@@ -183,3 +183,18 @@ def _absolute_imports(path: Path) -> list[tuple[str, int]]:
         elif isinstance(node, ast.Import):
             out += [(a.name, node.lineno) for a in node.names]
     return out
+
+
+def test_no_private_name_is_imported_from_another_module():
+    # A leading underscore says "only this module relies on it"; importing it elsewhere hides a dependency.
+    found = []
+    for path in sorted((ROOT / "explorer").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                private = [
+                    a.name
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__") and a.name != "_moved"
+                ]
+                found += [f"{path.relative_to(ROOT)}:{node.lineno} {name}" for name in private]
+    assert not found, found

@@ -42,7 +42,7 @@ def _check(args: argparse.Namespace) -> None:
         raise UserError("--channels-last is a torch memory format; use it with --backend torch")
 
 
-class _ProgressBar:
+class ProgressBar:
     """A tqdm bar on stderr (0-100 %, the step in its description), or JSON lines for the app's worker."""
 
     def __init__(self, mode: str):
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
         store = ResultStore(args.store)  # a damaged store fails now, not after the measurement
     mode = "json" if args.progress_json else "bar" if sys.stderr.isatty() and not args.json else "off"
-    progress = _ProgressBar(mode)
+    progress = ProgressBar(mode)
     try:
         result = measure(
             design,

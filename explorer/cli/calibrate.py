@@ -12,15 +12,12 @@ import signal
 import sys
 import threading
 
-from ..options import BACKEND, BATCH, DEVICE, THREADS, Option, check_args
-from ..predict.calibrate import DEFAULT_SECONDS, SECONDS_RANGE
+from ..options import BACKEND, BATCH, DEVICE, THREADS, check_args
+from ..predict.calibrate import SECONDS
 from ..predict.profile import DEVICES as PROFILE_DEVICES
 
 # The run options of explorer.options; a latency profile is made on the CPU or a CUDA GPU only.
 TARGET_OPTIONS = (BACKEND, dataclasses.replace(DEVICE, choices=PROFILE_DEVICES), THREADS, BATCH)
-SECONDS = Option(
-    "seconds", float, DEFAULT_SECONDS, lo=SECONDS_RANGE[0], hi=SECONDS_RANGE[1], metavar="S", help="calibration budget"
-)
 
 
 def add_target_arguments(p: argparse.ArgumentParser) -> None:

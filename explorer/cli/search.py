@@ -18,65 +18,43 @@ def _fields(text: str) -> tuple[str, ...]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from ..options import finite_float
-    from ..search import FIELDS, OBJECTIVES
+    from ..options import add_options, options_of
+    from ..search import FIELDS, SearchRequest
     from .calibrate import add_target_arguments
     from .main import add_design_args
 
     add_design_args(p)
     add_target_arguments(p)
-    p.add_argument(
-        "--budget-ms", type=finite_float, metavar="MS", help="latency budget (default: the start design's latency)"
-    )
-    p.add_argument("--objective", choices=OBJECTIVES, default="params", help="what to maximize (default: params)")
-    p.add_argument("--seconds", type=finite_float, default=60.0, metavar="S", help="time budget (default 60)")
-    p.add_argument("--top", type=int, default=5, metavar="K", help="designs to measure and return (default 5)")
-    p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default 0)")
-    p.add_argument("--max-params", type=int, metavar="N", help="refuse designs with more parameters")
-    p.add_argument("--max-macs", type=int, metavar="N", help="refuse designs with more MACs")
+    add_options(p, options_of(SearchRequest))  # --budget-ms, --objective, --seconds, --top, ... declared there
     p.add_argument(
         "--fields",
         type=_fields,
         metavar="LIST",
         help=f"what may change, comma-separated (default all: {','.join(FIELDS)})",
     )
-    p.add_argument("--attempts", type=int, metavar="N", help="designs to screen (default 3000; naswot 400)")
-    p.add_argument("--data", metavar="FOLDER", help="dataset folder for the naswot objective's minibatch")
-    p.add_argument("--no-measure", action="store_true", help="screen only: predicted latencies, nothing measured")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..options import from_args
     from ..predict.profile import missing_profile, profile_key
     from ..search import SearchRequest, run_search
     from ..store.results import ResultStore
-    from .bench import _ProgressBar
+    from .bench import ProgressBar
     from .calibrate import resolve_target
     from .main import design_from_args
 
     design = design_from_args(args)
     backend, device, threads, batch = resolve_target(args)
-    request = SearchRequest(
-        budget_ms=args.budget_ms,
-        objective=args.objective,
-        seconds=args.seconds,
-        top=args.top,
-        seed=args.seed,
-        max_params=args.max_params,
-        max_macs=args.max_macs,
-        fields=args.fields,
-        attempts=args.attempts,
-        data_folder=args.data,
-        measure=not args.no_measure,
-    )
+    request = from_args(SearchRequest, args, fields=args.fields)
     request.check()
-    if args.data is not None and args.objective != "naswot":
+    if request.data_folder is not None and request.objective != "naswot":
         raise UserError("--data gives the naswot objective its images; use it with --objective naswot")
     store = ResultStore(args.store)
     profile = store.latest_profile(profile_key(backend, device, threads, batch))
     if profile is None:
         raise missing_profile(backend, device, threads, batch)
-    progress = _ProgressBar("bar" if sys.stderr.isatty() and not args.json else "off")
+    progress = ProgressBar("bar" if sys.stderr.isatty() and not args.json else "off")
     try:
         result = run_search(design, profile, request, store=store, progress=progress)
     finally:

@@ -12,10 +12,10 @@ import hashlib
 import json
 
 from ..errors import UserError
+from ..options import BACKEND, BATCH, DEVICE, THREADS
 
-BACKENDS = ("torch", "onnxruntime")
-DEVICES = ("cpu", "cuda")
-PROFILE_FORMAT = 1
+DEVICES = ("cpu", "cuda")  # the latency model has no MPS path
+PROFILE_FORMAT = 2  # 2: channel-padding features, host-state probes; a format-1 profile asks for recalibration
 
 
 def host_fingerprint(device: str) -> dict:
@@ -50,15 +50,15 @@ def library_versions(backend: str, device: str) -> dict:
 
 
 def check_target(backend: str, device: str, threads: int, batch: int) -> None:
-    """One-line errors for a target that cannot be calibrated or predicted here."""
-    if backend not in BACKENDS:
-        raise UserError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    """One-line errors for a target that cannot be calibrated or predicted here (ranges: explorer.options)."""
+    BACKEND.check(backend)
+    DEVICE.check(device)
     if device not in DEVICES:
-        raise UserError(f"unknown device {device!r}; choose one of: {', '.join(DEVICES)}")
-    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= 256:
-        raise UserError(f"threads must be an integer from 1 to 256, got {threads!r}")
-    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 1024:
-        raise UserError(f"batch must be an integer from 1 to 1024, got {batch!r}")
+        raise UserError(f"unknown device {device!r} for the latency model; choose one of: {', '.join(DEVICES)}")
+    if threads is None:
+        raise UserError("threads must be given for a latency profile (resolve the default first)")
+    THREADS.check(threads)
+    BATCH.check(batch)
     if device == "cuda":
         from ..measure.latency import check_device
 

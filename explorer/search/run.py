@@ -13,7 +13,7 @@ Every number in the result says where it comes from: predicted, measured (with i
 from __future__ import annotations
 
 import contextlib
-import math
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -25,12 +25,13 @@ from ..design.spec import Design
 from ..errors import UserError
 from ..measure.hostlock import DEFAULT_TIMEOUT_S, host_lock
 from ..measure.quality import is_trusted
+from ..options import check_values, option, options_of
 from ..predict import predict
 from ..predict.features import PARAMETER_NAMES
 from ..predict.model import design_row
 from ..viz.compare import global_diff, stage_diff
 from .evolve import Candidate, evolve, pareto_front
-from .objectives import NaswotScorer, check_objective, objective_value
+from .objectives import OBJECTIVES, NaswotScorer, objective_value
 from .space import SearchSpace
 
 NOISE_ALLOWANCE = 0.05  # a measured design may exceed the budget by this share (timing noise)
@@ -47,31 +48,47 @@ FRONT_POINTS = 200
 
 @dataclass
 class SearchRequest:
-    budget_ms: float | None = None  # None: the start design's latency on this host
-    objective: str = "params"
-    seconds: float = 60.0
-    top: int = 5
-    seed: int = 0
-    max_params: int | None = None
-    max_macs: int | None = None
-    fields: tuple[str, ...] | None = None
-    attempts: int | None = None
-    data_folder: str | None = None
-    measure: bool = True
+    """What the user asks of a search; every field but `fields` is an option (explorer.options): its range and
+    help are declared here once, and `explorer search` generates its flags from them."""
+
+    budget_ms: float | None = option(
+        None,
+        lo=0,
+        lo_open=True,
+        unit="ms",
+        label="the latency budget",
+        metavar="MS",
+        help="latency budget",
+        default_help="the start design's latency on this host",
+    )
+    objective: str = option("params", choices=OBJECTIVES, help="what to maximize")
+    seconds: float = option(
+        60.0, lo=5, hi=3600, unit="seconds", label="the search time", metavar="S", help="time budget"
+    )
+    top: int = option(5, lo=1, hi=50, metavar="K", help="designs to measure and return")
+    seed: int = option(0, metavar="N", help="random seed")
+    max_params: int | None = option(
+        None, lo=1, label="max params", metavar="N", help="refuse designs with more parameters"
+    )
+    max_macs: int | None = option(None, lo=1, label="max MACs", metavar="N", help="refuse designs with more MACs")
+    fields: tuple[str, ...] | None = None  # what may change; checked against the search space (search.space)
+    attempts: int | None = option(
+        None,
+        lo=1,
+        hi=1_000_000,
+        metavar="N",
+        help="designs to screen",
+        default_help=", ".join(f"{k} {v}" for k, v in DEFAULT_ATTEMPTS.items()),
+    )
+    data_folder: str | None = option(
+        None, flag="--data", metavar="FOLDER", help="dataset folder for the naswot objective's minibatch"
+    )
+    measure: bool = option(True, flag="--no-measure", help="screen only: predicted latencies, nothing measured")
 
     def check(self) -> None:
-        check_objective(self.objective)
-        if self.budget_ms is not None and not (math.isfinite(self.budget_ms) and self.budget_ms > 0):
-            raise UserError(f"the latency budget must be a positive number of ms, got {self.budget_ms}")
-        if not (math.isfinite(self.seconds) and 5 <= self.seconds <= 3600):
-            raise UserError(f"the search time must be from 5 to 3600 seconds, got {self.seconds}")
-        if not 1 <= self.top <= 50:
-            raise UserError(f"top must be from 1 to 50 designs, got {self.top}")
-        if self.attempts is not None and not 1 <= self.attempts <= 1_000_000:
-            raise UserError(f"attempts must be from 1 to 1,000,000, got {self.attempts}")
-        for name, limit in (("max params", self.max_params), ("max MACs", self.max_macs)):
-            if limit is not None and limit < 1:
-                raise UserError(f"{name} must be a positive number, got {limit}")
+        problems = check_values(dataclasses.asdict(self), options_of(SearchRequest))
+        if problems:
+            raise UserError(problems[0])  # one line: the first problem, in field order
 
 
 def _measure(designs: list[Design], key: dict, cancel, stop_at: float) -> list[dict]:
