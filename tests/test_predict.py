@@ -17,7 +17,7 @@ from explorer.measure.hostlock import Cancelled
 from explorer.predict import predict
 from explorer.predict.calibrate import build_profile, calibrate, cross_validate
 from explorer.predict.features import PARAMETER_NAMES, layer_features
-from explorer.predict.model import design_row, fit, prior_coefficients
+from explorer.predict.model import design_row, fit, prior_coefficients, trimmed
 from explorer.predict.profile import profile_key
 from explorer.predict.sampling import (
     CALIBRATION_CLASSES,
@@ -339,3 +339,42 @@ def test_explain_gap_splits_the_difference_by_layer_type():
     assert adds["other_ms"] == 0 and adds["delta_ms"] < 0  # x2nr has no skips
     assert out["time_ratio"] == pytest.approx(other["predicted_ms"] / base["predicted_ms"])
     assert out["sentence"].startswith("SM_V2_x2nr has 2.60× the FLOPs of SM_V2")
+
+
+# -- a shared host's slow windows and slow state ------------------------------------------------------------
+def test_fit_sets_aside_networks_measured_in_a_slow_window():
+    rng = random.Random(2)
+    truth = {n: rng.uniform(0.5, 2.0) * v for n, v in PRIOR.items()}
+    rows, times = synthetic(calibration_designs(60, seed=4), truth)
+    slowed = {3, 11, 17, 29, 41}
+    times = [t * 1.6 if i in slowed else t for i, t in enumerate(times)]  # interference only adds time
+    coef = fit(rows, times, PRIOR)
+    assert set(trimmed(rows, times, coef)) == slowed
+    held_rows, held_times = synthetic(heldout_designs(20, seed=4), truth)
+    for row, t in zip(held_rows, held_times, strict=True):
+        assert sum(coef[n] * v for n, v in zip(PARAMETER_NAMES, row, strict=True)) == pytest.approx(t, rel=0.03)
+
+
+def test_slow_state_samples_are_left_out_of_the_fit_and_counted():
+    rng = random.Random(3)
+    truth = {n: rng.uniform(0.5, 2.0) * v for n, v in PRIOR.items()}
+    designs = calibration_designs(30, seed=6)
+    rows, times = synthetic(designs, truth)
+    slow = {d.network_hash() for d in designs[:6]}
+    measured = [
+        {
+            "design_hash": d.network_hash(),
+            "name": d.name,
+            "median_ms": t * (1.6 if d.network_hash() in slow else 1.0),
+            "quality": {"verdict": "ok", "reasons": []},
+            "probe_ms": 0.62 if d.network_hash() in slow else 0.37,
+            "design": d,
+        }
+        for d, t in zip(designs, times, strict=True)
+    ]
+    key = {"backend": "torch", "device": "cpu", "threads": 2, "batch": 1}
+    profile = build_profile(key, measured, {"peak_gflops": 200.0, "bandwidth_gbs": 20.0}, "torch")
+    assert not slow & set(profile["fitted_on"]) and len(profile["fitted_on"]) == 24
+    assert profile["host_state"]["slow_state_samples"] == 6
+    assert profile["host_state"]["fastest_probe_ms"] == 0.37
+    assert {s["design_hash"] for s in profile["samples"] if not s["used"]} == slow

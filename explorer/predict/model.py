@@ -86,8 +86,8 @@ def prior_coefficients(peak_gflops: float, bandwidth_gbs: float, backend: str) -
     """The roofline's guess before any network is measured: every group at the host's peak and bandwidth."""
     out = {}
     for name, term in PARAMETERS:
-        if name == "pw.gflop_narrow":
-            out[name] = 0.0  # no prior belief in a narrow-channel penalty: only the data can show one
+        if name in ("pw.gflop_narrow", "pw.gflop_pad", "dw.gflop_pad"):
+            out[name] = 0.0  # no prior belief in these penalties: only the data can show them
         elif term == "compute":
             out[name] = 1000.0 / peak_gflops  # ms per GFLOP
         elif term == "memory":
