@@ -157,8 +157,6 @@ class Option:
         if not (_is_int(value) if self.kind is int else _is_number(value)):
             return "must be " + self.allowed(describe)
         if isinstance(value, float) and not math.isfinite(value):  # an int, however long, is finite
-            if math.isnan(value) and self._positive_floor():
-                return "must be " + self.allowed(describe)  # "a positive number of ms" says it all
             return "must be a finite number"  # nan trains to nan, inf never ends
         lo, hi, lo_open, hi_open = self._bounds()
         below = lo is not None and (value <= lo if lo_open else value < lo)

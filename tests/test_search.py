@@ -106,7 +106,8 @@ def test_limits_and_fields_are_respected():
     "kw, match",
     [
         ({"budget_ms": 1e-6}, "no design in this search space is predicted within"),
-        ({"budget_ms": float("nan")}, "budget must be a positive number"),
+        ({"budget_ms": float("nan")}, "the latency budget must be a finite number"),
+        ({"budget_ms": -1.0}, "the latency budget must be a positive number of ms"),
         ({"objective": "accuracy"}, "unknown objective"),
         ({"fields": ("width",)}, "search fields must be some of"),
         ({"top": 0}, "top must be from 1 to 50"),
