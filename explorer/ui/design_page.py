@@ -192,10 +192,12 @@ def _metrics(design, base) -> None:
     for col, (label, v, b, fmt, helptext) in zip(columns, items, strict=False):
         col.metric(label, fmt(v), delta=delta_text(v, b, fmt), delta_color="inverse", help=helptext)
     prediction, measured = _predicted_latency(design, base, columns[-1])
+    band = prediction.get("band_pct") if prediction else None
+    predicted = f" · predicted latency ±{band:.0f} % (the model's error band)" if band is not None else ""
     seen = f" · measured here: {measured['median_ms']:.2f} ms ({measured['backend']})" if measured else ""
     st.caption(
         f"Δ against **{base.name}** · {design.num_classes} classes · {design.input_size}×{design.input_size} input"
-        f" · batch 1{seen}"
+        f" · batch 1{predicted}{seen}"
     )
     return prediction
 
@@ -212,7 +214,12 @@ def _predicted_latency(design, base, where) -> tuple[dict | None, dict | None]:
     rows = s.latencies(design.network_hash(), backend=backend, device=device, threads=threads, batch=batch) if s else []
     measured = next((r for r in rows if is_trusted(r) and r["input_size"] == design.input_size), None)
     prediction = predict_panel.render_predicted_metric(
-        design, base, profile, measured_ms=measured["median_ms"] if measured else None, where=where
+        design,
+        base,
+        profile,
+        measured_ms=measured["median_ms"] if measured else None,
+        where=where,
+        band_in_value=False,  # six metrics share the row: the band goes in the caption under it
     )
     return prediction, measured
 

@@ -48,16 +48,22 @@ def prediction_for(design: Design, profile: dict | None) -> dict | None:
 
 
 def render_predicted_metric(
-    design: Design, baseline: Design | None, profile: dict | None, measured_ms: float | None = None, where=None
+    design: Design,
+    baseline: Design | None,
+    profile: dict | None,
+    measured_ms: float | None = None,
+    where=None,
+    band_in_value: bool = True,
 ) -> dict | None:
-    """The 'predicted latency on this host' metric; returns the prediction (for the layer table and chart)."""
+    """The 'predicted latency on this host' metric; returns the prediction (for the layer table and chart).
+    band_in_value=False: the caller states the band elsewhere (a narrow column would cut the value short)."""
     where = where or st
     if profile is None:
         where.metric("Predicted latency", "—", help="Calibrate this host first (button below).")
         return None
     pred = predict(design, profile)
     band = pred["band_pct"]
-    value = f"{pred['predicted_ms']:.2f} ms" + (f" ±{band:.0f}%" if band is not None else "")  # fits a narrow column
+    value = f"{pred['predicted_ms']:.2f} ms" + (f" ±{band:.0f}%" if band is not None and band_in_value else "")
     delta = None
     if baseline is not None and baseline.network_hash() != design.network_hash():
         base = predict(baseline, profile)["predicted_ms"]
