@@ -17,7 +17,7 @@ from explorer.measure.hostlock import Cancelled
 from explorer.predict import predict
 from explorer.predict.calibrate import build_profile, calibrate, cross_validate
 from explorer.predict.features import PARAMETER_NAMES, layer_features
-from explorer.predict.model import design_row, fit, prior_coefficients, trimmed
+from explorer.predict.model import design_row, fit, fit_trimmed, prior_coefficients
 from explorer.predict.profile import profile_key
 from explorer.predict.sampling import (
     CALIBRATION_CLASSES,
@@ -348,8 +348,8 @@ def test_fit_sets_aside_networks_measured_in_a_slow_window():
     rows, times = synthetic(calibration_designs(60, seed=4), truth)
     slowed = {3, 11, 17, 29, 41}
     times = [t * 1.6 if i in slowed else t for i, t in enumerate(times)]  # interference only adds time
-    coef = fit(rows, times, PRIOR)
-    assert set(trimmed(rows, times, coef)) == slowed
+    coef, set_aside = fit_trimmed(rows, times, PRIOR)
+    assert set(set_aside) == slowed
     held_rows, held_times = synthetic(heldout_designs(20, seed=4), truth)
     for row, t in zip(held_rows, held_times, strict=True):
         assert sum(coef[n] * v for n, v in zip(PARAMETER_NAMES, row, strict=True)) == pytest.approx(t, rel=0.03)

@@ -6,18 +6,17 @@ Imports nothing heavy at module level; the measurements run in fresh worker proc
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import signal
 import sys
 import threading
 
-from ..options import BACKEND, BATCH, DEVICE, THREADS, check_args
+from ..options import BACKEND, BATCH, THREADS, check_args
 from ..predict.calibrate import SECONDS
-from ..predict.profile import DEVICES as PROFILE_DEVICES
+from ..predict.profile import PROFILE_DEVICE
 
 # The run options of explorer.options; a latency profile is made on the CPU or a CUDA GPU only.
-TARGET_OPTIONS = (BACKEND, dataclasses.replace(DEVICE, choices=PROFILE_DEVICES), THREADS, BATCH)
+TARGET_OPTIONS = (BACKEND, PROFILE_DEVICE, THREADS, BATCH)
 
 
 def add_target_arguments(p: argparse.ArgumentParser) -> None:

@@ -26,15 +26,12 @@ from ..errors import UserError
 from ..measure.hostlock import DEFAULT_TIMEOUT_S, Cancelled, host_lock
 from ..measure.probe import SLOW_STATE_RATIO, slow_state
 from ..options import Option
-from .model import design_row, fit, prior_coefficients, trimmed
+from .model import design_row, fit, fit_trimmed, prior_coefficients
 from .profile import PROFILE_FORMAT, key_hash, profile_key
 from .sampling import calibration_designs
 
 DEFAULT_SECONDS = 60.0
-SECONDS_RANGE = (1.0, 600.0)
-SECONDS = Option(
-    "seconds", float, DEFAULT_SECONDS, lo=SECONDS_RANGE[0], hi=SECONDS_RANGE[1], metavar="S", help="calibration budget"
-)
+SECONDS = Option("seconds", float, DEFAULT_SECONDS, lo=1.0, hi=600.0, metavar="S", help="calibration budget")
 DESIGNS_PER_WORKER = {"torch": 10, "onnxruntime": 6}  # short-lived workers: no long-process drift
 SAMPLE_BUDGET_S = 0.15  # timed seconds per network (extended to MIN_RUNS runs)
 MIN_RUNS = 5
@@ -243,8 +240,8 @@ def build_profile(
     rows = [design_row(m["design"], key["batch"]) for m in used]
     times = [m["median_ms"] for m in used]
     scale = (protocol or {}).get("scale", 1.0)
-    fitted = fit(rows, times, prior)
-    slow = {used[i]["design_hash"] for i in trimmed(rows, times, fitted)}  # likely timed in a slow window
+    fitted, set_aside = fit_trimmed(rows, times, prior)
+    slow = {used[i]["design_hash"] for i in set_aside}  # likely timed in a slow window
     coefficients = {name: v * scale for name, v in fitted.items()}
     cv = cross_validate(rows, times, prior)
     used_hashes = {m["design_hash"] for m in used}

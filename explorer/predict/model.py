@@ -127,34 +127,34 @@ def nnls(a: list[list[float]], b: list[float], max_iter: int = 500):
 
 
 def fit(rows: list[list[float]], times_ms: list[float], prior: dict[str, float]) -> dict[str, float]:
-    """Coefficients minimizing the relative error of whole-network predictions, near the prior.
+    """Coefficients minimizing the relative error of whole-network predictions, near the prior (see fit_trimmed)."""
+    return fit_trimmed(rows, times_ms, prior)[0]
+
+
+def fit_trimmed(
+    rows: list[list[float]], times_ms: list[float], prior: dict[str, float]
+) -> tuple[dict[str, float], list[int]]:
+    """The coefficients, and the indices of the networks set aside as measured in a slow window.
 
     Interference only ever adds time: a network timed during one of the shared host's slow windows reads slow,
     never fast. So networks measured far slower than a first fit predicts are set aside, one-sidedly, and the
     model is fitted again on the rest (at most TRIM_SHARE of them, the slowest first).
     """
-    kept = list(range(len(rows)))
+    set_aside: list[int] = []
     coefficients = _fit_once(rows, times_ms, prior)
     for _ in range(TRIM_ROUNDS):
         if len(rows) < MIN_ROWS_TO_TRIM:
             break
+        kept = [i for i in range(len(rows)) if i not in set_aside]
         excess = {i: times_ms[i] / max(_dot(coefficients, rows[i]), 1e-12) - 1 for i in kept}
         slow = sorted((i for i in kept if excess[i] > TRIM_EXCESS), key=lambda i: -excess[i])
-        slow = slow[: max(0, int(TRIM_SHARE * len(rows)) - (len(rows) - len(kept)))]
+        slow = slow[: max(0, int(TRIM_SHARE * len(rows)) - len(set_aside))]
         if not slow:
             break
-        kept = [i for i in kept if i not in set(slow)]
+        set_aside += slow
+        kept = [i for i in kept if i not in slow]
         coefficients = _fit_once([rows[i] for i in kept], [times_ms[i] for i in kept], prior)
-    return coefficients
-
-
-def trimmed(rows: list[list[float]], times_ms: list[float], coefficients: dict[str, float]) -> list[int]:
-    """Indices of the networks a fit set aside as measured in a slow window (for the profile's record)."""
-    return [
-        i
-        for i, (row, t) in enumerate(zip(rows, times_ms, strict=True))
-        if t / _dot(coefficients, row) - 1 > TRIM_EXCESS
-    ]
+    return coefficients, sorted(set_aside)
 
 
 def _dot(coefficients: dict[str, float], row: list[float]) -> float:

@@ -8,13 +8,14 @@ the `calibrate` command to run) when there is none.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 
 from ..errors import UserError
 from ..options import BACKEND, BATCH, DEVICE, THREADS
 
-DEVICES = ("cpu", "cuda")  # the latency model has no MPS path
+PROFILE_DEVICE = dataclasses.replace(DEVICE, choices=("cpu", "cuda"))  # the latency model has no MPS path
 PROFILE_FORMAT = 2  # 2: channel-padding features, host-state probes; a format-1 profile asks for recalibration
 
 
@@ -52,9 +53,7 @@ def library_versions(backend: str, device: str) -> dict:
 def check_target(backend: str, device: str, threads: int, batch: int) -> None:
     """One-line errors for a target that cannot be calibrated or predicted here (ranges: explorer.options)."""
     BACKEND.check(backend)
-    DEVICE.check(device)
-    if device not in DEVICES:
-        raise UserError(f"unknown device {device!r} for the latency model; choose one of: {', '.join(DEVICES)}")
+    PROFILE_DEVICE.check(device)
     if threads is None:
         raise UserError("threads must be given for a latency profile (resolve the default first)")
     THREADS.check(threads)
