@@ -4,7 +4,3 @@ The library never imports Streamlit; only app.py and explorer/ui/ do.
 """
 
 __version__ = "0.2.0"
-
-from . import _moved
-
-_moved.install()
