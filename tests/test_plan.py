@@ -5,7 +5,7 @@ import json
 from hypothesis import given
 from strategies import designs
 
-from explorer.design.plan import STAGE_FIELDS, LayerKind, blocks, expand, network_data
+from explorer.design.plan import STAGE_FIELDS, LayerKind, blocks, expand, network_data, residual_adds
 from explorer.design.presets import get_preset
 from explorer.model.build import build_model
 from explorer.model.network import Bottleneck
@@ -45,6 +45,19 @@ def test_blocks_and_layers_carry_their_stage_and_index(design):
                 and ly.index_in_stage is None
                 and ly.name in ("stem", "last_conv", "pool", "classifier")
             )
+
+
+@given(designs())
+def test_residual_adds_count_the_add_layers_of_the_plan(design):
+    assert residual_adds(design) == sum(1 for ly in expand(design) if ly.kind == LayerKind.ADD)
+
+
+def test_residual_adds_count_only_the_skips_that_happen():
+    # MobileNet V2: skip asked in all 7 stages, but each stage's first block changes the width or the stride, so
+    # of its 17 blocks 10 add their input.
+    assert residual_adds(get_preset("MobileNet V2")) == 10
+    assert residual_adds(get_preset("SM_V2_x2nr")) == 0  # no skips at all
+    assert all(s.skip for s in get_preset("MobileNet V2").stages)
 
 
 def test_layer_kind_reads_and_serialises_as_its_plain_name():

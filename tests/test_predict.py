@@ -17,7 +17,7 @@ from explorer.measure.hostlock import Cancelled
 from explorer.predict import predict
 from explorer.predict.calibrate import build_profile, calibrate, cross_validate
 from explorer.predict.features import PARAMETER_NAMES, layer_features
-from explorer.predict.model import design_row, fit, fit_trimmed, prior_coefficients
+from explorer.predict.model import design_row, fit, fit_trimmed, network_ms, prior_coefficients
 from explorer.predict.profile import profile_key
 from explorer.predict.sampling import (
     CALIBRATION_CLASSES,
@@ -49,7 +49,7 @@ def calibrated(tmp_path_factory):
 
 def synthetic(designs, truth):
     rows = [design_row(d) for d in designs]
-    return rows, [sum(truth[n] * v for n, v in zip(PARAMETER_NAMES, r, strict=True)) for r in rows]
+    return rows, [network_ms(truth, r) for r in rows]
 
 
 # -- calibration on a tiny budget -----------------------------------------------------------------------
@@ -158,8 +158,7 @@ def test_fit_predicts_unseen_networks_of_a_known_linear_host():
     coef = fit(rows, times, prior_coefficients(100.0, 10.0, "torch"))
     held_rows, held_times = synthetic(heldout_designs(30, seed=3), truth)
     for row, t in zip(held_rows, held_times, strict=True):
-        pred = sum(coef[n] * v for n, v in zip(PARAMETER_NAMES, row, strict=True))
-        assert pred == pytest.approx(t, rel=0.03)
+        assert network_ms(coef, row) == pytest.approx(t, rel=0.03)
     cv = cross_validate(rows, times, PRIOR)
     assert cv["folds"] == 5 and cv["within_10_pct"] == 100.0
 
@@ -168,9 +167,35 @@ def test_fit_with_one_network_scales_the_prior():
     design = calibration_designs(1, seed=5)[0]
     row = design_row(design)
     coef = fit([row], [10.0], PRIOR)
-    pred = sum(coef[n] * v for n, v in zip(PARAMETER_NAMES, row, strict=True))
-    assert pred == pytest.approx(10.0, rel=0.05)
+    assert network_ms(coef, row) == pytest.approx(10.0, rel=0.05)
     assert all(v >= 0 for v in coef.values())
+
+
+def test_the_whole_network_sum_is_the_per_layer_prediction_total():
+    from explorer.predict import predicted_ms
+
+    key = {"batch": 4, "backend": "torch", "device": "cpu", "threads": 2, "host": {}, "versions": {}}
+    profile = {"key": key, "model": {"coefficients": PRIOR}}
+    for name in ("SM_V2", "MobileNet V2", "SM_V2_x2nr"):
+        design = get_preset(name)
+        assert predicted_ms(design, profile) == pytest.approx(predict(design, profile)["predicted_ms"], rel=1e-12)
+
+
+def test_prediction_grows_with_every_feature_that_has_a_positive_coefficient():
+    # A larger input image scales every layer's FLOPs and activations up; the launches stay: with positive
+    # coefficients the prediction must grow, by no more than the largest feature ratio.
+    from dataclasses import replace
+
+    from explorer.predict import predicted_ms
+
+    profile = {"key": {"batch": 1}, "model": {"coefficients": PRIOR}}
+    design = get_preset("SM_V2")
+    sizes = (96, 128, 160, 224)
+    times = [predicted_ms(replace(design, input_size=size), profile) for size in sizes]
+    assert times == sorted(times) and len(set(times)) == len(sizes)
+    assert times[-1] / times[0] < (224 / 96) ** 2
+    heavier = {name: v * 2 if name == "pw.gflop" else v for name, v in PRIOR.items()}
+    assert predicted_ms(design, {"key": {"batch": 1}, "model": {"coefficients": heavier}}) > times[-1]
 
 
 # -- cancelling and arguments ---------------------------------------------------------------------------
@@ -253,17 +278,32 @@ def test_paper_hardware_fit_reports_its_leave_one_out_error():
         assert ("poor fit" in m["label"]) == m["poor_fit"]
 
 
-def test_leave_one_out_excludes_the_point_it_predicts():
-    from explorer.predict import paper
+def test_the_paper_fit_recovers_an_exact_cost_law():
+    from explorer.predict.paper import COEFFICIENTS, fit_totals, term_ms
 
-    fits = paper.paper_fits()
-    first = fits["cpu"]["leave_one_out"][0]
-    from explorer.design.presets import all_presets
+    law = dict(zip(COEFFICIENTS, (2.0, 0.05, 0.3), strict=True))
+    totals = [[0.3, 20.0, 60.0], [0.6, 35.0, 150.0], [0.1, 12.0, 50.0], [1.0, 50.0, 90.0], [0.4, 60.0, 120.0]]
+    fitted = fit_totals(totals, [sum(term_ms(law, row)) for row in totals])
+    assert fitted == pytest.approx(law, rel=1e-6)
 
-    rest = [d for d in all_presets() if d.name != first["name"] and (d.meta.get("paper") or {}).get("cpu_ms")]
-    coef = paper._fit([paper._totals(d) for d in rest], [d.meta["paper"]["cpu_ms"] for d in rest])
-    held = get_preset(first["name"])
-    assert first["predicted_ms"] == pytest.approx(sum(c * v for c, v in zip(coef, paper._totals(held), strict=True)))
+
+def test_leave_one_out_predicts_each_point_from_the_others_only():
+    # Seven models whose times follow one cost law exactly, but for one published 50 % slow. Fitted on the other
+    # six, its prediction is the law's time (error -33 %); every other point's fit saw the slow one and leans.
+    from explorer.predict.paper import COEFFICIENTS, leave_one_out, term_ms
+
+    law = dict(zip(COEFFICIENTS, (2.0, 0.05, 0.3), strict=True))
+    rng = random.Random(7)
+    totals = [[rng.uniform(0.1, 1.0), rng.uniform(10, 60), float(rng.randint(40, 160))] for _ in range(7)]
+    exact = [sum(term_ms(law, row)) for row in totals]
+    published = [t * 1.5 if i == 2 else t for i, t in enumerate(exact)]
+    named = [(f"m{i}", row, t) for i, (row, t) in enumerate(zip(totals, published, strict=True))]
+    loo = leave_one_out(named)
+    assert [x["name"] for x in loo] == [name for name, _, _ in named]
+    assert loo[2]["predicted_ms"] == pytest.approx(exact[2], rel=1e-6)
+    assert loo[2]["error_pct"] == pytest.approx(-100 / 3, rel=1e-6)
+    others = [abs(x["predicted_ms"] / t - 1) for i, (x, t) in enumerate(zip(loo, exact, strict=True)) if i != 2]
+    assert len(others) == 6 and min(others) > 1e-3
 
 
 # -- the roofline chart ---------------------------------------------------------------------------------
@@ -352,7 +392,7 @@ def test_fit_sets_aside_networks_measured_in_a_slow_window():
     assert set(set_aside) == slowed
     held_rows, held_times = synthetic(heldout_designs(20, seed=4), truth)
     for row, t in zip(held_rows, held_times, strict=True):
-        assert sum(coef[n] * v for n, v in zip(PARAMETER_NAMES, row, strict=True)) == pytest.approx(t, rel=0.03)
+        assert network_ms(coef, row) == pytest.approx(t, rel=0.03)
 
 
 def test_slow_state_samples_are_left_out_of_the_fit_and_counted():

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .plan import Layer, expand
+from .plan import Layer, LayerKind, expand
 from .spec import Design
 
 BYTES_PER_VALUE = 4  # float32
+BN_PARAMS_PER_CHANNEL = 2  # BatchNorm's affine weight and bias (its running mean and variance are buffers)
 
 
 @dataclass(frozen=True)
@@ -81,19 +82,19 @@ class Cost:
 def _layer_cost(ly: Layer) -> LayerCost:
     in_vals = ly.cin * ly.h_in * ly.w_in
     out_vals = ly.cout * ly.h_out * ly.w_out
-    if ly.kind in ("conv", "dwconv"):
+    if ly.kind in (LayerKind.CONV, LayerKind.DWCONV):
         weights = ly.cout * (ly.cin // ly.groups) * ly.k * ly.k
-        params = weights + 2 * ly.cout  # + BN weight and bias
+        params = weights + BN_PARAMS_PER_CHANNEL * ly.cout
         macs = weights * ly.h_out * ly.w_out
         reads = in_vals
-    elif ly.kind == "linear":
-        params = ly.cin * ly.cout + ly.cout
+    elif ly.kind == LayerKind.LINEAR:
+        params = ly.cin * ly.cout + ly.cout  # weights and bias
         macs = ly.cin * ly.cout
         reads = in_vals
-    elif ly.kind == "add":
+    elif ly.kind == LayerKind.ADD:
         params, macs = 0, 0
         reads = 2 * in_vals  # the block output and the block input, re-read from memory
-    elif ly.kind == "pool":
+    elif ly.kind == LayerKind.POOL:
         params, macs, reads = 0, 0, in_vals
     else:
         raise ValueError(f"unknown layer kind {ly.kind!r}")
@@ -102,6 +103,7 @@ def _layer_cost(ly: Layer) -> LayerCost:
 
 
 def _peak_activation(layers: list[LayerCost], residual_vals: dict[str, int]) -> int:
+    """The most values alive at once: a layer's input and output, plus its block's input while a skip holds it."""
     peak = 0
     for lc in layers:
         ly = lc.layer
@@ -113,6 +115,7 @@ def _peak_activation(layers: list[LayerCost], residual_vals: dict[str, int]) -> 
 
 
 def compute_cost(design: Design) -> Cost:
+    """Params, MACs and bytes of every layer of the plan, and the network's totals."""
     layers = expand(design)
     costs = [_layer_cost(ly) for ly in layers]
     residual_vals = {}

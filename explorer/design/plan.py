@@ -74,6 +74,11 @@ class BlockPlan:
     out_act: str
 
 
+# The stem of every MobileNet-style network here: a 3x3 stride-2 conv over an RGB image (model/network.py).
+IMAGE_CHANNELS = 3
+STEM_KERNEL = 3
+STEM_STRIDE = 2
+
 # The order of a stage table row in the data explorer.model.network.ExplorerNet is built from.
 STAGE_FIELDS = ("t", "c", "n", "s", "skip", "out_act", "kernel")
 
@@ -83,7 +88,7 @@ def network_data(design: Design) -> dict:
     the builder passes them and the .py export writes them as literals."""
     types = {"t": int, "c": int, "n": int, "s": int, "skip": bool, "out_act": str, "kernel": int}
     return {
-        "stages": tuple(tuple(types[f](getattr(st, f)) for f in STAGE_FIELDS) for st in design.stages),
+        "stages": tuple(tuple(types[f](getattr(stage, f)) for f in STAGE_FIELDS) for stage in design.stages),
         "num_classes": int(design.num_classes),
         "stem_channels": int(design.stem_channels),
         "last_conv": int(design.last_conv),
@@ -92,6 +97,7 @@ def network_data(design: Design) -> dict:
 
 
 def conv_out(h: int, k: int, stride: int) -> int:
+    """Output size of a k x k conv with "same" padding (k // 2) and the given stride."""
     pad = k // 2
     return (h + 2 * pad - k) // stride + 1
 
@@ -100,25 +106,50 @@ def blocks(design: Design) -> list[BlockPlan]:
     """The bottleneck blocks in order; the torchvision loop `stride = s if i == 0 else 1`."""
     out = []
     cin = design.stem_channels
-    for si, st in enumerate(design.stages):
-        for bi in range(st.n):
-            stride = st.s if bi == 0 else 1
-            skip = st.skip and stride == 1 and cin == st.c
-            hidden = cin * st.t
+    for i, stage in enumerate(design.stages):
+        for j in range(stage.n):
+            stride = stage.s if j == 0 else 1
             out.append(
                 BlockPlan(
-                    f"stages.{si}.{bi}", si, bi, cin, hidden, st.c, stride, st.kernel, st.t != 1, skip, st.out_act
+                    name=f"stages.{i}.{j}",
+                    stage=i,
+                    index_in_stage=j,
+                    cin=cin,
+                    hidden=cin * stage.t,
+                    cout=stage.c,
+                    stride=stride,
+                    kernel=stage.kernel,
+                    expand=stage.t != 1,
+                    skip=stage.skip and stride == 1 and cin == stage.c,
+                    out_act=stage.out_act,
                 )
             )
-            cin = st.c
+            cin = stage.c
     return out
+
+
+def residual_adds(design: Design) -> int:
+    """Blocks whose residual add actually happens (skip asked, stride 1, same width), not skip flags set."""
+    return sum(1 for b in blocks(design) if b.skip)
 
 
 def expand(design: Design) -> list[Layer]:
     """Every layer of the network in execution order, with input and output sizes."""
-    h = conv_out(design.input_size, 3, 2)
+    h = conv_out(design.input_size, STEM_KERNEL, STEM_STRIDE)
     conv, dwconv = LayerKind.CONV, LayerKind.DWCONV
-    layers = [Layer("stem", conv, 3, design.stem_channels, design.input_size, h, k=3, stride=2, act="relu6")]
+    layers = [
+        Layer(
+            "stem",
+            conv,
+            IMAGE_CHANNELS,
+            design.stem_channels,
+            design.input_size,
+            h,
+            k=STEM_KERNEL,
+            stride=STEM_STRIDE,
+            act="relu6",
+        )
+    ]
     for b in blocks(design):
         where = dict(block=b.name, stage=b.stage, index_in_stage=b.index_in_stage)
         if b.expand:

@@ -23,6 +23,8 @@ PRESET_DIR = _preset_dir()
 REFERENCE_FILE = PRESET_DIR / "reference" / "paper_reference.json"
 DEFAULT_PRESET = "SM_V2"
 BASELINE_PRESET = "MobileNet V2"
+# The presets in the paper's story: the two MobileNets, then SM_V2 and its variants; any other file after them.
+STORY_ORDER = ("mobilenet_v1", "mobilenet_v2", "sm_v2", "sm_v2_2_2", "sm_v2_3_2", "sm_v2_2_1.5", "sm_v2_x2nr")
 
 
 def _key(name: str) -> str:
@@ -31,9 +33,11 @@ def _key(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _load_all() -> tuple[tuple[str, Design], ...]:
-    # Ordered as in the paper's story: the two MobileNets, then SM_V2 and its variants.
-    order = ["mobilenet_v1", "mobilenet_v2", "sm_v2", "sm_v2_2_2", "sm_v2_3_2", "sm_v2_2_1.5", "sm_v2_x2nr"]
-    files = sorted(PRESET_DIR.glob("*.json"), key=lambda p: (order.index(p.stem) if p.stem in order else 99, p.stem))
+    def place(path: Path) -> tuple[int, str]:
+        rank = STORY_ORDER.index(path.stem) if path.stem in STORY_ORDER else len(STORY_ORDER)
+        return rank, path.stem
+
+    files = sorted(PRESET_DIR.glob("*.json"), key=place)
     return tuple((p.stem, load_design_file(p)) for p in files)
 
 

@@ -53,12 +53,15 @@ PARAMETERS = (
     ("add.launch", "overhead"),
     ("head.launch", "overhead"),
 )
+# The pool and the classifier are two small launches fitted as one "head" cost: each layer carries half of it.
+HEAD_LAUNCH_SHARE = 0.5
 PARAMETER_NAMES = tuple(p[0] for p in PARAMETERS)
 PARAMETER_TERM = dict(PARAMETERS)
 PARAMETER_INDEX = {name: i for i, name in enumerate(PARAMETER_NAMES)}
 
 
 def group_of(layer: Layer) -> str:
+    """The layer's coefficient group: stem, pw, dw3/dw5/dw7, add or head."""
     if layer.name == "stem":
         return "stem"
     if layer.kind == "conv":
@@ -81,6 +84,7 @@ class LayerFeatures:
 
 
 def _padded(channels: int) -> int:
+    """Channels rounded up to a whole number of CHANNEL_BLOCKs, as the kernels compute them."""
     return -(-channels // CHANNEL_BLOCK) * CHANNEL_BLOCK
 
 
@@ -108,8 +112,7 @@ def _values(layer: Layer, group: str, gflop: float, mb_read: float, mb_write: fl
         }
     if group == "add":
         return {"add.mb": mb_read + mb_write, "add.launch": 1.0}
-    # head: pool and classifier share one launch cost; the pool's is counted once, with the classifier's
-    return {"head.gflop": gflop, "head.mb": mb_read + mb_write, "head.launch": 0.5}
+    return {"head.gflop": gflop, "head.mb": mb_read + mb_write, "head.launch": HEAD_LAUNCH_SHARE}
 
 
 def layer_features(design: Design, batch: int = 1) -> list[LayerFeatures]:

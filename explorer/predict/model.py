@@ -16,6 +16,7 @@ tiny calibration budget yields only a few networks.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 from .features import (
@@ -29,12 +30,20 @@ from .features import (
 )
 
 PRIOR_WEIGHT = 0.05  # how hard the roofline prior pulls, relative to one network's relative error
-DEFAULT_LAUNCH_MS = {"torch": 0.02, "onnxruntime": 0.005}  # prior per-operator cost, before any fit
+# Prior per-operator cost, before any fit: eager torch dispatches each conv, BN and activation from Python;
+# ONNX Runtime runs a fused graph. Another backend gets torch's, the cautious guess.
+DEFAULT_LAUNCH_MS = {"torch": 0.02, "onnxruntime": 0.005}
+TINY_MS = 1e-12  # floor for a predicted time we divide by: a network predicted at 0 ms must not divide by zero
+NNLS_TOLERANCE = 1e-12  # the largest gradient still taken for "no coefficient can lower the error"
+NNLS_ZERO = 1e-15  # a coefficient this small after a step is zero: it leaves the passive set
+MIN_TYPICAL_FEATURE = 1e-9  # a feature no network uses still gets a (tiny) prior row, so its coefficient is pinned
 # One-sided trimming of networks timed in a slow window of the shared host (see fit()).
 TRIM_EXCESS = 0.12  # measured more than 12 % slower than the first fit predicts
 TRIM_SHARE = 0.2  # never more than a fifth of the networks
 TRIM_ROUNDS = 2
 MIN_ROWS_TO_TRIM = 10
+# Costs the roofline cannot see (skinny and padded matrix products): no prior belief, only the data can show them.
+PENALTY_PARAMETERS = ("pw.gflop_narrow", "pw.gflop_pad", "dw.gflop_pad")
 
 
 @dataclass(frozen=True)
@@ -70,7 +79,17 @@ class LayerPrediction:
         }
 
 
+def network_ms(coefficients: dict[str, float], row: list[float]) -> float:
+    """A whole network's predicted time: its features summed per parameter (design_row) times the coefficients.
+
+    The same number as the sum of predict_layers, without the per-layer split; a coefficient the profile lacks
+    counts as zero, as it does there.
+    """
+    return sum(float(coefficients.get(name, 0.0)) * value for name, value in zip(PARAMETER_NAMES, row, strict=True))
+
+
 def predict_layers(coefficients: dict[str, float], features: list[LayerFeatures]) -> list[LayerPrediction]:
+    """Each layer's time, split into its compute, memory and overhead terms."""
     out = []
     for f in features:
         terms = {"compute": 0.0, "memory": 0.0, "overhead": 0.0}
@@ -86,14 +105,14 @@ def prior_coefficients(peak_gflops: float, bandwidth_gbs: float, backend: str) -
     """The roofline's guess before any network is measured: every group at the host's peak and bandwidth."""
     out = {}
     for name, term in PARAMETERS:
-        if name in ("pw.gflop_narrow", "pw.gflop_pad", "dw.gflop_pad"):
-            out[name] = 0.0  # no prior belief in these penalties: only the data can show them
+        if name in PENALTY_PARAMETERS:
+            out[name] = 0.0
         elif term == "compute":
             out[name] = 1000.0 / peak_gflops  # ms per GFLOP
         elif term == "memory":
             out[name] = 1.0 / bandwidth_gbs  # ms per MB (1 GB/s = 1 MB/ms)
         else:
-            out[name] = DEFAULT_LAUNCH_MS.get(backend, 0.02)
+            out[name] = DEFAULT_LAUNCH_MS.get(backend, DEFAULT_LAUNCH_MS["torch"])
     return out
 
 
@@ -107,7 +126,7 @@ def nnls(a: list[list[float]], b: list[float], max_iter: int = 500):
     passive = np.zeros(n, bool)
     w = a.T @ (b - a @ x)
     for _ in range(max_iter):
-        if passive.all() or w[~passive].max(initial=-np.inf) <= 1e-12:
+        if passive.all() or w[~passive].max(initial=-np.inf) <= NNLS_TOLERANCE:
             break
         j = int(np.argmax(np.where(passive, -np.inf, w)))
         passive[j] = True
@@ -120,7 +139,7 @@ def nnls(a: list[list[float]], b: list[float], max_iter: int = 500):
             neg = passive & (z <= 0)
             alpha = np.min(x[neg] / (x[neg] - z[neg]))
             x = x + alpha * (z - x)
-            passive &= x > 1e-15
+            passive &= x > NNLS_ZERO
             x[~passive] = 0.0
         w = a.T @ (b - a @ x)
     return x
@@ -146,7 +165,7 @@ def fit_trimmed(
         if len(rows) < MIN_ROWS_TO_TRIM:
             break
         kept = [i for i in range(len(rows)) if i not in set_aside]
-        excess = {i: times_ms[i] / max(_dot(coefficients, rows[i]), 1e-12) - 1 for i in kept}
+        excess = {i: times_ms[i] / max(network_ms(coefficients, rows[i]), TINY_MS) - 1 for i in kept}
         slow = sorted((i for i in kept if excess[i] > TRIM_EXCESS), key=lambda i: -excess[i])
         slow = slow[: max(0, int(TRIM_SHARE * len(rows)) - len(set_aside))]
         if not slow:
@@ -157,24 +176,20 @@ def fit_trimmed(
     return coefficients, sorted(set_aside)
 
 
-def _dot(coefficients: dict[str, float], row: list[float]) -> float:
-    return sum(coefficients[name] * v for name, v in zip(PARAMETER_NAMES, row, strict=True))
-
-
 def _fit_once(rows: list[list[float]], times_ms: list[float], prior: dict[str, float]) -> dict[str, float]:
     import numpy as np
 
     x0 = np.array([prior[name] for name in PARAMETER_NAMES])
     if rows:  # first scale the whole prior to the measurements: with few networks, its shape is all we trust
-        ratios = sorted(t / max(float(np.dot(row, x0)), 1e-12) for row, t in zip(rows, times_ms, strict=True))
-        x0 = x0 * ratios[len(ratios) // 2]
+        ratios = [t / max(network_ms(prior, row), TINY_MS) for row, t in zip(rows, times_ms, strict=True)]
+        x0 = x0 * statistics.median_high(ratios)  # the upper middle one: a measured ratio, never an average
     a = [[v / t for v in row] for row, t in zip(rows, times_ms, strict=True)]
     b = [1.0] * len(a)
     # Prior rows in relative terms: coefficient i scaled by its typical share of a network's time.
     typical = np.mean(np.asarray(rows, float), axis=0) if rows else np.ones(len(x0))
     mean_t = float(np.mean(times_ms)) if times_ms else 1.0
     for i in range(len(x0)):
-        scale = math.sqrt(PRIOR_WEIGHT) * max(typical[i], 1e-9) / mean_t
+        scale = math.sqrt(PRIOR_WEIGHT) * max(typical[i], MIN_TYPICAL_FEATURE) / mean_t
         row = [0.0] * len(x0)
         row[i] = scale
         a.append(row)
@@ -184,4 +199,5 @@ def _fit_once(rows: list[list[float]], times_ms: list[float], prior: dict[str, f
 
 
 def design_row(design, batch: int = 1) -> list[float]:
+    """The design's features summed per parameter, in PARAMETER_NAMES order: one row of the fit."""
     return feature_matrix_row(layer_features(design, batch))

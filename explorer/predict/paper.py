@@ -16,19 +16,43 @@ from .features import layer_features
 from .model import nnls
 
 HARDWARE = {"cpu": "the paper's CPU (3.4 GHz quad-core, TensorFlow)", "gpu": "the paper's GPU (GTX 1060, TensorFlow)"}
+# One global coefficient per term: seven published times per machine cannot pin down more.
 TERMS = ("compute", "memory", "overhead")
+COEFFICIENTS = ("ms_per_gflop", "ms_per_mb", "ms_per_layer")
+# A mean leave-one-out error above this means the paper's models do not follow one cost law on that hardware.
 POOR_FIT_PCT = 15.0
 POOR_FIT_NOTE = "; a poor fit (the paper's models do not follow one cost law on its hardware): a rough guide only"
 
 
-def _totals(design: Design) -> list[float]:
+def network_totals(design: Design) -> list[float]:
+    """GFLOP, MB moved and layer count of the whole network at batch 1: the three features, in TERMS order."""
     feats = layer_features(design, 1)
     return [sum(f.flops for f in feats) / 1e9, sum(f.bytes for f in feats) / 1e6, float(len(feats))]
 
 
-def _fit(rows: list[list[float]], times: list[float]) -> list[float]:
-    a = [[v / t for v in row] for row, t in zip(rows, times, strict=True)]
-    return [float(x) for x in nnls(a, [1.0] * len(a))]
+def term_ms(coefficients: dict[str, float], totals: list[float]) -> list[float]:
+    """Milliseconds per term (compute, memory, overhead): each total times its coefficient."""
+    return [coefficients[name] * value for name, value in zip(COEFFICIENTS, totals, strict=True)]
+
+
+def fit_totals(rows: list[list[float]], times_ms: list[float]) -> dict[str, float]:
+    """Non-negative coefficients minimizing the relative error over the published times (every model counts the
+    same, whatever its size)."""
+    a = [[v / t for v in row] for row, t in zip(rows, times_ms, strict=True)]
+    return dict(zip(COEFFICIENTS, (float(x) for x in nnls(a, [1.0] * len(a))), strict=True))
+
+
+def leave_one_out(named: list[tuple[str, list[float], float]]) -> list[dict]:
+    """For each (name, totals, published ms): its prediction by a fit on all the others, and that error in %."""
+    out = []
+    for i, (name, totals, published) in enumerate(named):
+        others = named[:i] + named[i + 1 :]
+        held_out = fit_totals([row for _, row, _ in others], [t for _, _, t in others])
+        pred = sum(term_ms(held_out, totals))
+        out.append(
+            {"name": name, "published_ms": published, "predicted_ms": pred, "error_pct": (pred / published - 1) * 100}
+        )
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -39,17 +63,12 @@ def paper_fits() -> dict:
     points = [(d, d.meta.get("paper") or {}) for d in all_presets()]
     out = {}
     for machine in ("cpu", "gpu"):
-        named = [(d.name, _totals(d), p[f"{machine}_ms"]) for d, p in points if p.get(f"{machine}_ms")]
-        rows, times = [r for _, r, _ in named], [t for _, _, t in named]
-        loo = []
-        for i, (name, row, t) in enumerate(named):
-            coef = _fit(rows[:i] + rows[i + 1 :], times[:i] + times[i + 1 :])
-            pred = sum(c * v for c, v in zip(coef, row, strict=True))
-            loo.append({"name": name, "published_ms": t, "predicted_ms": pred, "error_pct": (pred - t) / t * 100})
+        named = [(d.name, network_totals(d), p[f"{machine}_ms"]) for d, p in points if p.get(f"{machine}_ms")]
+        loo = leave_one_out(named)
         errors = sorted(abs(x["error_pct"]) for x in loo)
         out[machine] = {
             "hardware": HARDWARE[machine],
-            "coefficients": dict(zip(("ms_per_gflop", "ms_per_mb", "ms_per_layer"), _fit(rows, times), strict=True)),
+            "coefficients": fit_totals([row for _, row, _ in named], [t for _, _, t in named]),
             "points": len(named),
             "leave_one_out": loo,
             "loo_error_pct": sum(errors) / len(errors),  # mean absolute
@@ -60,10 +79,11 @@ def paper_fits() -> dict:
 
 def paper_hardware_prediction(design: Design) -> dict:
     """{"cpu": {...}, "gpu": {...}}: predicted ms on the paper's machines, its terms, and the fit's LOO error."""
-    row = _totals(design)
+    totals = network_totals(design)
     out = {}
     for machine, fit in paper_fits().items():
-        terms = [c * v for c, v in zip(fit["coefficients"].values(), row, strict=True)]
+        terms = term_ms(fit["coefficients"], totals)
+        poor = fit["loo_error_pct"] > POOR_FIT_PCT
         out[machine] = {
             "hardware": fit["hardware"],
             "predicted_ms": sum(terms),
@@ -73,7 +93,7 @@ def paper_hardware_prediction(design: Design) -> dict:
             "fitted_on": fit["points"],
             "label": f"{fit['hardware']}: fitted to the paper's {fit['points']} published timings, "
             f"leave-one-out error ±{fit['loo_error_pct']:.0f} % (worst {fit['loo_worst_pct']:.0f} %)"
-            + (POOR_FIT_NOTE if fit["loo_error_pct"] > POOR_FIT_PCT else ""),
-            "poor_fit": fit["loo_error_pct"] > POOR_FIT_PCT,
+            + (POOR_FIT_NOTE if poor else ""),
+            "poor_fit": poor,
         }
     return out
