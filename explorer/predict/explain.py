@@ -3,18 +3,26 @@ and by term, in one sentence (for the FLOPs-vs-latency chart and the Classroom's
 
 from __future__ import annotations
 
-LAYER_TYPES = ("stem conv", "1×1 convs", "depthwise convs", "residual adds", "pool + classifier")
-TERMS = ("compute", "memory", "overhead")
+from .features import TERMS
+
+STEM, POINTWISE, DEPTHWISE, ADDS, HEAD = (
+    "stem conv",
+    "1×1 convs",
+    "depthwise convs",
+    "residual adds",
+    "pool + classifier",
+)
+LAYER_TYPES = (STEM, POINTWISE, DEPTHWISE, ADDS, HEAD)
+TYPE_OF_KIND = {"conv": POINTWISE, "dwconv": DEPTHWISE, "add": ADDS, "pool": HEAD, "linear": HEAD}
 
 
 def layer_type(layer: dict) -> str:
-    kind = layer["kind"]
-    if kind == "conv":
-        return LAYER_TYPES[0] if layer["name"] == "stem" else LAYER_TYPES[1]
-    return {"dwconv": LAYER_TYPES[2], "add": LAYER_TYPES[3]}.get(kind, LAYER_TYPES[4])
+    """The layer type a predicted layer (predict()["layers"]) is summed under; the stem is the one conv apart."""
+    return STEM if layer["name"] == "stem" else TYPE_OF_KIND[layer["kind"]]
 
 
 def _by_type(prediction: dict) -> dict[str, dict]:
+    """Milliseconds, FLOPs and each term's milliseconds, summed per layer type."""
     out = {t: {"ms": 0.0, "flops": 0, "compute_ms": 0.0, "memory_ms": 0.0, "overhead_ms": 0.0} for t in LAYER_TYPES}
     for ly in prediction["layers"]:
         row = out[layer_type(ly)]
