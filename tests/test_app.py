@@ -1,37 +1,12 @@
 """Headless tests of every page and control with streamlit.testing.v1.AppTest."""
 
 import json
-from pathlib import Path
 
-import pytest
-from streamlit.testing.v1 import AppTest
+from app_helpers import EDITOR, edit, metrics
 
 from explorer.design.cost import compute_cost
 from explorer.design.presets import get_preset
 from explorer.fmt import si
-
-ROOT = Path(__file__).resolve().parent.parent
-EDITOR = "editor::SM_V2::0"
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))  # never touch the user's results store
-
-
-@pytest.fixture
-def at():
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    assert not app.exception
-    return app
-
-
-DESIGN_METRICS = ("Params", "MACs", "FLOPs", "Memory traffic", "Peak activations")
-
-
-def metrics(app) -> dict:
-    """The design's own numbers (other panels, such as the latency prediction, add metrics of their own)."""
-    return {m.label: m.value for m in app.metric if m.label in DESIGN_METRICS}
 
 
 def page(app, name: str):
@@ -42,13 +17,6 @@ def page(app, name: str):
 
 def layer_df(app):
     return next(d.value for d in app.dataframe if "kind" in d.value.columns)
-
-
-def edit(app, rows: dict, key: str = EDITOR):
-    app.session_state[key] = {"edited_rows": rows, "added_rows": [], "deleted_rows": []}
-    app.run()
-    assert not app.exception
-    return app
 
 
 def test_default_is_sm_v2_against_mobilenet_v2(at):

@@ -2,17 +2,11 @@
 
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
 OK = {"verdict": "ok", "reasons": []}
 NOISY = {"verdict": "noisy", "reasons": ["other processes used 1.6 cores during the timed window"]}
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
 
 
 def result(ms: float, quality: dict | None) -> dict:

@@ -12,11 +12,6 @@ from explorer.viz.compare import align_stages, residual_adds, stage_diff
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
-
-
 def test_residual_adds_count_blocks_that_add_not_skip_flags():
     assert residual_adds(get_preset("MobileNet V2")) == 10  # 17 blocks have the flag set
     assert residual_adds(get_preset("SM_V2")) == 3  # 9 blocks have the flag set

@@ -1,46 +1,14 @@
 """The Design page tells the truth about the table: named problems for bad cells, the cost cap checked live,
 actions refused with the reason, the skip switch showing what the design does, and tools that keep their place."""
 
-from pathlib import Path
-
 import pytest
-from streamlit.testing.v1 import AppTest
+from app_helpers import edit, metrics
 
 from explorer.design.cost import compute_cost
 from explorer.design.presets import get_preset
 from explorer.errors import UserError
 from explorer.fmt import si
 from explorer.ui.widgets import delta_text, percent_text
-
-ROOT = Path(__file__).resolve().parent.parent
-EDITOR = "editor::SM_V2::0"
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
-
-
-@pytest.fixture
-def at():
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    assert not app.exception
-    return app
-
-
-DESIGN_METRICS = ("Params", "MACs", "FLOPs", "Memory traffic", "Peak activations")
-
-
-def metrics(app) -> dict:
-    """The design's own numbers (other panels, such as the latency prediction, add metrics of their own)."""
-    return {m.label: m.value for m in app.metric if m.label in DESIGN_METRICS}
-
-
-def edit(app, rows: dict, key: str = EDITOR):
-    app.session_state[key] = {"edited_rows": rows, "added_rows": [], "deleted_rows": []}
-    app.run()
-    assert not app.exception, app.exception
-    return app
 
 
 def errors(app) -> list[str]:

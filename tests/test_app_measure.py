@@ -3,19 +3,12 @@
 import json
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.design.presets import get_preset
 from explorer.store.results import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))  # never touch the user's results store
-    return tmp_path / "data"
 
 
 def fake_result(backend: str, median_ms: float, verdict: str, reasons=()) -> dict:

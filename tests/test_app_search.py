@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.measure.hostinfo import physical_cores
@@ -12,12 +11,6 @@ from explorer.predict.profile import profile_key
 from explorer.store.results import ResultStore
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
 
 
 def search_page() -> AppTest:

@@ -230,3 +230,16 @@ def test_no_private_name_is_imported_from_another_module():
                 private = [a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")]
                 found += [f"{path.relative_to(ROOT)}:{node.lineno} {name}" for name in private]
     assert not found, found
+
+
+def test_a_test_never_sees_the_users_data_folder(data_dir, tmp_path, monkeypatch):
+    # tests/conftest.py points the explorer's data folder, and the XDG data home it falls back to, into this
+    # test's temporary folder; subprocesses inherit both. The user's ~/.local/share/cnn-explorer stays untouched.
+    from explorer.paths import default_data_dir
+
+    assert default_data_dir() == data_dir and data_dir.parent == tmp_path
+    monkeypatch.delenv("EXPLORER_DATA_DIR")
+    assert default_data_dir().is_relative_to(tmp_path)
+    script = "from explorer.paths import default_data_dir; print(default_data_dir())"
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert Path(r.stdout.strip()).is_relative_to(tmp_path), r.stderr[-2000:]

@@ -17,12 +17,6 @@ ROOT = Path(__file__).resolve().parent.parent
 REQUIRED = ("median_ms", "iqr_ms", "runs", "backend", "device", "threads", "batch")
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
-
-
 @pytest.fixture
 def spec(tmp_path):
     p = tmp_path / "tiny.json"

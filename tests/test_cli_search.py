@@ -10,12 +10,6 @@ from explorer.predict.profile import profile_key
 from explorer.store.results import ResultStore
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
-
-
 @pytest.fixture
 def profiled(data_dir):
     key = profile_key("torch", "cpu", 2, 1)

@@ -17,12 +17,6 @@ from explorer.measure.hostlock import Cancelled, HostBusy, host_lock
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
-
-
 def overlaps(intervals):
     intervals = sorted(intervals)
     return any(b_start < a_end for (_, a_end), (b_start, _) in pairwise(intervals))

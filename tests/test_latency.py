@@ -21,11 +21,6 @@ from explorer.measure.timing import time_callable
 FAST = dict(budget_s=0.1, min_runs=5)
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
-
-
 def timing_args(**kw):
     args = dict(device="cpu", threads=1, budget_s=0.1, min_runs=5, warmup=None, deadline=time.monotonic() + 30)
     args.update(kw)

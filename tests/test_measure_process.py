@@ -11,12 +11,6 @@ from explorer.measure.process import MeasureProcess, measure_in_worker
 from explorer.store.results import ResultStore
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
-
-
 def test_a_worker_measures_stores_and_streams_progress(tiny, tmp_path):
     events = []
     store = tmp_path / "store.sqlite"

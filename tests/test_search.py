@@ -21,12 +21,6 @@ from explorer.search.run import predicted_ms
 from explorer.search.space import mutate
 
 
-@pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
-    return tmp_path / "data"
-
-
 def synthetic_profile(threads: int = 1) -> dict:
     """A roofline-only profile (50 GFLOP/s, 10 GB/s): deterministic, no calibration needed."""
     return {
