@@ -4,9 +4,13 @@ Run: python benchmarks/layer_split.py [--preset NAME ...] [--budget S] [--thread
 
 Default presets: SM_V2 and SM_V2_x2nr (the paper's skip / no-skip pair). A kind whose time share is far above
 its MAC share (depthwise convs, residual adds) is memory-bound: MACs do not predict its time.
+Output: docs/layer_split.md.
 """
 
 import argparse
+import time
+
+from run_header import footer, header
 
 from explorer.design.presets import get_preset
 from explorer.fmt import text_table
@@ -17,7 +21,7 @@ def pct(v):
     return "-" if v is None else f"{v * 100:.1f}%"
 
 
-def show(name: str, args) -> None:
+def show(name: str, args) -> str:
     bd = layer_breakdown(get_preset(name), device=args.device, threads=args.threads, budget_s=args.budget)
     print(f"\n== {bd.design_name}: {bd.device} ({bd.device_name}), {bd.threads} threads, batch {bd.batch} ==")
     rows = [
@@ -49,6 +53,7 @@ def show(name: str, args) -> None:
         f"layers sum to {bd.layers_total_ms:.3f} ms; plain runs of the whole network: {bd.whole_ms:.3f} ms "
         f"({bd.difference_pct:+.1f} %, {ok} the ±{bd.tolerance_pct:.0f} % tolerance)"
     )
+    return bd.protocol
 
 
 def main() -> None:
@@ -58,9 +63,12 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="threads (default: all physical cores)")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda", "mps"))
     args = ap.parse_args()
-    for name in args.preset or ["SM_V2", "SM_V2_x2nr"]:
-        show(name, args)
+    started = time.time()
+    print(header("# Where the time goes: time share against MAC share per layer kind"))
+    protocols = {show(name, args) for name in args.preset or ["SM_V2", "SM_V2_x2nr"]}
     print("\ntime share: of the layers' total; MAC and bytes shares: from the cost model (float32, BN fused, batch 1).")
+    print("protocol: " + " / ".join(sorted(protocols)))
+    print(footer(started))
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ alternately with ours.
 
 Presets are measured in rounds (each round visits every preset once), and each figure is the median (--stat
 min: the lowest) over the rounds, so slow drifts of a shared machine hit all presets alike instead of biasing one.
+Every measurement carries the quality verdict of explorer.measure.quality; a figure with a noisy measurement
+behind it is starred, and the count of noisy measurements is printed. Output: docs/results.md.
 """
 
 import argparse
@@ -19,13 +21,14 @@ import statistics
 import time
 
 import torch
+from run_header import footer, header
 from torch import nn
 
 from explorer.design.cost import compute_cost
 from explorer.design.presets import BASELINE_PRESET, all_presets, get_preset
 from explorer.fmt import si, text_table
-from explorer.measure.hostinfo import host_info
 from explorer.measure.latency import measure, measure_module
+from explorer.measure.quality import is_trusted
 from explorer.model.build import build_model
 
 NO_SKIP = "SM_V2 (no skips)"
@@ -34,6 +37,10 @@ CLAIMS = [  # (label, numerator preset, denominator preset, the paper's CPU rati
     ("SM_V2_x2nr / SM_V2", "SM_V2_x2nr", "SM_V2", 1.07, 0.96),
     ("SM_V2 without skips / SM_V2", NO_SKIP, "SM_V2", None, None),  # same MACs: isolates what the adds cost
 ]
+STABILITY_REPEATS = 5  # back-to-back measurements of MobileNet V2 for the run-to-run spread
+REFERENCE_ORDER = ("ours", "reference", "reference", "ours", "ours", "reference")  # ABBA..: a drift hits both
+REFERENCE_TOLERANCE = 0.05  # ours / reference within 5 %: the builder adds no overhead
+NOISY_MARK = " *"
 
 
 # -- an independent MobileNetV2 from the paper's Table 1, in torchvision's style, not via explorer.model.build --
@@ -119,6 +126,10 @@ def targets(args) -> list[tuple[str, str]]:
     return out
 
 
+def trusted(result) -> bool:
+    return is_trusted({"quality": result.quality})
+
+
 def measure_presets(args, tgts) -> dict:
     runs: dict[tuple[str, str, str], list] = {}
     for r in range(args.rounds):
@@ -135,7 +146,14 @@ def measure_presets(args, tgts) -> dict:
             out[k] = (best.median_ms, best.iqr_ms, v)
         else:
             out[k] = (statistics.median(r.median_ms for r in v), statistics.median(r.iqr_ms for r in v), v)
+    noisy = sum(not trusted(r) for v in runs.values() for r in v)
+    print(f"  {noisy} of {sum(len(v) for v in runs.values())} measurements judged noisy (explorer.measure.quality)")
     return out
+
+
+def mark(results) -> str:
+    """A star where any measurement behind a figure was judged noisy."""
+    return "" if all(trusted(r) for r in results) else NOISY_MARK
 
 
 def col(backend: str, device: str) -> str:
@@ -150,8 +168,8 @@ def print_presets(res, tgts) -> None:
         c, p = compute_cost(d), d.meta.get("paper", {})
         row = {"preset": d.name, "params": si(c.params), "MACs": si(c.macs)}
         for b, dev in tgts:
-            ms, iqr, _ = res[(d.name, b, dev)]
-            row[f"{col(b, dev)} ms"] = f"{ms:.2f} ±{iqr:.2f}"
+            ms, iqr, results = res[(d.name, b, dev)]
+            row[f"{col(b, dev)} ms"] = f"{ms:.2f} ±{iqr:.2f}{mark(results)}"
             row[f"{col(b, dev)} /MV2"] = f"{ms / res[(base.name, b, dev)][0]:.2f}"
             row[f"{col(b, dev)} us/MMAC"] = f"{ms * 1e3 / (c.macs / 1e6):.1f}"
         row["paper CPU /MV2"] = f"{p['cpu_ms'] / paper_base['cpu_ms']:.2f}" if p.get("cpu_ms") else None
@@ -160,7 +178,8 @@ def print_presets(res, tgts) -> None:
     print(text_table(rows, list(rows[0])))
     print("ms: a measurement's median (± its IQR), the median or the lowest over the rounds (--stat); /MV2: ratio")
     print("to MobileNet V2 on the same backend; us/MMAC: microseconds per million MACs. paper: Tables 3-4")
-    print("(TensorFlow, 3.4 GHz quad-core CPU, GTX 1060).")
+    print("(TensorFlow, 3.4 GHz quad-core CPU, GTX 1060). *: at least one of the rounds' measurements was judged")
+    print("noisy; the figure is shown, but do not quote it.")
 
 
 def print_claims(res, tgts) -> None:
@@ -168,7 +187,8 @@ def print_claims(res, tgts) -> None:
     for label, num, den, cpu, gpu in CLAIMS:
         row = {"ratio": label, "paper CPU": cpu and f"{cpu:.2f}", "paper GPU": gpu and f"{gpu:.2f}"}
         for b, dev in tgts:
-            row[f"{col(b, dev)}"] = f"{res[(num, b, dev)][0] / res[(den, b, dev)][0]:.2f}"
+            (n_ms, _, n_res), (d_ms, _, d_res) = res[(num, b, dev)], res[(den, b, dev)]
+            row[f"{col(b, dev)}"] = f"{n_ms / d_ms:.2f}{mark(n_res + d_res)}"
         rows.append(row)
     print(text_table(rows, list(rows[0])))
 
@@ -176,20 +196,25 @@ def print_claims(res, tgts) -> None:
 def stability(args, tgts) -> None:
     d, rows = get_preset(BASELINE_PRESET), []
     for b, dev in tgts:
-        meds = [
-            measure(d, backend=b, device=dev, threads=args.threads, budget_s=args.budget).median_ms for _ in range(5)
+        results = [
+            measure(d, backend=b, device=dev, threads=args.threads, budget_s=args.budget)
+            for _ in range(STABILITY_REPEATS)
         ]
+        meds = [r.median_ms for r in results]
         mean = statistics.mean(meds)
         rows.append(
             {
                 "backend": col(b, dev),
-                "medians ms": " ".join(f"{m:.2f}" for m in meds),
+                "medians ms": " ".join(f"{r.median_ms:.2f}{'' if trusted(r) else '*'}" for r in results),
                 "mean ms": f"{mean:.2f}",
-                "CV": f"{statistics.stdev(meds) / mean * 100:.1f}%",
+                "CV": f"{statistics.stdev(meds) / mean * 100:.1f}%{mark(results)}",
             }
         )
     print(text_table(rows, list(rows[0])))
-    print("5 back-to-back measurements of MobileNet V2; CV = standard deviation / mean of their medians.")
+    print(
+        f"{STABILITY_REPEATS} back-to-back measurements of MobileNet V2; CV = standard deviation / mean of their "
+        "medians; *: judged noisy."
+    )
 
 
 def reference_check(args, device: str) -> None:
@@ -202,13 +227,16 @@ def reference_check(args, device: str) -> None:
     kw = dict(device=device, threads=args.threads, budget_s=args.budget)
     n_ours, n_ref = (sum(p.numel() for p in m.parameters()) for m in (ours, ref))
     times = {"ours": [], "reference": []}
-    for name in ("ours", "reference", "reference", "ours", "ours", "reference"):  # ABBA..: a drift hits both
+    results = []
+    for name in REFERENCE_ORDER:
         m = ours if name == "ours" else ref
-        times[name].append(measure_module(m, name, **kw).median_ms)
+        results.append(measure_module(m, name, **kw))
+        times[name].append(results[-1].median_ms)
     o, r = statistics.median(times["ours"]), statistics.median(times["reference"])
+    within = "within" if abs(o / r - 1) <= REFERENCE_TOLERANCE else "NOT within"
     print(f"params: ours {n_ours:,}, reference {n_ref:,}; same weights, outputs differ by at most {max_diff:.2e}")
     print(f"torch {device} median of 3 alternating measurements each: ours {o:.3f} ms, reference {r:.3f} ms")
-    print(f"ours / reference = {o / r:.3f}  ({'within' if abs(o / r - 1) <= 0.05 else 'NOT within'} 5 %)")
+    print(f"ours / reference = {o / r:.3f}{mark(results)}  ({within} {REFERENCE_TOLERANCE:.0%})")
 
 
 def main() -> None:
@@ -231,17 +259,11 @@ def main() -> None:
         help="all: CPU, plus CUDA when torch sees a GPU (default); cuda: the GPU only",
     )
     args = ap.parse_args()
-    h, tgts = host_info(), targets(args)
-    load0, start = os.getloadavg(), time.time()
+    tgts, start = targets(args), time.time()
+    print(header("# The paper's latency claims, measured on this host"))
     print(
-        f"host: {h['cpu']}, {h['physical_cores']} physical / {h['logical_cores']} logical cores, "
-        f"GPU: {h['gpu'] or 'none'}; {h['platform']}"
-    )
-    print(
-        f"torch {h['torch']}, onnxruntime {h['onnxruntime']}, python {h['python']}; "
         f"threads: {args.threads or 'all physical cores'}; budget {args.budget} s x {args.rounds} rounds, "
-        f"{args.stat} of the rounds; "
-        f"started {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, load average {load0[0]:.2f}"
+        f"{args.stat} of the rounds"
     )
     print("\n== every preset ==", flush=True)
     res = measure_presets(args, tgts)
@@ -252,8 +274,7 @@ def main() -> None:
     stability(args, tgts)
     print("\n== independent reference: the builder adds no overhead ==", flush=True)
     reference_check(args, tgts[0][1])
-    load1 = os.getloadavg()
-    print(f"\nfinished in {time.time() - start:.0f} s; load average {load1[0]:.2f} (1 min), {load1[1]:.2f} (5 min)")
+    print("\n" + footer(start))
 
 
 if __name__ == "__main__":
