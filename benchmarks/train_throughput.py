@@ -7,7 +7,7 @@ Generates photo-like JPEGs at ImageNet's typical size (400x350, quality 90) in a
   3. pipeline: explorer.train.loop.fine_tune on the JPEG folder, with 1 and 2 loader workers.
 Rounds interleave the measurements (compute, pipeline, pipeline, compute), so a noisy shared machine
 affects all alike; the medians over all rounds are compared.
-The target: pipeline >= 0.8 x compute-only at the quick-run resolution.
+The target: pipeline >= 0.8 x compute-only at the quick-run resolution. Output: docs/train_throughput.md.
 """
 
 import argparse
@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 from PIL import Image, JpegImagePlugin
+from run_header import footer, header
 
 from explorer.design.presets import get_preset
 from explorer.model.build import build_model
@@ -28,9 +29,16 @@ from explorer.train.data import load_image, normalize_batch
 from explorer.train.loop import TrainConfig, fine_tune
 
 CLASSES = 10
+JPEG_SIZE = (400, 350)  # ImageNet's typical photo
+JPEG_QUALITY = 90
+VAL_PER_CLASS = 2
+DECODE_SAMPLE = 200  # images decoded to time one process's decode rate
+WARMUP_STEPS = 3  # excluded: the first steps allocate and, in the pipeline, wait for the loaders to start
+LR = 0.05
+MOMENTUM = 0.9
 
 
-def photo_like(rng: random.Random, size=(400, 350)) -> Image.Image:
+def photo_like(rng: random.Random, size=JPEG_SIZE) -> Image.Image:
     """Colour blobs plus per-channel grain: about 60 KiB at quality 90, decoding like a photo, not flat colour."""
     small = Image.effect_noise((size[0] // 4, size[1] // 4), 90).convert("RGB")
     tint = Image.new("RGB", small.size, tuple(rng.randrange(256) for _ in range(3)))
@@ -41,12 +49,12 @@ def photo_like(rng: random.Random, size=(400, 350)) -> Image.Image:
 
 def make_folder(root: Path, per_class: int) -> Path:
     rng = random.Random(0)
-    for split, n in (("train", per_class), ("val", 2)):
+    for split, n in (("train", per_class), ("val", VAL_PER_CLASS)):
         for c in range(CLASSES):
             d = root / split / f"n{c:08d}"
             d.mkdir(parents=True)
             for i in range(n):
-                photo_like(rng).save(d / f"{i:05d}.JPEG", quality=90)
+                photo_like(rng).save(d / f"{i:05d}.JPEG", quality=JPEG_QUALITY)
     return root
 
 
@@ -67,12 +75,11 @@ def compute_rate(res: int, batch: int, steps: int, amp: str) -> float:
     dtype, _ = amp_setup(amp, torch.device("cpu"))
     torch.manual_seed(0)
     model = build_model(get_preset("SM_V2").with_changes(num_classes=CLASSES))
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=MOMENTUM, nesterov=True)
     x = torch.randint(0, 256, (batch, 3, res, res), dtype=torch.uint8)
     y = torch.randint(0, CLASSES, (batch,))
-    warm = 3
-    for i in range(warm + steps):
-        if i == warm:
+    for i in range(WARMUP_STEPS + steps):
+        if i == WARMUP_STEPS:
             t0 = time.perf_counter()
         with torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None):
             loss = torch.nn.functional.cross_entropy(model(normalize_batch(x)), y, label_smoothing=0.1)
@@ -83,7 +90,6 @@ def compute_rate(res: int, batch: int, steps: int, amp: str) -> float:
 
 
 def pipeline_rate(data: Path, out: Path, res: int, batch: int, steps: int, workers: int, amp: str) -> float:
-    warm = 3
     stamps = []
 
     def on_progress(e):
@@ -93,11 +99,11 @@ def pipeline_rate(data: Path, out: Path, res: int, batch: int, steps: int, worke
     cfg = TrainConfig(
         design=get_preset("SM_V2"),
         data=str(data),
-        max_steps=warm + steps,
+        max_steps=WARMUP_STEPS + steps,
         img_size=res,
         batch=batch,
         workers=workers,
-        lr=0.05,
+        lr=LR,
         amp=amp,
         device="cpu",
         out_dir=str(out),
@@ -106,7 +112,7 @@ def pipeline_rate(data: Path, out: Path, res: int, batch: int, steps: int, worke
         val_per_class=1,
     )
     fine_tune(cfg, on_progress)
-    return batch * steps / (stamps[-1] - stamps[warm - 1])
+    return batch * steps / (stamps[-1] - stamps[WARMUP_STEPS - 1])
 
 
 def main() -> None:
@@ -117,18 +123,19 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--amp", choices=["auto", "off", "bf16"], default="auto", help="as TrainConfig.amp (CPU)")
     args = ap.parse_args()
-    per_class = (args.steps + 4) * args.batch // CLASSES + 1  # one epoch covers the run: no epoch-end pause
-    print(
-        f"torch {torch.__version__}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, "
-        f"load average {os.getloadavg()[0]:.1f}"
-    )
+    # One epoch covers the run (warm-up steps and one spare batch included): no epoch-end pause is timed.
+    per_class = (args.steps + WARMUP_STEPS + 1) * args.batch // CLASSES + 1
+    started = time.time()
+    print(header("# Training throughput: the JPEG pipeline against tensors in memory"))
+    print(f"{torch.get_num_threads()} torch threads")
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         data = make_folder(Path(tmp) / "data", per_class)
         paths = sorted(str(p) for p in (data / "train").rglob("*.JPEG"))
         mean_kb = statistics.mean(os.path.getsize(p) for p in paths) / 1024
-        print(f"{len(paths)} train JPEGs, 400x350, {mean_kb:.0f} KiB mean, made in {time.perf_counter() - t0:.0f} s")
-        sample = paths[:200]
+        w, h = JPEG_SIZE
+        print(f"{len(paths)} train JPEGs, {w}x{h}, {mean_kb:.0f} KiB mean, made in {time.perf_counter() - t0:.0f} s")
+        sample = paths[:DECODE_SAMPLE]
         for train, what in ((True, "random-resized crop"), (False, "validation resize + center crop")):
             on, off = decode_rate(sample, args.res, True, train), decode_rate(sample, args.res, False, train)
             print(
@@ -155,6 +162,7 @@ def main() -> None:
     for w in (1, 2):
         rate = statistics.median(row[w] for row in rows)
         print(f"  JPEG pipeline, {w} worker(s):          {rate:7.1f} images/s  = {rate / compute:.2f}x compute only")
+    print(footer(started))
 
 
 if __name__ == "__main__":
