@@ -84,7 +84,8 @@ class Option:
     choices: tuple = ()
     optional: bool = False  # None is allowed: "choose for me" (default_help says how)
     name_the_bound: bool = False
-    why: str = ""  # why the bound, appended to the message: "(batch norm needs it)"
+    why: str = ""  # why the lower bound (or the whole range), appended to the message: "(batch norm needs it)"
+    why_hi: str = ""  # why the upper bound, when it has its own reason: "(a year)"
     unit: str = ""  # "seconds": shown in messages and help
     help: str = ""
     default_help: str = ""  # how the default is shown in --help when the value itself says little (None)
@@ -164,11 +165,12 @@ class Option:
         if not (below or above):
             return None
         why = f" ({self.why})" if self.why else ""
+        why_hi = f" ({self.why_hi})" if self.why_hi else ""
         if not self.name_the_bound and lo is not None and hi is not None:
             whole = self.allowed() if lo_open or hi_open else self._range()  # "a number in [0, 1)"
-            return f"must be {whole}{why}"
-        if above:
-            return f"must be {'below' if hi_open else 'at most'} {_number(hi)}{self._unit()}{why}"
+            return f"must be {whole}{why or why_hi}"
+        if above:  # each bound with its own reason: "at most 525600 (a year)", never "positive (a year)"
+            return f"must be {'below' if hi_open else 'at most'} {_number(hi)}{self._unit()}{why_hi}"
         zero_refused = self.lo > 0 or (self.lo == 0 and self.lo_open)
         if value <= 0 and zero_refused and (self.kind is float or self.lo_open):
             # zero or less where only positive values make sense: that is the mistake to name

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .errors import UserError
+from .paths import user_path
 
 CHUNK = 1 << 20
 TEMP_PREFIX = ".explorer-"  # short on purpose: a 250-character target name must still leave room
@@ -60,7 +61,7 @@ def open_regular(path: str | os.PathLike, what: str, limit: int, follow_symlinks
 
     The caller must still read at most limit + 1 bytes (a file can grow after the check): `read_file` does.
     """
-    p = Path(path).expanduser()
+    p = user_path(path, what)
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     if not follow_symlinks:
         flags |= getattr(os, "O_NOFOLLOW", 0)
@@ -90,7 +91,7 @@ def open_regular(path: str | os.PathLike, what: str, limit: int, follow_symlinks
 
 def read_file(path: str | os.PathLike, what: str, limit: int, follow_symlinks: bool = True) -> bytes:
     """The bytes of a regular file of at most `limit` bytes (never more than limit + 1 are read)."""
-    p = Path(path).expanduser()
+    p = user_path(path, what)
     with open_regular(p, what, limit, follow_symlinks) as f:
         try:
             data = f.read(limit + 1)
@@ -108,7 +109,7 @@ def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
         raise UserError(f"the {what} path is empty")
     if text.endswith(("/", os.sep)):
         raise UserError(f"{text}: ends with '/', which names a folder; give a file name for the {what}")
-    p = Path(text).expanduser()
+    p = user_path(text, what)
     try:
         st = os.lstat(p)
     except FileNotFoundError:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import DesignError
 from ..options import Option, option, options_of
+from ..paths import user_path
 from ..safeio import read_file
 
 OUT_ACTS = ("linear", "relu6")
@@ -297,5 +298,5 @@ def load_design_text(text: str | bytes, origin: str = "design") -> Design:
 
 def load_design_file(path: str | Path) -> Design:
     """Read a design file: a regular file of at most MAX_FILE_BYTES (a FIFO or a device is refused)."""
-    p = Path(path).expanduser()
+    p = user_path(path, "design file")
     return load_design_text(read_file(p, "design file", MAX_FILE_BYTES), origin=str(p))

@@ -21,6 +21,7 @@ import torch
 
 from ..design.spec import Design
 from ..errors import UserError, first_line
+from ..paths import user_path
 from ..safeio import TEMP_PREFIX, TEMP_SUFFIX, atomic_write, open_regular, remove_stale_temps
 
 CHECKPOINT_NAME = "last.pt"
@@ -70,7 +71,7 @@ def load_checkpoint(path: str | Path) -> dict:
 
     Only a regular file (no link, FIFO or device) of at most MAX_CHECKPOINT_BYTES is opened, and a zip
     archive's declared sizes are checked before torch unpacks it."""
-    path = Path(path).expanduser()
+    path = user_path(path, "checkpoint")
     with open_regular(path, "checkpoint file", MAX_CHECKPOINT_BYTES, follow_symlinks=False) as f:
         try:
             head = f.read(4)

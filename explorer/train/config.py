@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..design.spec import Design
 from ..errors import UserError
 from ..options import check_values, option, options_of
+from ..paths import user_path
 
 if TYPE_CHECKING:  # torch loads only where training runs: `explorer --help` builds the train flags from here
     import torch
@@ -25,6 +25,10 @@ AMP_MODES = ("auto", "off", "bf16", "fp16")
 MAX_WORKERS = 64  # loader processes per training process; more only exhausts the host
 MAX_MINUTES = 525_600
 MAX_COUNT = 10**9  # steps or epochs
+MAX_BATCH = 4096  # images per step per process; the memory estimate refuses what this host cannot hold
+MAX_LR = 10.0  # far above any peak that trains (SGD 0.2 x batch/256 at batch 4096 is 3.2); beyond, only overflow
+MAX_WEIGHT_DECAY = 1.0  # a decay of 1 per step already erases the weights; larger values overflow
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -38,7 +42,7 @@ class TrainConfig:
         lo_open=True,
         hi=MAX_MINUTES,
         name_the_bound=True,
-        why="a year",
+        why_hi="a year",
         metavar="M",
         help="train M minutes",
         default_help=f"{QUICK_MINUTES:g} when no budget is given",
@@ -51,7 +55,9 @@ class TrainConfig:
     )
     # The network is resolution-agnostic: training and validation at this resolution.
     img_size: int = option(128, lo=16, hi=1024, metavar="N", help="training resolution")
-    batch: int = option(64, lo=2, why="batch norm needs it", metavar="N", help="batch per process")
+    batch: int = option(
+        64, lo=2, hi=MAX_BATCH, name_the_bound=True, why="batch norm needs it", metavar="N", help="batch per process"
+    )
     workers: int | None = option(
         None,
         lo=0,
@@ -62,20 +68,37 @@ class TrainConfig:
     )
     optimizer: str = option("sgd", choices=OPTIMIZERS, help="sgd (momentum, nesterov) or adamw")
     lr: float | None = option(
-        None, lo=0, lo_open=True, metavar="X", help="peak learning rate", default_help="sgd 0.2 x batch/256, adamw 1e-3"
+        None,
+        lo=0,
+        lo_open=True,
+        hi=MAX_LR,
+        name_the_bound=True,
+        metavar="X",
+        help="peak learning rate",
+        default_help="sgd 0.2 x batch/256, adamw 1e-3",
     )
     momentum: float = option(0.9, flag=None)
     nesterov: bool = option(True, flag=None)
     # Never on BN weights or biases.
     weight_decay: float | None = option(
-        None, lo=0, metavar="X", help="weight decay", default_help="sgd 4e-5, adamw 0.05"
+        None,
+        lo=0,
+        hi=MAX_WEIGHT_DECAY,
+        name_the_bound=True,
+        metavar="X",
+        help="weight decay",
+        default_help="sgd 4e-5, adamw 0.05",
     )
     label_smoothing: float = option(0.1, lo=0, hi=1, hi_open=True, metavar="X", help="label smoothing")
     warmup: float = option(0.05, lo=0, hi=1, hi_open=True, metavar="F", help="warm-up share of the budget")
     # auto: bf16 on CUDA (fp16 + scaler where bf16 is missing), off on the CPU
     amp: str = option("auto", choices=AMP_MODES, help="mixed precision")
-    per_class: int | None = option(None, metavar="N", help="at most N training images per class")
-    val_per_class: int | None = option(None, metavar="N", help="at most N validation images per class")
+    per_class: int | None = option(
+        None, lo=1, hi=MAX_COUNT, name_the_bound=True, metavar="N", help="at most N training images per class"
+    )
+    val_per_class: int | None = option(
+        None, lo=1, hi=MAX_COUNT, name_the_bound=True, metavar="N", help="at most N validation images per class"
+    )
     crop_scale: float = option(
         0.25, lo=0, lo_open=True, hi=1, metavar="F", help="smallest random crop area, 0.08 for long runs"
     )
@@ -87,7 +110,7 @@ class TrainConfig:
         None, metavar="CHECKPOINT", help="warm start from the tensors that match by name and shape"
     )
     seed: int = option(0, lo=0, hi=2**32 - 1, help="random seed")
-    device: str = option("auto", help="auto, cpu or cuda")
+    device: str = option("auto", choices=DEVICES, help="where to train (auto: CUDA when present)")
     eval_every_epoch: bool = option(
         True, flag="--no-epoch-eval", help="validate only at the end, not after every epoch"
     )
@@ -218,7 +241,7 @@ def accuracy_record(s: TrainSummary, cfg: TrainConfig) -> dict:
         "val_images": s.val_images,
         "dataset": s.dataset,
         # Provenance for the charts: accuracies on different datasets are never drawn as one series.
-        "dataset_name": Path(cfg.data).expanduser().resolve().name,
+        "dataset_name": user_path(cfg.data, "dataset folder").resolve().name,
         "num_classes": s.num_classes,
         "optimizer": cfg.optimizer,
         "global_batch": s.global_batch,

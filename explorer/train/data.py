@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
+from ..paths import user_path
 from ..safeio import read_file
 from .images import MEAN, STD, UNREADABLE, VAL_CROP, load_image, normalize_batch
 from .loaders import ImageDataset, ResumableSampler, ShardSampler, collate_skip_bad, make_loader
@@ -65,20 +66,43 @@ def check_dataset_location(path: str | Path, listen_address: str | None, root: s
     `root` (default: $EXPLORER_DATASET_ROOT), when set, confines every folder to it, links resolved. Without
     one, an app listening on loopback only accepts any folder (its only user already owns this file system),
     and an app listening on the network accepts none: it would let anyone who reaches it probe the server's
-    files. The answer never says whether a path outside the root exists."""
+    files. The answer never says whether a path outside the root exists, nor whether a `~user` account
+    exists, and never names the server's folders."""
+    return _confined(path, listen_address, root, "dataset folders")
+
+
+def check_checkpoint_location(path: str | Path, listen_address: str | None) -> Path:
+    """Where a warm-start checkpoint typed into the app may point: under the dataset root, or in the explorer's
+    own run folders. A refusal is one answer for every path outside both, naming the setting, not a folder."""
+    from .checkpoint import runs_dir
+
+    what = f"warm-start checkpoints (under {DATASET_ROOT_ENV} or the explorer's own training runs)"
+    for root in (None, str(runs_dir())):
+        try:
+            return _confined(path, listen_address, root, what)
+        except UserError:
+            continue
+    raise UserError(f"only {what} are accepted here")
+
+
+def _confined(path: str | Path, listen_address: str | None, root: str | None, what: str) -> Path:
     root = root if root is not None else os.environ.get(DATASET_ROOT_ENV) or None
-    p = Path(path).expanduser()
     if root is None:
         if (listen_address or "").strip() in LOOPBACK:
-            return p
+            return user_path(path, "folder")
         raise UserError(
-            f"this app is open to the network, so dataset folders must lie under a configured root; "
+            f"this app is open to the network, so {what} must lie under a configured root; "
             f"set {DATASET_ROOT_ENV} before starting it (see docs/security.md)"
         )
-    base = Path(root).expanduser().resolve()
+    refused = UserError(f"only {what} under the configured root ({DATASET_ROOT_ENV}) are accepted here")
+    try:  # `~someone` expands only when the account exists: refuse it like any path outside the root
+        p = user_path(path)
+    except UserError:
+        raise refused from None
+    base = user_path(root).resolve()
     resolved = (Path.cwd() / p).resolve() if not p.is_absolute() else p.resolve()
     if resolved != base and base not in resolved.parents:
-        raise UserError(f"only folders under {base} are accepted here ({DATASET_ROOT_ENV})")
+        raise refused
     return resolved
 
 
@@ -118,7 +142,7 @@ class DatasetInfo:
 
 def detect_dataset(root: str | Path, per_class: int | None = None, val_per_class: int | None = None) -> DatasetInfo:
     """Find the layout of `root` (or of its only subfolder) and list its samples; UserError if none fits."""
-    root = Path(root).expanduser()
+    root = user_path(root, "dataset folder")
     if not root.is_dir():
         raise UserError(f"{root}: not a folder; {EXPECTED}")
     for cap_name, cap in (("per-class cap", per_class), ("validation per-class cap", val_per_class)):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..design.spec import Design
 from ..errors import UserError
+from ..paths import user_path
 from ..safeio import check_output_path, check_writable_folder
 from .checkpoint import CHECKPOINT_NAME, latest_run_dir, new_run_dir, remove_stale_temps_in
 from .config import TrainConfig, TrainSummary, accuracy_record
@@ -19,7 +20,7 @@ from .config import TrainConfig, TrainSummary, accuracy_record
 def run_folder(cfg: TrainConfig, design: Design) -> Path:
     """The folder the run writes to: --out, the latest run of the design when resuming, else a new one."""
     if cfg.out_dir:
-        out = Path(cfg.out_dir).expanduser()
+        out = user_path(cfg.out_dir, "run folder")
     elif cfg.resume:
         out = latest_run_dir(design)
         if out is None:
