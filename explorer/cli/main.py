@@ -151,6 +151,39 @@ def printable(line: str) -> str:
     return "".join(ch if ch.isprintable() or ch == "\t" else ascii(ch)[1:-1] for ch in line)
 
 
+class PrintableStream:
+    """stdout as the commands see it: every line they print is made safe for a terminal (a path with an escape
+    sequence or a carriage return in it is shown escaped, on success lines as on error lines). JSON output is
+    unchanged: json.dumps already escapes control characters."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            self._stream.write("\n".join(printable(line) for line in text.split("\n")))
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise StdoutError(e.errno, e.strerror) from None
+        return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as e:
+            raise StdoutError(e.errno, e.strerror) from None
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+class StdoutError(OSError):
+    """Printing failed (`> /dev/full`): the command's work is done, only its report could not be shown."""
+
+
 def _never_crash_on_encoding() -> None:
     # Under LC_ALL=C stdout is ASCII: a non-ASCII design name must print as \u escapes, not end the command.
     for stream in (sys.stdout, sys.stderr):
@@ -174,8 +207,15 @@ def main(argv: list[str] | None = None) -> int:
     _never_crash_on_encoding()
     parser = build_parser()
     args = parse(parser, argv)  # a mistake in the arguments: one line, exit 2
+    real_stdout, sys.stdout = sys.stdout, PrintableStream(sys.stdout)
     try:
-        return int(args.func(args) or 0)
+        status = int(args.func(args) or 0)
+        sys.stdout.flush()  # a full stdout is found here, not as a traceback while Python shuts down
+        return status
+    except StdoutError as e:
+        _drop_stdout()
+        print(f"error: cannot print to standard output ({e.strerror or e}); the work itself is done", file=sys.stderr)
+        return 1
     except ModuleNotFoundError as e:
         if not e.name or e.name.split(".")[0] == "explorer":
             raise
@@ -189,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `explorer presets | head`: the reader left, which is not an error of ours
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error while Python flushes
+        _drop_stdout()
         return 0  # the same status whether or not the output outgrew the pipe before the reader left
     except Exception as e:  # a bug, not a user mistake: still one line, the traceback only on request
         if os.environ.get("EXPLORER_DEBUG"):
@@ -197,3 +237,13 @@ def main(argv: list[str] | None = None) -> int:
         message = printable(f"{type(e).__name__}: {e}")
         print(f"internal error: {message} (set EXPLORER_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
+    finally:
+        sys.stdout = real_stdout
+
+
+def _drop_stdout() -> None:
+    """Send what is left of stdout to /dev/null: no second error while Python flushes at exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

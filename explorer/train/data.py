@@ -57,6 +57,7 @@ LAYOUT_TITLES = {
 
 
 DATASET_ROOT_ENV = "EXPLORER_DATASET_ROOT"
+MIN_CLASSES = 2  # one class cannot be classified: its accuracy says nothing
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -122,6 +123,7 @@ class DatasetInfo:
     per_class: int | None = None
     val_per_class: int | None = None
     notes: list[str] = field(default_factory=list)
+    skipped_entries: list[str] = field(default_factory=list)  # image-named entries that are no readable file
 
     @property
     def num_classes(self) -> int:
@@ -172,13 +174,28 @@ def _subdirs(d: Path) -> list[Path]:
         raise UserError(f"{d}: cannot list folder ({e.strerror or e})") from None
 
 
-def _images(d: Path) -> list[str]:
-    """Image files of a class folder: regular files only (a FIFO named x.jpg would hang a loader worker)."""
+def _images(d: Path, skipped: list[str] | None = None) -> list[str]:
+    """Image files of a class folder: regular files only (a FIFO named x.jpg would hang a loader worker).
+
+    An entry with an image name that is not a readable regular file (a link looping on itself, a dangling link,
+    a FIFO, a folder) is skipped and added to `skipped`: one bad entry never makes the whole dataset unusable."""
+    found = []
     try:
         with os.scandir(d) as it:
-            return sorted(e.path for e in it if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_EXTS)
+            for e in it:
+                if os.path.splitext(e.name)[1].lower() not in IMAGE_EXTS:
+                    continue
+                try:
+                    regular = e.is_file()  # follows links: a self-looping one raises ELOOP here
+                except OSError:
+                    regular = False
+                if regular:
+                    found.append(e.path)
+                elif skipped is not None:
+                    skipped.append(e.path)
     except OSError as e:
         raise UserError(f"{d}: cannot list the class folder ({e.strerror or e})") from None
+    return sorted(found)
 
 
 def _class_dirs(split: Path) -> dict[str, Path]:
@@ -226,18 +243,30 @@ def _detect(root: Path) -> DatasetInfo | None:
 
 
 def _build(layout: str, root: Path, train_dirs: dict, val_dirs: dict, val_name: str) -> DatasetInfo:
-    train_lists = {w: _images(d) for w, d in sorted(train_dirs.items())}
+    skipped: list[str] = []
+    train_lists = {w: _images(d, skipped) for w, d in sorted(train_dirs.items())}
     classes = [w for w, files in train_lists.items() if files]  # an empty folder is no class
     if not classes:
         raise UserError(f"{root}: no class folder with images in the training split; {EXPECTED}")
+    if len(classes) < MIN_CLASSES:
+        raise UserError(
+            f"{root}: only one class with images ({classes[0]}); a classifier needs at least {MIN_CLASSES} "
+            "classes (its top-1 on one class is always 100 %)"
+        )
     index = {w: i for i, w in enumerate(classes)}
     extra = sorted(w for w, d in val_dirs.items() if w not in index and _images(d))
     if extra:
         shown = ", ".join(extra[:5]) + (" ..." if len(extra) > 5 else "")
         raise UserError(f"{root / val_name}: {len(extra)} validation class(es) missing from training: {shown}")
     train = [(p, index[w]) for w in classes for p in train_lists[w]]
-    val = [(p, index[w]) for w, d in sorted(val_dirs.items()) for p in _images(d)]
-    return DatasetInfo(layout=layout, root=root, classes=classes, train=train, val=val)
+    val = [(p, index[w]) for w, d in sorted(val_dirs.items()) for p in _images(d, skipped)]
+    info = DatasetInfo(layout=layout, root=root, classes=classes, train=train, val=val, skipped_entries=skipped)
+    if skipped:
+        info.notes.append(
+            f"skipped {len(skipped):,} entr{'y' if len(skipped) == 1 else 'ies'} that are not readable image "
+            f"files (a looping or dangling link, a FIFO...), e.g. {skipped[0]}"
+        )
+    return info
 
 
 def _read_names(root: Path, info: DatasetInfo) -> dict[str, str]:

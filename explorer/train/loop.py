@@ -30,6 +30,7 @@ from .data import detect_dataset
 from .evaluate import evaluate
 from .images import normalize_batch
 from .loaders import ResumableSampler, ShardSampler, make_loader
+from .memory import check_training_memory
 from .outputs import check_outputs, run_folder, store_result
 from .progress import Progress, Throughput, eta_s
 from .resume import restore_training_state, training_state
@@ -54,6 +55,8 @@ class _Run:
         self.cfg, self.env, self.stop = cfg, env, stop
         self.emit = on_progress if (on_progress and env.is_main) else (lambda event: None)
         self.dev = env.device
+        # before any image is listed or any tensor allocated: a step that cannot fit is refused in one line
+        check_training_memory(cfg.design, cfg.img_size, cfg.batch, cfg.optimizer, self.dev)
         self.info = detect_dataset(cfg.data, cfg.per_class, cfg.val_per_class)
         design = cfg.design
         self.notes = []
@@ -82,6 +85,7 @@ class _Run:
         self.last_eval: dict | None = None
         self.resumed_from: int | None = None
         self.warm = None
+        self.save_error: str | None = None  # why the newest checkpoint could not be written (None: it was)
 
     # -- setup -------------------------------------------------------------------------------------------
     def _setup(self) -> None:
@@ -358,7 +362,13 @@ class _Run:
             skipped=bad,
             world_size=self.env.world,
         )
-        save_checkpoint(self.ckpt_path, payload)
+        try:
+            save_checkpoint(self.ckpt_path, payload)
+        except UserError as e:  # a full disk: keep training and report; what was computed is never lost
+            self.save_error = str(e)
+            self.emit({"event": "checkpoint_failed", "step": self.step, "error": self.save_error})
+            return
+        self.save_error = None
         self.emit({"event": "checkpoint", "step": self.step, "path": str(self.ckpt_path)})
 
     def _finish(self, final: dict) -> TrainSummary:
@@ -375,7 +385,7 @@ class _Run:
             images_per_s=self.throughput.session_images / max(1e-9, self.session_train_s),
             minutes=self.train_elapsed / 60,
             img_size=cfg.img_size,
-            checkpoint=str(self.ckpt_path),
+            checkpoint="" if self.save_error else str(self.ckpt_path),
             out_dir=str(self.out),
             stopped=self.stopped,
             skipped_images=len(self.bad),
@@ -390,7 +400,7 @@ class _Run:
             history=self.history,
             world_size=self.env.world,
             device=str(self.dev),
-            notes=self.notes,
+            notes=self.notes + ([f"checkpoint not saved: {self.save_error}"] if self.save_error else []),
             global_batch=self.global_batch,
             top_k=min(5, self.info.num_classes),
         )
