@@ -22,6 +22,7 @@ import math
 import numbers
 import types
 import typing
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,35 @@ def show(value: Any) -> str:
     if isinstance(value, str) and len(value) > 60:
         return repr(value[:60])[:-1] + "...'"
     return repr(value)
+
+
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Characters that show nothing or change how the text around them reads: format characters (zero-width space
+# and joiners, bidirectional marks, tag characters), line and paragraph separators. In a name they make
+# "SM_V2\u200b" look like SM_V2, or a name read differently than it is stored.
+INVISIBLE_CATEGORIES = ("Cf", "Zl", "Zp")
+
+
+def text_problem(text: str, multiline: bool = False) -> str | None:
+    """Why `text` cannot be shown or stored as UTF-8 text (None when it can). One line (a name) also refuses
+    invisible and format characters; several lines (notes) allow newlines and tabs."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (it holds a lone surrogate)"
+    allowed = "\n\t" if multiline else ""
+    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text):
+        return "must not hold control characters"
+    if not multiline and any(ch in BIDI_CONTROLS for ch in text):
+        return "must not hold bidirectional control characters (they make a name read differently than it is)"
+    if not multiline:
+        hidden = next((ch for ch in text if unicodedata.category(ch) in INVISIBLE_CATEGORIES), None)
+        if hidden is not None:
+            return (
+                f"must not hold invisible or format characters (U+{ord(hidden):04X} "
+                f"{unicodedata.name(hidden, 'unnamed')}): it would look like another name"
+            )
+    return None
 
 
 def _number(x: float) -> str:
@@ -93,6 +123,7 @@ class Option:
     metavar: str | None = None
     required: bool = False  # a command-line option without a default
     label: str = ""  # how messages name the value when its name reads badly ("the search time"); default: name
+    max_chars: int | None = None  # text: at most this many characters, on one line, nothing invisible
 
     @property
     def cli_flag(self) -> str:
@@ -154,7 +185,17 @@ class Option:
         if self.kind is bool:
             return None if isinstance(value, bool) else "must be true or false"
         if self.kind is str:
-            return None if isinstance(value, str) else "must be text"
+            if not isinstance(value, str):
+                return (
+                    "must be text" if self.max_chars is None else f"must be text of at most {self.max_chars} characters"
+                )
+            if self.max_chars is None:
+                return None
+            if not value.strip():
+                return "must not be empty"
+            if len(value) > self.max_chars:
+                return f"must be text of at most {self.max_chars} characters"
+            return text_problem(value)
         if not (_is_int(value) if self.kind is int else _is_number(value)):
             return "must be " + self.allowed(describe)
         if isinstance(value, float) and not math.isfinite(value):  # an int, however long, is finite
