@@ -23,9 +23,9 @@ from PIL import Image, JpegImagePlugin
 
 from explorer.design.presets import get_preset
 from explorer.model.build import build_model
-from explorer.train.config import amp_setup
 from explorer.train.data import load_image, normalize_batch
 from explorer.train.loop import TrainConfig, fine_tune
+from explorer.train.optimization import amp_setup
 
 CLASSES = 10
 

@@ -48,6 +48,16 @@ BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 INVISIBLE_CATEGORIES = ("Cf", "Zl", "Zp")
 
 
+def _invisible(text: str, i: int) -> bool:
+    """Whether text[i] hides in a name. A zero-width joiner between two pictographs is the one exception: it
+    draws an emoji sequence (🧑‍💻), visible as one symbol."""
+    if unicodedata.category(text[i]) not in INVISIBLE_CATEGORIES:
+        return False
+    if text[i] != "\u200d" or i == 0 or i == len(text) - 1:
+        return True
+    return not (unicodedata.category(text[i - 1]) == "So" and unicodedata.category(text[i + 1]) == "So")
+
+
 def text_problem(text: str, multiline: bool = False) -> str | None:
     """Why `text` cannot be shown or stored as UTF-8 text (None when it can). One line (a name) also refuses
     invisible and format characters; several lines (notes) allow newlines and tabs."""
@@ -61,7 +71,7 @@ def text_problem(text: str, multiline: bool = False) -> str | None:
     if not multiline and any(ch in BIDI_CONTROLS for ch in text):
         return "must not hold bidirectional control characters (they make a name read differently than it is)"
     if not multiline:
-        hidden = next((ch for ch in text if unicodedata.category(ch) in INVISIBLE_CATEGORIES), None)
+        hidden = next((ch for i, ch in enumerate(text) if _invisible(text, i)), None)
         if hidden is not None:
             return (
                 f"must not hold invisible or format characters (U+{ord(hidden):04X} "

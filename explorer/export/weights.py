@@ -75,7 +75,7 @@ def _check_trained_design(design: Design, raw: object, origin: str) -> None:
 
 def load_weights(design: Design, checkpoint_path: str | os.PathLike) -> dict:
     """The state dict of a checkpoint file, checked to load strict=True into the design's model."""
-    from ..train.checkpoint import load_checkpoint
+    from ..model.checkpoint import load_checkpoint
 
     origin = str(user_path(checkpoint_path, "checkpoint"))
     obj = load_checkpoint(checkpoint_path)

@@ -1,4 +1,7 @@
-"""What a training run takes (TrainConfig) and gives back (TrainSummary), and the small policies around them.
+"""What a training run takes (TrainConfig) and gives back (TrainSummary), and the record it stores.
+
+The torch side of these choices lives in explorer.train.optimization (schedule, optimizer, mixed precision)
+and explorer.train.loaders (data-loading workers): this module imports no torch, so `explorer --help` is fast.
 
 TrainConfig's fields are options (explorer.options): each default, range and help is written here once; `validate`
 checks them and `python -m explorer train` generates its flags from them.
@@ -6,18 +9,12 @@ checks them and `python -m explorer train` generates its flags from them.
 
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import asdict, dataclass, field, fields
-from typing import TYPE_CHECKING
 
 from ..design.spec import Design
 from ..errors import UserError
 from ..options import check_values, option, options_of
 from ..paths import user_path
-
-if TYPE_CHECKING:  # torch loads only where training runs: `explorer --help` builds the train flags from here
-    import torch
 
 QUICK_MINUTES = 5.0  # the budget when none is given: the app's "quick fine-tune"
 OPTIMIZERS = ("sgd", "adamw")
@@ -75,7 +72,7 @@ class TrainConfig:
         name_the_bound=True,
         metavar="X",
         help="peak learning rate",
-        default_help="sgd 0.2 x batch/256, adamw 1e-3",
+        default_help="sgd 0.2 x global batch/256, adamw 1e-3",
     )
     momentum: float = option(0.9, flag=None)
     nesterov: bool = option(True, flag=None)
@@ -160,14 +157,6 @@ class TrainSummary:
         return asdict(self)
 
 
-def lr_at(frac: float, base: float, warmup: float) -> float:
-    """Linear warm-up over the first `warmup` of the budget, then cosine to zero at frac = 1."""
-    if frac < warmup:
-        return base * max(frac / warmup, 0.01)
-    p = min(1.0, (frac - warmup) / max(1e-9, 1 - warmup))
-    return base * 0.5 * (1 + math.cos(math.pi * p))
-
-
 BUDGET_OPTIONS = ("epochs", "minutes", "max_steps")  # exclusive on the command line: whichever ends first
 
 
@@ -178,47 +167,6 @@ def validate(cfg: TrainConfig) -> None:
         problems.append("resume and init exclude each other: a resumed run already has its weights")
     if problems:
         raise UserError("\n".join(problems))
-
-
-def amp_setup(mode: str, device: torch.device):
-    """(autocast dtype or None, GradScaler or None). On the CPU, auto means float32: bf16 autocast measured
-    no faster for SM_V2 training on this project's 2-core AVX-512 Xeon (both 90-100 images/s at res 128;
-    docs/training.md), and CPUs without AVX-512 emulate bf16 slowly. Ask for bf16 explicitly to try it."""
-    import torch
-
-    if mode == "off" or (mode == "auto" and device.type != "cuda"):
-        return None, None
-    if device.type != "cuda":
-        if mode == "fp16":
-            raise UserError("fp16 mixed precision needs a CUDA GPU; use bf16 (or off) on the CPU")
-        return torch.bfloat16, None
-    if mode == "bf16" or (mode == "auto" and torch.cuda.is_bf16_supported()):
-        return torch.bfloat16, None
-    return torch.float16, torch.amp.GradScaler("cuda")
-
-
-def make_optimizer(net: torch.nn.Module, cfg: TrainConfig, lr: float) -> torch.optim.Optimizer:
-    """SGD (momentum, nesterov) or AdamW; no weight decay on BN weights and biases (1-d tensors)."""
-    import torch
-
-    wd = cfg.weight_decay if cfg.weight_decay is not None else (4e-5 if cfg.optimizer == "sgd" else 0.05)
-    decay = [p for p in net.parameters() if p.ndim > 1]
-    no_decay = [p for p in net.parameters() if p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
-    return torch.optim.AdamW(groups, lr=lr)
-
-
-def auto_workers(device: torch.device, world: int) -> int:
-    """Enough decoders to keep the model busy without starving it of cores."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    per_proc = max(1, cores // max(1, world))
-    if device.type == "cuda":
-        return min(8, max(1, per_proc - 1))
-    # On the CPU the decoders compete with the model's own threads. Measured on 2 cores (SM_V2, res 128):
-    # 2 workers beat 1 by a few percent (benchmarks/train_throughput.py, docs/training.md).
-    return min(4, max(2, per_proc // 4))
 
 
 def accuracy_record(s: TrainSummary, cfg: TrainConfig) -> dict:
