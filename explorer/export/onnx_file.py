@@ -20,7 +20,13 @@ from .weights import atomic_output, check_state_dict
 EXPORTER = "torch.onnx, TorchScript exporter (dynamo=False)"
 DEFAULT_OPSET = 17  # the oldest opset every supported runtime reads; also what ONNX Runtime timing exports
 OPSET = Option(
-    "opset", int, DEFAULT_OPSET, lo=DEFAULT_OPSET, hi=20, metavar="N", help="ONNX opset (17 is the oldest kept; 20 the newest)"
+    "opset",
+    int,
+    DEFAULT_OPSET,
+    lo=DEFAULT_OPSET,
+    hi=20,
+    metavar="N",
+    help="ONNX opset (17 is the oldest kept; 20 the newest)",
 )
 OPSETS = range(int(OPSET.lo), int(OPSET.hi) + 1)
 # Relative to the largest logit: float32 kernels of two runtimes agree to ~1e-6 of the output scale on a

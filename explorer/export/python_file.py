@@ -267,7 +267,9 @@ def main(argv: list) -> int:
                 print(f"classifier set to the {{classes}} classes of the weights")
             model.load_state_dict(state)
         except unloadable as e:  # any file may be given: one line, never a traceback
-            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+            lines = [ln for ln in lines if not ln.startswith("Error(s) in loading")]
+            first = (lines or [type(e).__name__])[0][:200]
             print(f"error: {{args.weights}}: cannot load it ({{first}})", file=sys.stderr)
             return 2
         print(f"loaded weights from {{args.weights}}")
