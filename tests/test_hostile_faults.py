@@ -578,3 +578,18 @@ def test_option_bounds_are_explained_by_their_own_reason():
 
     assert OPSET.message(21, OPSET.cli_flag) == "--opset must be from 17 to 20, got 21"
     assert math.isfinite(minutes.hi)
+
+
+def test_a_damaged_stored_design_is_skipped_and_counted(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    store.add_latency(TINY, _latency(4.0))
+    con = sqlite3.connect(store.path)
+    con.execute("UPDATE latency SET design_json = ?", (json.dumps({**tiny_design_dict(), "input_size": -1}),))
+    con.commit()
+    con.close()
+    assert store.design(TINY.network_hash()) is None and store.skipped_rows == 1
+
+
+def test_an_empty_weights_path_is_refused(tmp_path):
+    args = ["export", "--preset", "SM_V2", "--format", "onnx", "--out", tmp_path / "m.onnx", "--weights", " "]
+    one_error(run_cli(args, tmp_path), "--weights")

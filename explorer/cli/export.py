@@ -34,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from ..fmt import size
 
     check_args(args, [OPSET])
+    if args.weights is not None and not args.weights.strip():  # a slip, not "no weights"
+        raise UserError("--weights must name a checkpoint file, got an empty path")
     design = design_from_args(args)
     DEFAULT_CAP.check(design)  # every format: a .py file of a network nobody can build helps no one
     if args.weights and args.format != "onnx":

@@ -26,7 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
-from ..errors import UserError
+from ..design.spec import parse_design
+from ..errors import DesignError, UserError
 from ..paths import default_data_dir, now_iso, user_path
 from .rows import accuracy_problems, latency_problems, profile_problems
 
@@ -114,6 +115,14 @@ def _json_object(text) -> dict | None:
     except (TypeError, ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def _design_problem(raw: dict) -> bool:
+    try:
+        parse_design(raw)
+    except DesignError:
+        return True
+    return False
 
 
 def _finite_json(value: dict) -> str:
@@ -309,9 +318,13 @@ class ResultStore:
             for table in KINDS:
                 sql = f"SELECT design_json FROM {table} WHERE design_hash = ? ORDER BY id DESC LIMIT 1"
                 row = con.execute(sql, (design_hash,)).fetchone()
-                design = _json_object(row[0]) if row else None
-                if design is not None:
-                    return design
+                if row is None:
+                    continue
+                design = _json_object(row[0])
+                if design is None or _design_problem(design):  # a damaged design never reaches a chart
+                    self.skipped_rows += 1
+                    continue
+                return design
         return None
 
     def _select(
@@ -386,6 +399,9 @@ class ResultStore:
         "timestamp TEXT NOT NULL, profile_json TEXT NOT NULL)"
     )
 
+    # the newest row of a key is found through the index, not by sorting every profile of the store
+    _PROFILE_INDEX = "CREATE INDEX IF NOT EXISTS profile_key ON profile (key_json, id)"
+
     @staticmethod
     def _profile_key_json(key: dict) -> str:
         if not isinstance(key, dict) or not key:
@@ -404,6 +420,7 @@ class ResultStore:
             raise ValueError("latency profile not stored: it holds a non-finite number") from None
         with self._connect(write=True) as con:
             con.execute(self._PROFILE_TABLE)
+            con.execute(self._PROFILE_INDEX)
             cur = con.execute(
                 "INSERT INTO profile (key_json, timestamp, profile_json) VALUES (?, ?, ?)", (key_json, now_iso(), blob)
             )
