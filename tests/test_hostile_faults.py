@@ -421,6 +421,13 @@ def checkpoint(files, tmp_path_factory) -> Path:
     return out / "last.pt"
 
 
+def _damage_optimizer(ck: dict) -> None:
+    state = ck["optimizer"]["state"]
+    assert state, "SGD with momentum keeps a buffer per parameter after one step"
+    first = next(iter(state.values()))
+    first["momentum_buffer"] = torch.zeros(3, 3, 3)
+
+
 @pytest.mark.parametrize(
     "damage, expected",
     [
@@ -430,6 +437,9 @@ def checkpoint(files, tmp_path_factory) -> Path:
         (lambda ck: ck.update(step="3"), "step must be"),
         (lambda ck: ck.update(rng={"python": 1, "torch": torch.zeros(3)}), "random-number state"),
         (lambda ck: ck["model"].update({"classifier.bias": torch.zeros(7)}), "weights do not fit"),
+        (lambda ck: ck.update(loss_log=[["x"]]), "loss_log must be"),
+        (lambda ck: ck.update(metrics={"top1": 5.0}), "metrics must be"),
+        (lambda ck: _damage_optimizer(ck), "optimizer momentum_buffer of shape"),
     ],
 )
 def test_damaged_training_state_is_named_in_one_line(damage, expected, checkpoint, files, tmp_path):

@@ -126,6 +126,8 @@ def restore_training_state(
         raise UserError(
             f"{path}: saved with another optimizer than {optimizer_name}, or its state is damaged"
         ) from None
+    if wrong := optimizer_state_problem(opt):
+        raise UserError(f"{path}: damaged training state: {wrong}")
     if scaler is not None and ck.get("scaler"):
         try:
             scaler.load_state_dict(ck["scaler"])
@@ -184,6 +186,33 @@ def state_problems(ck: dict) -> list[str]:
             out.append(f"{key} must be a list")
     if isinstance(ck.get("history"), list) and not all(isinstance(h, dict) for h in ck["history"]):
         out.append("history must be a list of objects")
-    if ck.get("metrics") is not None and not isinstance(ck["metrics"], dict):
-        out.append("metrics must be an object")
+    if isinstance(ck.get("loss_log"), list) and not all(_is_point(p) for p in ck["loss_log"]):
+        out.append("loss_log must be a list of [step, loss] pairs")
+    if isinstance(ck.get("skipped"), list) and not all(isinstance(p, str) for p in ck["skipped"]):
+        out.append("skipped must be a list of file paths")
+    metrics = ck.get("metrics")
+    if metrics is not None and not (isinstance(metrics, dict) and all(k in metrics for k in METRIC_KEYS)):
+        out.append(f"metrics must be an object with {', '.join(METRIC_KEYS)}")
     return out
+
+
+METRIC_KEYS = ("step", "top1", "top5", "val_loss", "val_images")
+
+
+def _is_point(p) -> bool:
+    return (
+        isinstance(p, (list, tuple))
+        and len(p) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in p)
+    )
+
+
+def optimizer_state_problem(opt: torch.optim.Optimizer) -> str | None:
+    """A loaded optimizer state whose buffers do not have their parameters' shapes (a damaged or edited file):
+    found now, not as a shape error in the first step."""
+    for group in opt.param_groups:
+        for p in group["params"]:
+            for name, value in opt.state.get(p, {}).items():
+                if isinstance(value, torch.Tensor) and value.ndim and value.shape != p.shape:
+                    return f"optimizer {name} of shape {list(value.shape)} for a parameter of shape {list(p.shape)}"
+    return None
