@@ -24,9 +24,9 @@ from run_header import footer, header
 
 from explorer.design.presets import get_preset
 from explorer.model.build import build_model
-from explorer.train.config import amp_setup
 from explorer.train.data import load_image, normalize_batch
 from explorer.train.loop import TrainConfig, fine_tune
+from explorer.train.optimization import amp_setup
 
 CLASSES = 10
 JPEG_SIZE = (400, 350)  # ImageNet's typical photo

@@ -22,6 +22,7 @@ import math
 import numbers
 import types
 import typing
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,45 @@ def show(value: Any) -> str:
     if isinstance(value, str) and len(value) > 60:
         return repr(value[:60])[:-1] + "...'"
     return repr(value)
+
+
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Characters that show nothing or change how the text around them reads: format characters (zero-width space
+# and joiners, bidirectional marks, tag characters), line and paragraph separators. In a name they make
+# "SM_V2\u200b" look like SM_V2, or a name read differently than it is stored.
+INVISIBLE_CATEGORIES = ("Cf", "Zl", "Zp")
+
+
+def _invisible(text: str, i: int) -> bool:
+    """Whether text[i] hides in a name. A zero-width joiner between two pictographs is the one exception: it
+    draws an emoji sequence (🧑‍💻), visible as one symbol."""
+    if unicodedata.category(text[i]) not in INVISIBLE_CATEGORIES:
+        return False
+    if text[i] != "\u200d" or i == 0 or i == len(text) - 1:
+        return True
+    return not (unicodedata.category(text[i - 1]) == "So" and unicodedata.category(text[i + 1]) == "So")
+
+
+def text_problem(text: str, multiline: bool = False) -> str | None:
+    """Why `text` cannot be shown or stored as UTF-8 text (None when it can). One line (a name) also refuses
+    invisible and format characters; several lines (notes) allow newlines and tabs."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (it holds a lone surrogate)"
+    allowed = "\n\t" if multiline else ""
+    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text):
+        return "must not hold control characters"
+    if not multiline and any(ch in BIDI_CONTROLS for ch in text):
+        return "must not hold bidirectional control characters (they make a name read differently than it is)"
+    if not multiline:
+        hidden = next((ch for i, ch in enumerate(text) if _invisible(text, i)), None)
+        if hidden is not None:
+            return (
+                f"must not hold invisible or format characters (U+{ord(hidden):04X} "
+                f"{unicodedata.name(hidden, 'unnamed')}): it would look like another name"
+            )
+    return None
 
 
 def _number(x: float) -> str:
@@ -84,7 +124,8 @@ class Option:
     choices: tuple = ()
     optional: bool = False  # None is allowed: "choose for me" (default_help says how)
     name_the_bound: bool = False
-    why: str = ""  # why the bound, appended to the message: "(batch norm needs it)"
+    why: str = ""  # why the lower bound (or the whole range), appended to the message: "(batch norm needs it)"
+    why_hi: str = ""  # why the upper bound, when it has its own reason: "(a year)"
     unit: str = ""  # "seconds": shown in messages and help
     help: str = ""
     default_help: str = ""  # how the default is shown in --help when the value itself says little (None)
@@ -92,6 +133,7 @@ class Option:
     metavar: str | None = None
     required: bool = False  # a command-line option without a default
     label: str = ""  # how messages name the value when its name reads badly ("the search time"); default: name
+    max_chars: int | None = None  # text: at most this many characters, on one line, nothing invisible
 
     @property
     def cli_flag(self) -> str:
@@ -153,7 +195,17 @@ class Option:
         if self.kind is bool:
             return None if isinstance(value, bool) else "must be true or false"
         if self.kind is str:
-            return None if isinstance(value, str) else "must be text"
+            if not isinstance(value, str):
+                return (
+                    "must be text" if self.max_chars is None else f"must be text of at most {self.max_chars} characters"
+                )
+            if self.max_chars is None:
+                return None
+            if not value.strip():
+                return "must not be empty"
+            if len(value) > self.max_chars:
+                return f"must be text of at most {self.max_chars} characters"
+            return text_problem(value)
         if not (_is_int(value) if self.kind is int else _is_number(value)):
             return "must be " + self.allowed(describe)
         if isinstance(value, float) and not math.isfinite(value):  # an int, however long, is finite
@@ -164,11 +216,12 @@ class Option:
         if not (below or above):
             return None
         why = f" ({self.why})" if self.why else ""
+        why_hi = f" ({self.why_hi})" if self.why_hi else ""
         if not self.name_the_bound and lo is not None and hi is not None:
             whole = self.allowed() if lo_open or hi_open else self._range()  # "a number in [0, 1)"
-            return f"must be {whole}{why}"
-        if above:
-            return f"must be {'below' if hi_open else 'at most'} {_number(hi)}{self._unit()}{why}"
+            return f"must be {whole}{why or why_hi}"
+        if above:  # each bound with its own reason: "at most 525600 (a year)", never "positive (a year)"
+            return f"must be {'below' if hi_open else 'at most'} {_number(hi)}{self._unit()}{why_hi}"
         zero_refused = self.lo > 0 or (self.lo == 0 and self.lo_open)
         if value <= 0 and zero_refused and (self.kind is float or self.lo_open):
             # zero or less where only positive values make sense: that is the mistake to name

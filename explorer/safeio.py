@@ -19,16 +19,22 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import os
 import secrets
 import stat
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
 from .errors import UserError
+from .paths import user_path
 
 CHUNK = 1 << 20
+# Errors of a write itself (not of the path): the disk or quota is full, the file too large, the device failed.
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
+FRESH_TEMP_S = 5.0  # an empty, unlocked temporary file this young may be one whose writer is about to lock it
 TEMP_PREFIX = ".explorer-"  # short on purpose: a 250-character target name must still leave room
 TEMP_SUFFIX = ".tmp"
 
@@ -51,6 +57,14 @@ def _why(e: OSError) -> str:
     return e.strerror or str(e)
 
 
+def _cannot_create(folder: Path, e: OSError) -> str:
+    """Why a new file cannot be made in `folder`, said plainly ("No such file or directory" misleads when the
+    folder exists but takes no new files, as /proc does)."""
+    if e.errno == errno.ENOENT:
+        return "its folder takes no new files" if folder.is_dir() else f"no folder {folder}"
+    return _why(e)
+
+
 def _size(n: int) -> str:
     return f"{n:,} bytes"
 
@@ -60,7 +74,7 @@ def open_regular(path: str | os.PathLike, what: str, limit: int, follow_symlinks
 
     The caller must still read at most limit + 1 bytes (a file can grow after the check): `read_file` does.
     """
-    p = Path(path).expanduser()
+    p = user_path(path, what)
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     if not follow_symlinks:
         flags |= getattr(os, "O_NOFOLLOW", 0)
@@ -90,7 +104,7 @@ def open_regular(path: str | os.PathLike, what: str, limit: int, follow_symlinks
 
 def read_file(path: str | os.PathLike, what: str, limit: int, follow_symlinks: bool = True) -> bytes:
     """The bytes of a regular file of at most `limit` bytes (never more than limit + 1 are read)."""
-    p = Path(path).expanduser()
+    p = user_path(path, what)
     with open_regular(p, what, limit, follow_symlinks) as f:
         try:
             data = f.read(limit + 1)
@@ -108,7 +122,7 @@ def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
         raise UserError(f"the {what} path is empty")
     if text.endswith(("/", os.sep)):
         raise UserError(f"{text}: ends with '/', which names a folder; give a file name for the {what}")
-    p = Path(text).expanduser()
+    p = user_path(text, what)
     try:
         st = os.lstat(p)
     except FileNotFoundError:
@@ -134,11 +148,16 @@ def _create_temp(target: Path, what: str, shown: Path | None = None) -> tuple[in
     for _ in range(10):
         tmp = temp_path(target)
         try:
-            return os.open(tmp, flags, 0o666), tmp  # the umask applies, as to any ordinary file
+            fd = os.open(tmp, flags, 0o666)  # the umask applies, as to any ordinary file
         except FileExistsError:
             continue
         except OSError as e:
-            raise UserError(f"{shown or target}: cannot write here ({_why(e)})") from None
+            raise UserError(f"{shown or target}: cannot write here ({_cannot_create(target.parent, e)})") from None
+        try:  # held while the file is ours: a cleaner (remove_stale_temps) never removes a locked one
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            pass  # a file system without locks: the age rule of remove_stale_temps still applies
+        return fd, tmp
     raise UserError(f"{target.parent}: cannot create a temporary file for the {what}")
 
 
@@ -173,11 +192,16 @@ def atomic_write(path: str | os.PathLike, what: str = "output") -> Iterator[Sink
     target = check_output_path(path, what)
     fd, tmp = _create_temp(target, what)
     try:
-        with os.fdopen(fd, "wb") as f:
-            sink = Sink(f)
-            yield sink
-            f.flush()
-            os.fsync(f.fileno())  # the data is on disk before the rename makes it visible
+        try:
+            with os.fdopen(fd, "wb") as f:
+                sink = Sink(f)
+                yield sink
+                f.flush()
+                os.fsync(f.fileno())  # the data is on disk before the rename makes it visible
+        except OSError as e:
+            if e.errno not in WRITE_ERRNOS:
+                raise
+            raise UserError(f"{target}: cannot write the {what} ({_why(e)}); nothing was written") from None
         check_output_path(target, what)  # the target may have changed type during the slow work
         try:
             os.replace(tmp, target)
@@ -204,17 +228,41 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def remove_stale_temps(folder: str | os.PathLike, pattern: str = f"{TEMP_PREFIX}*{TEMP_SUFFIX}") -> list[Path]:
-    """Delete temporary files a killed writer left in `folder` (only regular files of our naming pattern)."""
+    """Delete temporary files a killed writer left in `folder`: only regular files of our naming pattern that
+    no live writer holds. A writer keeps an exclusive lock on its temporary file (see _create_temp), which the
+    kernel drops when the writer dies, so an `export` writing into the folder right now keeps its file."""
     removed = []
     try:
         candidates = list(Path(folder).glob(pattern))
     except OSError:
         return removed
     for p in candidates:
-        try:
-            if stat.S_ISREG(os.lstat(p).st_mode):
-                os.unlink(p)
-                removed.append(p)
-        except OSError:
-            continue
+        if _remove_if_abandoned(p):
+            removed.append(p)
     return removed
+
+
+def _remove_if_abandoned(p: Path) -> bool:
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(p, flags)
+    except OSError:
+        return False  # gone, a link, or not ours to open
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return False
+        if st.st_size == 0 and time.time() - st.st_mtime < FRESH_TEMP_S:
+            return False  # just created: its writer may not hold the lock yet
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # a live writer holds it
+        except OSError:
+            pass  # no locks on this file system: an old-enough file is taken as abandoned
+        os.unlink(p)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)

@@ -53,10 +53,15 @@ def test_the_file_loads_a_plain_state_dict_and_a_training_checkpoint(script, tmp
         r = run_script(script, str(tmp_path / name))
         assert r.returncode == 0, r.stderr
         assert r.stdout.splitlines()[0] == f"loaded weights from {tmp_path / name}"
-    wrong = build_model(TINY.with_changes(num_classes=7))
+    seven = build_model(TINY.with_changes(num_classes=7))  # a fine-tune on a 7-class dataset
+    torch.save(seven.state_dict(), tmp_path / "seven.pt")
+    r = run_script(script, str(tmp_path / "seven.pt"))
+    assert r.returncode == 0 and "7 classes" in r.stdout and "output (1, 7)" in r.stdout, r.stderr
+    wrong = build_model(TINY.with_changes(stem_channels=TINY.stem_channels * 2))
     torch.save(wrong.state_dict(), tmp_path / "wrong.pt")
     r = run_script(script, str(tmp_path / "wrong.pt"))
-    assert r.returncode != 0 and "size mismatch" in r.stderr  # strict loading: a wrong file is refused
+    lines = r.stderr.strip().splitlines()  # strict loading: another network is refused, in one line
+    assert r.returncode == 2 and len(lines) == 1 and "size mismatch" in lines[0], r.stderr
 
 
 def test_the_docstring_example_loads_the_apps_weights_download(tmp_path, monkeypatch):

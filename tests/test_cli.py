@@ -65,7 +65,7 @@ def test_bad_spec_files_exit_2_with_one_line(tmp_path, content, expected):
         (["summary", "--preset", "ResNet"], "unknown preset 'ResNet'; available: MobileNet V1"),
         (["summary", "--spec", "/nonexistent/d.json"], "no such design file"),
         (["summary"], "one of the arguments --preset --spec is required"),
-        (["nope"], "invalid choice"),
+        (["nope"], "unknown command nope; choose one of: presets, summary, bench"),
     ],
 )
 def test_bad_arguments_exit_2(args, expected):

@@ -23,10 +23,11 @@ from torch import nn
 
 from explorer.design.cost import compute_cost
 from explorer.design.presets import all_presets, get_preset
-from explorer.design.spec import BIDI_CONTROLS, parse_design, text_problem
+from explorer.design.spec import NAME, parse_design
 from explorer.errors import DesignError, UserError
 from explorer.export import class_name, from_json, onnx_bytes, to_json, to_onnx, to_python, verify_onnx
 from explorer.model.build import build_model
+from explorer.options import BIDI_CONTROLS, INVISIBLE_CATEGORIES
 
 RUFF = Path(sys.executable).parent / "ruff"
 INJECTION = 'x"""); import os; os.system("echo pwned"); ("""'
@@ -165,7 +166,7 @@ def test_generated_py_is_ruff_formatted_and_lint_clean(tmp_path):
 
 def test_generated_py_is_a_block_class_and_a_table_not_unrolled_layers():
     code = to_python(get_preset("MobileNet V2"))
-    assert len(code.splitlines()) < 240  # with the __main__ part (count_macs, main): about 40 lines
+    assert len(code.splitlines()) < 270  # with the __main__ part (count_macs, load_weights, main): about 80 lines
     assert '(6, 320, 1, 1, True, "linear", 3),' in code  # the stage table, as data
     assert "class Bottleneck(nn.Module):" in code and "class MobileNetV2(ExplorerNet):" in code
     assert "def build_model(num_classes: int = NUM_CLASSES) -> MobileNetV2:" in code
@@ -211,8 +212,9 @@ def module_level_is_only_definitions(code: str) -> ast.Module:
 
 def test_hostile_names_and_notes_become_inert_text(tmp_path):
     codes = []
-    refused = [n for n in HOSTILE_NAMES if text_problem(n) is not None]
+    refused = [n for n in HOSTILE_NAMES if NAME.problem(n) is not None]
     assert {"tab\tnul\x00", "\ud800 lone surrogate", "line\nbreak\r\nthen\u2028separator"} <= set(refused)
+    assert {"", "   "} <= set(refused)  # an empty name would be a blank heading and an unnamed export
     assert len(HOSTILE_NAMES) - len(refused) >= 20  # quotes, keywords, non-ASCII, injections on one line
     for name in refused:  # control characters and lone surrogates never reach an export: refused with the place
         with pytest.raises(DesignError, match="^name: must"):
@@ -310,18 +312,19 @@ def test_onnx_refuses_bad_opset_and_mismatched_weights():
 
 # Text a design accepts: no lone surrogates (Cs), no control characters (Cc; notes may hold newlines and tabs),
 # and no bidirectional controls in names.
-one_line = st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters=sorted(BIDI_CONTROLS))
+one_line = st.characters(
+    blacklist_categories=("Cs", "Cc", *INVISIBLE_CATEGORIES), blacklist_characters=sorted(BIDI_CONTROLS)
+)
 multi_line = st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters="\n\t")
-names = st.text(one_line, max_size=40)
+names = st.text(one_line, min_size=1, max_size=40).filter(str.strip)  # a name is never empty
+paper_values = st.floats(allow_nan=False, allow_infinity=False) | st.integers() | st.text(multi_line, max_size=8)
 metas = st.fixed_dictionaries(
     {},
     optional={
         "notes": st.text(multi_line, max_size=80),
         "source": st.text(multi_line, max_size=20),
         "description": st.text(multi_line, max_size=20),
-        "paper": st.dictionaries(
-            st.text(one_line, max_size=8), st.floats(allow_nan=False) | st.integers() | st.text(multi_line, max_size=8)
-        ),
+        "paper": st.dictionaries(st.text(one_line, max_size=8), paper_values),
     },
 )
 

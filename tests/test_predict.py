@@ -236,26 +236,32 @@ def test_bad_calibration_arguments_are_one_line_errors(kwargs, message):
 
 
 # -- the store ------------------------------------------------------------------------------------------
+def stored_profile(**extra) -> dict:
+    """The least a stored profile holds for the store to return it (explorer.store.rows)."""
+    key = {"backend": "torch", "device": "cpu", "threads": 1, "batch": 1, "host": {"cpu": "x"}, "versions": {}}
+    return {"key": key, "model": {"coefficients": {"pw.gflop": 1.0}}, **extra}
+
+
 def test_store_keeps_profiles_per_key_newest_first(tmp_path):
     store = ResultStore(tmp_path / "r.sqlite")
     key_a, key_b = {"backend": "torch", "threads": 2}, {"backend": "torch", "threads": 1}
     assert store.latest_profile(key_a) is None
-    store.add_profile(key_a, {"n": 1})
-    second = store.add_profile(key_a, {"n": 2})
-    assert store.latest_profile(key_a) == {"n": 2, "stored_id": second}
+    store.add_profile(key_a, stored_profile(n=1))
+    second = store.add_profile(key_a, stored_profile(n=2))
+    assert store.latest_profile(key_a) == {**stored_profile(n=2), "stored_id": second}
     assert store.latest_profile(key_b) is None
     assert store.latest_profile(dict(reversed(list(key_a.items()))))["n"] == 2  # key order does not matter
 
 
 def test_a_store_without_the_profile_table_still_opens(tmp_path):
     path = tmp_path / "old.sqlite"
-    ResultStore(path)  # written without any profile
+    ResultStore(path).create()  # written without any profile
     with sqlite3.connect(path) as con:
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "profile" not in tables
     store = ResultStore(path)
     assert store.latest_profile({"backend": "torch"}) is None
-    store.add_profile({"backend": "torch"}, {"ok": True})
+    store.add_profile({"backend": "torch"}, stored_profile(ok=True))
     assert store.latest_profile({"backend": "torch"})["ok"] is True
 
 

@@ -69,7 +69,7 @@ def test_bad_stage_values(stage_patch, expected):
         ({"stages": [GOOD_STAGE], "last_conv": -1}, "last_conv: must be from 0 to 8192"),
         ({"stages": [GOOD_STAGE], "dropout": 1.0}, "dropout: must be a number in [0, 1)"),
         ({"stages": [GOOD_STAGE], "dropout": "0.2"}, "dropout: must be a number in [0, 1)"),
-        ({"stages": [GOOD_STAGE], "name": 7}, "name: must be a string"),
+        ({"stages": [GOOD_STAGE], "name": 7}, "name: must be text of at most 200 characters"),
         ({"stages": [GOOD_STAGE], "paper": 3}, "paper: must be an object"),
         (
             {"stages": [{**GOOD_STAGE, "s": 2}] * 5, "input_size": 32},

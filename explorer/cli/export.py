@@ -12,7 +12,9 @@ import sys
 from dataclasses import replace
 
 from ..errors import UserError
-from .main import add_design_args, design_from_args
+from ..export.onnx_file import OPSET
+from ..options import check_args
+from .design_args import add_design_args, design_from_args
 
 FORMATS = ("py", "onnx", "json")
 
@@ -22,15 +24,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", required=True, choices=FORMATS, help="py: standalone PyTorch; onnx; json: the design")
     p.add_argument("--out", required=True, metavar="PATH", help="the file to write (replaced if it exists)")
     p.add_argument("--weights", metavar="CHECKPOINT", help="ONNX only: trained weights (default: fresh init)")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset, 17 to 20 (default 17)")
+    OPSET.add_to(p)
     p.add_argument("--json", action="store_true", help="print one JSON object describing what was written")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..design.limits import DEFAULT_CAP
-    from ..export import atomic_output, class_name, load_weights, onnx_bytes, to_json, to_python
+    from ..export import FailedVerification, atomic_output, class_name, load_weights, onnx_bytes, to_json, to_python
     from ..fmt import size
 
+    check_args(args, [OPSET])
+    if args.weights is not None and not args.weights.strip():  # a slip, not "no weights"
+        raise UserError("--weights must name a checkpoint file, got an empty path")
     design = design_from_args(args)
     DEFAULT_CAP.check(design)  # every format: a .py file of a network nobody can build helps no one
     if args.weights and args.format != "onnx":
@@ -40,10 +45,19 @@ def run(args: argparse.Namespace) -> int:
     summary = {"format": args.format, "path": args.out, "design": design.name, "design_hash": design.network_hash()}
 
     if args.format == "onnx":
-        with atomic_output(args.out) as sink:  # an unwritable path fails here, before the slow part
-            state_dict = load_weights(design, args.weights) if args.weights else None
-            data, report = onnx_bytes(design, state_dict, opset=args.opset)
-            sink.write(data)
+        try:
+            with atomic_output(args.out) as sink:  # an unwritable path fails here, before the slow part
+                state_dict = load_weights(design, args.weights) if args.weights else None
+                data, report = onnx_bytes(design, state_dict, opset=args.opset)
+                if not report.verified:
+                    raise FailedVerification(report)  # leaves the temporary file, never the target
+                sink.write(data)
+        except FailedVerification as failed:
+            print(
+                f"error: {args.out} not written: the export failed verification: {failed.report.message}",
+                file=sys.stderr,
+            )
+            return 1
         report = replace(report, path=args.out)
         summary.update(bytes=report.size_bytes, weights=args.weights, onnx=report.to_dict())
         if args.json:
@@ -57,9 +71,6 @@ def run(args: argparse.Namespace) -> int:
             )
             print(f"  exported in {report.seconds:.1f} s, verified in {report.verify_seconds:.1f} s: {report.message}")
             print("  open it in Netron (https://netron.app) to see the graph")
-        if not report.verified:
-            print(f"error: {args.out} was written but failed verification: {report.message}", file=sys.stderr)
-            return 1
         return 0
 
     with atomic_output(args.out) as sink:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -31,9 +32,15 @@ def run(args: argparse.Namespace) -> int:
     DEFAULT_CAP.check(design)
     backend, device, threads, batch = resolve_target(args)
     key = profile_key(backend, device, threads, batch)
-    profile = ResultStore(args.store).latest_profile(key)
+    store = ResultStore(args.store)  # a read never creates the store (a typo in --store stays a typo)
+    profile = store.latest_profile(key)
+    if store.skipped_rows:
+        print(f"note: {store.skipped_rows} damaged profile row(s) of {store.path} skipped", file=sys.stderr)
     if profile is None:
-        raise missing_profile(backend, device, threads, batch)
+        missing = missing_profile(backend, device, threads, batch)
+        if args.store is not None and not store.exists:
+            raise type(missing)(f"{missing} --store {args.store} ({store.path} does not exist: check the path)")
+        raise missing
     out = predict(design, profile)
     out["paper_hardware"] = paper_hardware_prediction(design)
     if args.json:

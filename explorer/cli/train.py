@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         f"{how}: top-1 {s.top1:.2f} %, top-{s.top_k} {s.top5:.2f} % on {s.val_images:,} validation images after "
         f"{s.steps:,} steps ({s.epochs:.2f} epochs, {s.minutes:.1f} min, {s.images_per_s:.0f} images/s)"
     )
-    print(f"checkpoint: {s.checkpoint}")
+    print(f"checkpoint: {s.checkpoint}" if s.checkpoint else "checkpoint: not saved (see the note below)")
     if s.skipped_images:
         print(f"skipped {s.skipped_images} unreadable image(s), e.g. {s.skipped_examples[0]}")
     for note in s.notes:

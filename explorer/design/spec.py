@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import numbers
-import unicodedata
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import DesignError
-from ..options import Option, option, options_of
+from ..options import Option, option, options_of, show, text_problem
+from ..paths import user_path
 from ..safeio import read_file
 
 OUT_ACTS = ("linear", "relu6")
@@ -27,10 +28,8 @@ MAX_STAGES = 32
 MAX_NAME = 200
 NETWORK_KEYS = ("name", "num_classes", "input_size", "stem_channels", "last_conv", "dropout", "stages")
 META_KEYS = ("paper", "notes", "source", "description")
-STAGE_KEYS = ("t", "c", "n", "s", "skip", "out_act", "kernel")
-STAGE_REQUIRED = ("t", "c", "n", "s")
 MAX_FILE_BYTES = 1_000_000
-BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+NAME = Option("name", str, "custom", max_chars=MAX_NAME, help="the design's name")
 MAX_PROBLEMS = 20  # lines of one error report
 MAX_DEPTH = 20  # nesting of lists and objects; a design needs 3 (stages, a stage, a paper value)
 
@@ -88,6 +87,8 @@ class Design:
 
 
 STAGE_OPTIONS = options_of(Stage)
+STAGE_KEYS = tuple(f.name for f in fields(Stage))  # the one definition of a stage's fields and their order
+STAGE_REQUIRED = tuple(o.name for o in STAGE_OPTIONS if o.required)  # t, c, n, s
 NETWORK_OPTIONS = options_of(Design)  # num_classes, input_size, stem_channels, last_conv, dropout
 
 
@@ -96,7 +97,8 @@ def _is_int(v: Any) -> bool:
 
 
 def _describe(v: Any) -> str:
-    """A short, printable description of a JSON value for an error line."""
+    """A short, printable description of a JSON value for an error line (JSON's spelling; numbers as
+    explorer.options.show writes them)."""
     if v is None:
         return "null"
     if isinstance(v, bool):
@@ -108,29 +110,13 @@ def _describe(v: Any) -> str:
         return "a list"
     if isinstance(v, dict):
         return "an object"
-    if _is_int(v) and abs(v) >= 10**15:
-        return f"an integer of about {int(abs(v).bit_length() * 0.30103) + 1} digits"
-    return repr(v)
+    return show(v)
 
 
 def _show_key(k: Any) -> str:
     """An object key as it may be printed: escaped when it holds control characters or lone surrogates."""
     k = str(k)
     return k if k.isprintable() and text_problem(k) is None and len(k) <= 60 else _describe(k)
-
-
-def text_problem(text: str, multiline: bool = False) -> str | None:
-    """Why `text` cannot be shown or stored as UTF-8 text (None when it can)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return "must be valid Unicode text (it holds a lone surrogate)"
-    allowed = "\n\t" if multiline else ""
-    if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text):
-        return "must not hold control characters"
-    if not multiline and any(ch in BIDI_CONTROLS for ch in text):
-        return "must not hold bidirectional control characters (they make a name read differently than it is)"
-    return None
 
 
 def _depth_problem(raw: Any) -> str | None:
@@ -142,6 +128,21 @@ def _depth_problem(raw: Any) -> str | None:
             if depth > MAX_DEPTH:
                 return f"design: nested deeper than {MAX_DEPTH} levels of lists and objects"
             todo.extend((c, depth + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return None
+
+
+def _non_finite_in(value: Any, place: str) -> str | None:
+    """The place of the first NaN or infinite number in a (depth-checked) JSON value: not JSON, and never a
+    value a design or its paper numbers can hold."""
+    todo = [(value, place)]
+    while todo:
+        v, where = todo.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            return where
+        if isinstance(v, dict):
+            todo.extend((c, f"{where}.{_show_key(k)}") for k, c in v.items())
+        elif isinstance(v, list):
+            todo.extend((c, f"{where}[{i}]") for i, c in enumerate(v))
     return None
 
 
@@ -214,12 +215,8 @@ def parse_design(raw: Any) -> Design:
     chk.unknown_keys("", raw, NETWORK_KEYS + META_KEYS)
     kw: dict[str, Any] = {}
 
-    name = raw.get("name", "custom")
-    if not isinstance(name, str) or len(name) > MAX_NAME:
-        chk.bad("name", f"must be a string of at most {MAX_NAME} characters", name)
-    elif text_problem(name):
-        chk.bad("name", text_problem(name), name)
-    kw["name"] = name
+    kw["name"] = raw.get("name", NAME.default)
+    chk.value("name", NAME, kw["name"])
 
     for o in NETWORK_OPTIONS:
         kw[o.name] = chk.value(o.name, o, raw[o.name]) if o.name in raw else o.default
@@ -247,6 +244,8 @@ def parse_design(raw: Any) -> Design:
             chk.bad(k, text_problem(meta[k], multiline=True), meta[k])
     if isinstance(meta.get("paper"), dict) and _text_in(meta["paper"]):
         chk.bad("paper", _text_in(meta["paper"]))
+    if "paper" in meta and (where := _non_finite_in(meta["paper"], "paper")):
+        chk.bad(where, "must be a finite number (NaN and infinity are not JSON)")
 
     if not chk.problems and stages:
         _check_geometry(chk, kw["input_size"], stages)
@@ -268,6 +267,25 @@ def _check_geometry(chk: _Checker, input_size: int, stages: list[Stage]) -> None
         chk.bad("input_size", f"must be at least the total stride {total} of the stem and stages", input_size)
 
 
+class _RefusedJson(ValueError):
+    """Valid for Python's json module, refused in a design file (the message says why)."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+    """A JSON object whose keys are all different: with a duplicate, one of the two values would silently win."""
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RefusedJson(f"key {_describe(str(key))} appears twice in one object; keep one of its values")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    """NaN, Infinity and -Infinity: Python reads them, JSON does not have them, and no design value may be one."""
+    raise _RefusedJson(f"{name} is not a JSON number; give a finite number")
+
+
 def load_design_text(text: str | bytes, origin: str = "design") -> Design:
     """Decode JSON text (a file, an upload) and validate it."""
     if isinstance(text, bytes):
@@ -280,7 +298,9 @@ def load_design_text(text: str | bytes, origin: str = "design") -> Design:
     if len(text) > MAX_FILE_BYTES:
         raise DesignError([f"{origin}: text is {len(text):,} characters; designs are at most {MAX_FILE_BYTES:,}"])
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+    except _RefusedJson as e:
+        raise DesignError([f"{origin}: {e}"]) from None
     except json.JSONDecodeError as e:
         raise DesignError([f"{origin}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"]) from None
     except RecursionError:
@@ -297,5 +317,5 @@ def load_design_text(text: str | bytes, origin: str = "design") -> Design:
 
 def load_design_file(path: str | Path) -> Design:
     """Read a design file: a regular file of at most MAX_FILE_BYTES (a FIFO or a device is refused)."""
-    p = Path(path).expanduser()
+    p = user_path(path, "design file")
     return load_design_text(read_file(p, "design file", MAX_FILE_BYTES), origin=str(p))

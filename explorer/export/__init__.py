@@ -12,7 +12,7 @@ Nothing heavy is imported here: torch and onnx load only when an export that nee
 from __future__ import annotations
 
 from ..design.spec import Design, load_design_text
-from .onnx_file import OnnxReport, onnx_bytes, to_onnx, verify_onnx
+from .onnx_file import DEFAULT_OPSET, OPSET, FailedVerification, OnnxReport, onnx_bytes, to_onnx, verify_onnx
 from .python_file import class_name, to_python
 from .weights import atomic_output, check_state_dict, load_weights
 
@@ -26,6 +26,9 @@ __all__ = [
     "onnx_bytes",
     "to_json",
     "to_onnx",
+    "DEFAULT_OPSET",
+    "OPSET",
+    "FailedVerification",
     "to_python",
     "verify_onnx",
 ]

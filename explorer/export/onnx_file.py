@@ -13,13 +13,28 @@ import warnings
 from dataclasses import asdict, dataclass, replace
 
 from ..design.spec import Design
-from ..errors import UserError, first_line
+from ..errors import first_line
+from ..options import Option
 from .weights import atomic_output, check_state_dict
 
 EXPORTER = "torch.onnx, TorchScript exporter (dynamo=False)"
-OPSETS = range(17, 21)  # 17 is the issue's minimum, 20 the exporter's maximum
-# Relative to the largest PyTorch logit: float32 kernels of two runtimes agree to ~1e-6 of the output scale.
+DEFAULT_OPSET = 17  # the oldest opset every supported runtime reads; also what ONNX Runtime timing exports
+OPSET = Option(
+    "opset",
+    int,
+    DEFAULT_OPSET,
+    lo=DEFAULT_OPSET,
+    hi=20,
+    metavar="N",
+    help="ONNX opset (17 is the oldest kept; 20 the newest)",
+)
+OPSETS = range(int(OPSET.lo), int(OPSET.hi) + 1)
+# Relative to the largest logit: float32 kernels of two runtimes agree to ~1e-6 of the output scale on a
+# well-conditioned network. A deep one rounds more on its way (each layer adds float32 error), so the allowed
+# difference is also at least FLOAT32_SLACK x PyTorch's own float32 error against the exact (float64) answer:
+# two float32 implementations that differ only in summation order may each be that far from it, in opposite ways.
 TOLERANCE = 1e-4
+FLOAT32_SLACK = 10.0
 # Below this output scale a comparison proves little (fresh weights give logits of ~1e-8, where any graph
 # "matches" in absolute terms), so the graph is checked again with deterministic random weights and BN statistics.
 MEANINGFUL_SCALE = 1e-2
@@ -37,11 +52,13 @@ class OnnxReport:
     checker_ok: bool | None  # None: verification not run
     max_abs_diff: float | None
     batch_sizes: tuple[int, ...]  # batch sizes compared under ONNX Runtime
-    verified: bool  # checker passed and every batch size matched within TOLERANCE
+    verified: bool  # checker passed and every batch size matched within the allowed difference (see TOLERANCE)
     message: str
     exporter: str = EXPORTER
     max_rel_diff: float | None = None  # max abs diff / largest PyTorch logit (of the file's own weights)
     randomized_rel_diff: float | None = None  # the same for the graph with random weights, when it was needed
+    float32_rel_error: float | None = None  # PyTorch float32 against float64: the rounding the depth brings
+    allowed_rel_diff: float | None = None  # max(TOLERANCE, FLOAT32_SLACK x float32_rel_error)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,7 +82,7 @@ def _images(batch: int, size: int):
     return torch.randn(batch, 3, size, size, generator=g)
 
 
-def model_to_onnx(model, example, opset: int = 17, dynamic_batch: bool = True) -> bytes:
+def model_to_onnx(model, example, opset: int = DEFAULT_OPSET, dynamic_batch: bool = True) -> bytes:
     """ONNX bytes of an eval-mode model, input `input`, output `logits` (also used to time ONNX Runtime)."""
     import torch
 
@@ -87,12 +104,10 @@ def model_to_onnx(model, example, opset: int = 17, dynamic_batch: bool = True) -
 
 
 def onnx_bytes(
-    design: Design, state_dict: dict | None = None, opset: int = 17, verify: bool = True
+    design: Design, state_dict: dict | None = None, opset: int = DEFAULT_OPSET, verify: bool = True
 ) -> tuple[bytes, OnnxReport]:
     """The .onnx file's bytes and a report; the UI's download button uses these directly."""
-
-    if opset not in OPSETS:
-        raise UserError(f"opset: must be from {OPSETS.start} to {OPSETS.stop - 1}, got {opset}")
+    OPSET.check(opset)
     model = prepare_model(design, state_dict)
     start = time.perf_counter()
     data = model_to_onnx(model, _images(1, design.input_size), opset)
@@ -115,7 +130,9 @@ def randomized_copy(model, seed: int = 0):
         for module in probe.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
                 n = module.num_features
-                module.weight.copy_(0.5 + torch.rand(n, generator=g))
+                # gains below 1 keep a deep residual stack well-conditioned: with gains up to 1.5, 128 blocks
+                # amplify float32 rounding until PyTorch itself is 28 % off the float64 answer
+                module.weight.copy_(0.2 + 0.3 * torch.rand(n, generator=g))
                 module.bias.copy_(0.2 * torch.randn(n, generator=g))
                 module.running_mean.copy_(0.2 * torch.randn(n, generator=g))
                 module.running_var.copy_(0.5 + torch.rand(n, generator=g))
@@ -127,17 +144,21 @@ def randomized_copy(model, seed: int = 0):
     return probe
 
 
-def _compare(session, model, input_size: int, batch_sizes) -> tuple[float, float, float]:
-    """(max abs diff, max rel diff, output scale) over the batch sizes; ValueError for a shape or finiteness
-    problem, whose message is the report's."""
+def _compare(session, model, input_size: int, batch_sizes) -> tuple[float, float, float, float]:
+    """(max abs diff, max rel diff, output scale, PyTorch float32's own relative error against float64) over the
+    batch sizes; ValueError for a shape or finiteness problem, whose message is the report's."""
+    import copy
+
     import numpy as np
     import torch
 
-    worst_abs, scale = 0.0, 0.0
+    exact = copy.deepcopy(model).double()
+    worst_abs, scale, float32_abs = 0.0, 0.0, 0.0
     for batch in batch_sizes:
         x = _images(batch, input_size)
         with torch.no_grad():
             expected = model(x).numpy()
+            reference = exact(x.double()).numpy()
         got = session.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0]
         if got.shape != expected.shape:
             raise ValueError(
@@ -150,9 +171,17 @@ def _compare(session, model, input_size: int, batch_sizes) -> tuple[float, float
         if not np.isfinite(got).all():
             raise ValueError(f"ONNX Runtime's outputs are not finite (NaN or inf) at batch {batch}")
         worst_abs = max(worst_abs, float(np.max(np.abs(got - expected))))
+        float32_abs = max(float32_abs, float(np.max(np.abs(expected - reference))))
         scale = max(scale, float(np.max(np.abs(expected))))
     rel = worst_abs / scale if scale > 0 else (0.0 if worst_abs == 0 else float("inf"))
-    return worst_abs, rel, scale
+    float32_rel = float32_abs / scale if scale > 0 else 0.0
+    return worst_abs, rel, scale, float32_rel
+
+
+def allowed_difference(float32_rel: float, tolerance: float = TOLERANCE) -> float:
+    """The relative difference two float32 runtimes may show on a network whose float32 answer is float32_rel
+    off the exact one (see FLOAT32_SLACK)."""
+    return max(tolerance, FLOAT32_SLACK * float32_rel)
 
 
 def _session(data: bytes):
@@ -195,33 +224,41 @@ def verify_onnx(data: bytes, model, input_size: int, batch_sizes=BATCH_SIZES, to
         return done(f"graph inputs/outputs are {names}, expected ['{INPUT_NAME}'] -> ['{OUTPUT_NAME}']")
     sizes = " and ".join(str(b) for b in batch_sizes)
     try:
-        worst, rel, scale = _compare(_session(data), model, input_size, batch_sizes)
+        worst, rel, scale, float32_rel = _compare(_session(data), model, input_size, batch_sizes)
     except ValueError as e:
         return done(str(e))
     except Exception as e:
         return done(f"ONNX Runtime could not run the model: {first_line(e)}")
-    result.update(max_abs_diff=worst, max_rel_diff=rel, batch_sizes=tuple(batch_sizes))
-    if not rel <= tolerance:  # also catches NaN
+    allowed = allowed_difference(float32_rel, tolerance)
+    result.update(
+        max_abs_diff=worst,
+        max_rel_diff=rel,
+        batch_sizes=tuple(batch_sizes),
+        float32_rel_error=float32_rel,
+        allowed_rel_diff=allowed,
+    )
+    if not rel <= allowed:  # also catches NaN
         return done(
-            f"ONNX Runtime differs from PyTorch: max relative diff {rel:.2e} > {tolerance:.0e} "
+            f"ONNX Runtime differs from PyTorch: max relative diff {rel:.2e} > {allowed:.1e} allowed "
             f"(max abs diff {worst:.2e}, largest logit {scale:.2e}; batch {sizes})"
         )
     extra = ""
     if scale < MEANINGFUL_SCALE:
-        opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 17)
+        opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), DEFAULT_OPSET)
         probe = randomized_copy(model)
         try:
             probe_data = model_to_onnx(probe, _images(1, input_size), opset)
-            _, probe_rel, _ = _compare(_session(probe_data), probe, input_size, batch_sizes)
+            _, probe_rel, _, probe_float32_rel = _compare(_session(probe_data), probe, input_size, batch_sizes)
         except ValueError as e:
             return done(f"with random weights: {e}")
         except Exception as e:
             return done(f"ONNX Runtime could not run the model with random weights: {first_line(e)}")
         result["randomized_rel_diff"] = probe_rel
-        if not probe_rel <= tolerance:
+        probe_allowed = allowed_difference(probe_float32_rel, tolerance)
+        if not probe_rel <= probe_allowed:
             return done(
                 f"the exported graph differs from PyTorch with random weights: max relative diff {probe_rel:.2e} "
-                f"> {tolerance:.0e} (batch {sizes})"
+                f"> {probe_allowed:.1e} allowed (batch {sizes})"
             )
         extra = (
             f"; its logits are tiny ({scale:.0e}), "
@@ -230,13 +267,29 @@ def verify_onnx(data: bytes, model, input_size: int, batch_sizes=BATCH_SIZES, to
     result["verified"] = True
     return done(
         f"onnx.checker passed; ONNX Runtime matches PyTorch at batch {sizes} "
-        f"(max relative diff {rel:.1e} <= {tolerance:.0e}, max abs diff {worst:.1e}){extra}"
+        f"(max relative diff {rel:.1e} <= {allowed:.1e}, max abs diff {worst:.1e}){extra}"
     )
 
 
-def to_onnx(design: Design, path, state_dict: dict | None = None, opset: int = 17, verify: bool = True) -> OnnxReport:
-    """Export to `path` (atomically; an unwritable path fails before the export) and verify."""
-    with atomic_output(path) as sink:
-        data, report = onnx_bytes(design, state_dict, opset, verify)
-        sink.write(data)
+def to_onnx(
+    design: Design, path, state_dict: dict | None = None, opset: int = DEFAULT_OPSET, verify: bool = True
+) -> OnnxReport:
+    """Export to `path` (atomically; an unwritable path fails before the export) and verify. A file that fails
+    verification is not written (a failed export leaves nothing behind): its report has path None and says why."""
+    try:
+        with atomic_output(path) as sink:
+            data, report = onnx_bytes(design, state_dict, opset, verify)
+            if verify and not report.verified:
+                raise FailedVerification(report)
+            sink.write(data)
+    except FailedVerification as failed:
+        return failed.report
     return replace(report, path=str(path))
+
+
+class FailedVerification(Exception):
+    """Raised inside an atomic write so that the unverified file is never put in place; carries the report."""
+
+    def __init__(self, report: OnnxReport):
+        self.report = report
+        super().__init__(report.message)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..design.cost import compute_cost
 from ..design.plan import STAGE_FIELDS, network_data
-from ..design.spec import Design
+from ..design.spec import STAGE_KEYS, Design
 from ..fmt import si, text_table
 
 # Names the generated module defines or imports: a class named like one of them would shadow it.
@@ -91,7 +91,7 @@ def _docstring(design: Design, cls: str) -> str:
     cost = compute_cost(design)
     # Plain str cells: text_table would print 1024 channels as '1,024', unlike STAGES below.
     rows = [{"stage": str(i), **{k: str(v) for k, v in vars(st).items()}} for i, st in enumerate(design.stages)]
-    cols = ["stage", "t", "c", "n", "s", "skip", "out_act", "kernel"]
+    cols = ["stage", *STAGE_KEYS]
     table = textwrap.indent(text_table(rows, cols), "    ")
     lines = [
         "A MobileNet-style CNN in plain PyTorch, exported by the CNN architecture explorer.",
@@ -124,7 +124,8 @@ def _docstring(design: Design, cls: str) -> str:
         "",
         'A training checkpoint (python -m explorer train) keeps the state dict under "model".',
         "Run it as a script to build the model, print its params and MACs and run one forward",
-        "pass: `python <this file> [weights.pt]` loads either kind of weights file first.",
+        "pass: `python <this file> [weights.pt]` loads either kind of weights file first (`--help`",
+        "says how); weights trained for another class count replace the classifier.",
     ]
     return "\n".join(line.rstrip() for line in lines)
 
@@ -214,15 +215,65 @@ def count_macs(model: nn.Module, input_size: int = INPUT_SIZE) -> int:
     return sum(macs)
 
 
+def load_weights(path: str):
+    \"\"\"(state dict, its number of classes) from a weights file or a training checkpoint.\"\"\"
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and isinstance(state.get("model"), dict):
+        state = state["model"]  # a training checkpoint, not a plain state dict
+    tensors = isinstance(state, dict) and state
+    if not tensors or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError("not a state dict, nor a checkpoint with one under 'model'")
+    classifier = state.get("classifier.weight")
+    if classifier is None or classifier.ndim != 2:
+        return state, NUM_CLASSES
+    return state, int(classifier.shape[0])
+
+
+def parse_args(argv: list):
+    import argparse
+
+    class OneLine(argparse.ArgumentParser):
+        def error(self, message):
+            self.exit(2, f"error: {{message}}\\n")
+
+    parser = OneLine(
+        description="Build the network, load weights when given, print its params "
+        "and MACs, run one forward pass."
+    )
+    parser.add_argument(
+        "weights",
+        nargs="?",
+        help="a state dict (.pt) or a training checkpoint; weights trained for "
+        "another class count replace the classifier",
+    )
+    return parser.parse_args(argv)
+
+
 def main(argv: list) -> int:
     \"\"\"Build, load weights when a path is given, count, run one forward pass.\"\"\"
-    model = build_model().eval()
-    if argv:
-        state = torch.load(argv[0], map_location="cpu", weights_only=True)
-        if isinstance(state, dict) and isinstance(state.get("model"), dict):
-            state = state["model"]  # a training checkpoint, not a plain state dict
-        model.load_state_dict(state)
-        print(f"loaded weights from {{argv[0]}}")
+    import pickle
+    import sys
+
+    # what torch.load and load_state_dict raise for a file that is not weights of this network
+    unloadable = (OSError, EOFError, ValueError, RuntimeError, IndexError, KeyError)
+    unloadable += (TypeError, AttributeError, pickle.UnpicklingError)
+    args = parse_args(argv)
+    model = build_model()
+    if args.weights:
+        try:
+            state, classes = load_weights(args.weights)
+            if classes != NUM_CLASSES:  # a fine-tune on another dataset
+                model = build_model(classes)
+                print(f"classifier set to the {{classes}} classes of the weights")
+            model.load_state_dict(state)
+        except unloadable as e:  # any file may be given: one line, never a traceback
+            lines = [ln.strip() for ln in str(e).splitlines() if ln.strip()]
+            lines = [ln for ln in lines if not ln.startswith("Error(s) in loading")]
+            first = (lines or [type(e).__name__])[0][:200]
+            print(f"error: {{args.weights}}: cannot load it ({{first}})", file=sys.stderr)
+            return 2
+        print(f"loaded weights from {{args.weights}}")
+    model.eval()
     params = sum(p.numel() for p in model.parameters())
     name, macs = type(model).__name__, count_macs(model)
     size = f"{{INPUT_SIZE}}x{{INPUT_SIZE}}"

@@ -7,10 +7,10 @@ accepted too. Both are read with torch.load(weights_only=True), which cannot run
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from ..design.spec import Design, parse_design
 from ..errors import DesignError, UserError
+from ..paths import user_path
 from ..safeio import atomic_write
 
 _LISTED = 3  # tensors named per kind of mismatch before "and N more"
@@ -75,9 +75,9 @@ def _check_trained_design(design: Design, raw: object, origin: str) -> None:
 
 def load_weights(design: Design, checkpoint_path: str | os.PathLike) -> dict:
     """The state dict of a checkpoint file, checked to load strict=True into the design's model."""
-    from ..train.checkpoint import load_checkpoint
+    from ..model.checkpoint import load_checkpoint
 
-    origin = str(Path(checkpoint_path).expanduser())
+    origin = str(user_path(checkpoint_path, "checkpoint"))
     obj = load_checkpoint(checkpoint_path)
     check_state_dict(design, obj["model"], origin)  # names the tensors: the most precise message first
     if "design" in obj:

@@ -5,6 +5,11 @@ keyed by design hash + backend + device + batch + threads + input size. A file t
 not SQLite, or another program's database) is refused with a message naming it, and never written to.
 Each call opens its own connection, so one store object is safe to share between threads, and SQLite's
 file locking (with a busy timeout) makes concurrent processes safe.
+
+The file is created by the first write, never by a read: `predict --store results.sqlit` (a typo) finds no
+store rather than making an empty one. The integrity check runs once, when the store is opened, not on every
+insert (on a 17 MB store it cost more than the insert itself). Queries filter in SQL and decode only the rows
+they return; every decoded row is checked (explorer.store.rows) and a damaged one is skipped and counted.
 """
 
 from __future__ import annotations
@@ -12,14 +17,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import sqlite3
 import stat
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
-from ..errors import UserError
-from ..paths import default_data_dir, now_iso
+from ..design.spec import parse_design
+from ..errors import DesignError, UserError
+from ..paths import default_data_dir, now_iso, user_path
+from .rows import accuracy_problems, latency_problems, profile_problems
 
 APP_ID = "cnn-explorer-results"
 SCHEMA_VERSION = 1
@@ -57,7 +67,12 @@ ACCURACY_COLUMNS = (
     "label",
     "timestamp",
 )
-CSV_EXTRA = {"latency": ("torch_version", "onnxruntime_version", "protocol"), "accuracy": ()}
+CSV_EXTRA = {
+    "latency": ("quality_verdict", "quality_reasons", "torch_version", "onnxruntime_version", "protocol"),
+    "accuracy": ("dataset_name", "num_classes", "dataset"),
+}
+SETTING = ("design_hash", "backend", "device", "batch", "threads", "input_size")  # one measured setting
+FILTERS = {"backend", "device", "batch", "threads", "input_size", "channels_last"}
 
 SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -83,6 +98,16 @@ def default_store_path() -> Path:
     return default_data_dir() / "results.sqlite"
 
 
+def store_path(path: str | os.PathLike | None) -> Path:
+    """The store's file: `path`, or the default when None. An empty or blank path is a mistake, not a wish for
+    the default (`--store ""` from a script whose variable was unset)."""
+    if path is None:
+        return default_store_path()
+    if not os.fspath(path).strip():
+        raise UserError("the results store path is empty; give a file, or leave --store out for the default store")
+    return user_path(path, "results store")
+
+
 def _json_object(text) -> dict | None:
     """A stored JSON object, or None when the row is damaged (not text, not JSON, not an object)."""
     try:
@@ -92,12 +117,42 @@ def _json_object(text) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
+def _design_problem(raw: dict) -> bool:
+    try:
+        parse_design(raw)
+    except DesignError:
+        return True
+    return False
+
+
+def _finite_json(value: dict) -> str:
+    """JSON of a record to store: NaN and infinity are refused (they are not JSON, and a NaN median would become
+    a search's budget)."""
+    try:
+        return json.dumps(value, default=str, allow_nan=False)
+    except ValueError:
+        bad = [k for k, v in value.items() if isinstance(v, float) and not math.isfinite(v)]
+        raise ValueError(f"a record to store holds a non-finite number ({', '.join(bad) or 'nested'})") from None
+
+
 class ResultStore:
     def __init__(self, path: str | Path | None = None):
-        self.path = Path(path).expanduser() if path else default_store_path()
+        self.path = store_path(path)
         self.skipped_rows = 0  # damaged rows skipped by this object's queries so far, so pages can say so
         with self._connect() as con:  # refuse a foreign or damaged file now, not after a long measurement
-            self._check_integrity(con)
+            if con is not None:
+                self._check_integrity(con)
+
+    def create(self) -> ResultStore:
+        """Create the file with its tables now (writes do it themselves; this is for tools and tests)."""
+        with self._connect(write=True):
+            pass
+        return self
+
+    @property
+    def exists(self) -> bool:
+        """Whether the file is there (a store is created by its first write)."""
+        return os.path.lexists(self.path)
 
     # -- connection and schema -------------------------------------------------------------------------
     def _refuse(self, why: str) -> UserError:
@@ -127,18 +182,32 @@ class ResultStore:
             raise self._refuse(f"is damaged (SQLite integrity check: {verdict[0]})")
 
     @contextmanager
-    def _connect(self):
+    def _connect(self, write: bool = False) -> Iterator[sqlite3.Connection | None]:
+        """A connection, or None for a read of a store that does not exist yet (reads never create it)."""
         self._check_file_type()
+        if write:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise UserError(f"{self.path.parent}: cannot create the results folder ({e.strerror or e})") from None
+        elif not self.exists:
+            yield None
+            return
+        mode = "rwc" if write else "rw"  # "rw": SQLite itself refuses to create the file on a read
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise UserError(f"{self.path.parent}: cannot create the results folder ({e.strerror or e})") from None
-        try:
-            con = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            con = sqlite3.connect(
+                f"file:{quote(str(self.path.absolute()))}?mode={mode}",
+                uri=True,
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+            )
         except sqlite3.Error as e:
+            if not write and not self.exists:  # removed between the check and the open
+                yield None
+                return
             raise UserError(f"{self.path}: cannot open the results store ({e})") from None
         try:
-            self._check_or_create(con)
+            self._check_or_create(con, write)
             con.row_factory = sqlite3.Row
             yield con
         except sqlite3.DatabaseError as e:
@@ -148,8 +217,10 @@ class ResultStore:
         finally:
             con.close()
 
-    def _check_or_create(self, con: sqlite3.Connection) -> None:
+    def _check_or_create(self, con: sqlite3.Connection, write: bool) -> None:
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables and not write:
+            return  # an empty file (another process is creating it): nothing to read yet
         if not tables:
             con.execute("BEGIN IMMEDIATE")  # another process may be creating it at this very moment
             try:
@@ -179,8 +250,7 @@ class ResultStore:
     def _insert(self, table: str, values: dict) -> int:
         cols = ", ".join(values)
         marks = ", ".join("?" for _ in values)
-        with self._connect() as con:
-            self._check_integrity(con)  # damage found later than the open must not be written over either
+        with self._connect(write=True) as con:  # checked once, when the store was opened
             cur = con.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(values.values()))
             return int(cur.lastrowid)
 
@@ -192,10 +262,13 @@ class ResultStore:
         if missing:
             raise ValueError(f"latency result lacks {', '.join(missing)}")
         r.setdefault("timestamp", now_iso())
+        problems = latency_problems(r)
+        if problems:  # what a query would skip is never written
+            raise ValueError(f"latency result not stored: {'; '.join(problems)}")
         row = {k: r.get(k) for k in LATENCY_COLUMNS}
         row.update(design_hash=design.network_hash(), design_name=design.name)
         row["channels_last"] = int(bool(r.get("channels_last")))
-        row["result_json"] = json.dumps(r)
+        row["result_json"] = _finite_json(r)
         row["design_json"] = design.to_json()
         return self._insert("latency", row)
 
@@ -205,41 +278,66 @@ class ResultStore:
         if not isinstance(r.get("top1"), (int, float)) or isinstance(r.get("top1"), bool):
             raise ValueError("accuracy record needs a numeric 'top1'")
         r.setdefault("timestamp", now_iso())
+        problems = accuracy_problems(r)
+        if problems:
+            raise ValueError(f"accuracy record not stored: {'; '.join(problems)}")
         row = {k: r.get(k) for k in ACCURACY_COLUMNS}
         row["checkpoint"] = str(row["checkpoint"]) if row["checkpoint"] is not None else None
         row.update(design_hash=design.network_hash(), design_name=design.name)
-        row["record_json"] = json.dumps(r, default=str)
+        row["record_json"] = _finite_json(r)
         row["design_json"] = design.to_json()
         return self._insert("accuracy", row)
 
     # -- reading ---------------------------------------------------------------------------------------
-    def latencies(self, design_hash: str | None = None, **key) -> list[dict]:
-        """All measurements, newest first; filter by design_hash and any of backend, device, batch, threads,
+    def latencies(
+        self,
+        design_hash: str | None = None,
+        *,
+        limit: int | None = None,
+        latest_per_setting: bool = False,
+        **key,
+    ) -> list[dict]:
+        """Measurements, newest first; filter by design_hash and any of backend, device, batch, threads,
         input_size, channels_last. Each dict is the stored result (samples included) plus id, design_name,
-        design_hash."""
-        return self._select("latency", "result_json", design_hash, key)
+        design_hash. `limit`: at most that many (damaged rows skipped do not count); `latest_per_setting`: only
+        the newest row of each design and setting (SETTING). Only the rows returned are decoded."""
+        return self._select("latency", "result_json", design_hash, key, latency_problems, limit, latest_per_setting)
 
     def latest_latency(self, design_hash: str, **key) -> dict | None:
-        rows = self.latencies(design_hash, **key)
+        rows = self.latencies(design_hash, limit=1, **key)
         return rows[0] if rows else None
 
-    def accuracies(self, design_hash: str | None = None) -> list[dict]:
-        return self._select("accuracy", "record_json", design_hash, {})
+    def accuracies(self, design_hash: str | None = None, limit: int | None = None) -> list[dict]:
+        return self._select("accuracy", "record_json", design_hash, {}, accuracy_problems, limit)
 
     def design(self, design_hash: str) -> dict | None:
         """The stored design file of a hash (from its newest row of either kind), for charts of old results."""
         with self._connect() as con:
+            if con is None:
+                return None
             for table in KINDS:
                 sql = f"SELECT design_json FROM {table} WHERE design_hash = ? ORDER BY id DESC LIMIT 1"
                 row = con.execute(sql, (design_hash,)).fetchone()
-                design = _json_object(row[0]) if row else None
-                if design is not None:
-                    return design
+                if row is None:
+                    continue
+                design = _json_object(row[0])
+                if design is None or _design_problem(design):  # a damaged design never reaches a chart
+                    self.skipped_rows += 1
+                    continue
+                return design
         return None
 
-    def _select(self, table: str, blob: str, design_hash: str | None, key: dict) -> list[dict]:
-        allowed = {"backend", "device", "batch", "threads", "input_size", "channels_last"}
-        unknown = set(key) - allowed
+    def _select(
+        self,
+        table: str,
+        blob: str,
+        design_hash: str | None,
+        key: dict,
+        problems,
+        limit: int | None = None,
+        latest_per_setting: bool = False,
+    ) -> list[dict]:
+        unknown = set(key) - FILTERS
         if unknown:
             raise TypeError(f"unknown filter(s): {', '.join(sorted(unknown))}")
         where = {k: v for k, v in key.items() if v is not None}
@@ -247,22 +345,27 @@ class ResultStore:
             where["channels_last"] = int(bool(where["channels_last"]))
         if design_hash is not None:
             where["design_hash"] = design_hash
-        sql = f"SELECT id, design_hash, design_name, {blob} FROM {table}"
-        if where:
-            sql += " WHERE " + " AND ".join(f"{k} = ?" for k in where)
+        condition = " AND ".join(f"{k} = ?" for k in where) or "1"
+        sql = f"SELECT id, design_hash, design_name, {blob} FROM {table} WHERE {condition}"
+        params = tuple(where.values())
+        if latest_per_setting:
+            newest = f"SELECT max(id) FROM {table} WHERE {condition} GROUP BY {', '.join(SETTING)}"
+            sql += f" AND id IN ({newest})"
+            params += params
         sql += " ORDER BY id DESC"
+        out: list[dict] = []
         with self._connect() as con:
-            rows = con.execute(sql, tuple(where.values())).fetchall()
-        out = []
-        skipped = 0
-        for row in rows:
-            d = _json_object(row[blob])
-            if d is None:  # one damaged row must not hide all the others
-                skipped += 1
-                continue
-            d.update(id=row["id"], design_hash=row["design_hash"], design_name=row["design_name"])
-            out.append(d)
-        self.skipped_rows += skipped
+            if con is None:
+                return out
+            for row in con.execute(sql, params):  # rows stream from SQLite: only what is returned is decoded
+                d = _json_object(row[blob])
+                if d is None or problems(d):  # one damaged row must not hide all the others
+                    self.skipped_rows += 1
+                    continue
+                d.update(id=row["id"], design_hash=row["design_hash"], design_name=row["design_name"])
+                out.append(d)
+                if limit is not None and len(out) >= limit:
+                    break
         return out
 
     def to_csv(self, kind: str = "latency") -> str:
@@ -275,10 +378,16 @@ class ResultStore:
         w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore", lineterminator="\n")
         w.writeheader()
         for r in rows:
-            versions = r.get("versions") or {}
-            w.writerow(
-                {**r, "torch_version": versions.get("torch"), "onnxruntime_version": versions.get("onnxruntime")}
-            )
+            versions = r.get("versions") if isinstance(r.get("versions"), dict) else {}
+            quality = r.get("quality") or {}
+            extra = {
+                "torch_version": versions.get("torch"),
+                "onnxruntime_version": versions.get("onnxruntime"),
+                # the verdict travels with the number: a noisy 1,051 ms must not read like a good one
+                "quality_verdict": quality.get("verdict") if quality.get("verdict") in ("ok", "noisy") else "unchecked",
+                "quality_reasons": "; ".join(quality.get("reasons") or []),
+            }
+            w.writerow({**r, **extra} if kind == "latency" else r)
         return buf.getvalue()
 
     # -- latency-model profiles (explorer.predict) ----------------------------------------------------------
@@ -290,6 +399,9 @@ class ResultStore:
         "timestamp TEXT NOT NULL, profile_json TEXT NOT NULL)"
     )
 
+    # the newest row of a key is found through the index, not by sorting every profile of the store
+    _PROFILE_INDEX = "CREATE INDEX IF NOT EXISTS profile_key ON profile (key_json, id)"
+
     @staticmethod
     def _profile_key_json(key: dict) -> str:
         if not isinstance(key, dict) or not key:
@@ -299,27 +411,36 @@ class ResultStore:
     def add_profile(self, key: dict, profile: dict) -> int:
         """Store one calibration profile under `key`; returns its row id."""
         key_json = self._profile_key_json(key)
-        blob = json.dumps(profile, sort_keys=True)
-        with self._connect() as con:
-            self._check_integrity(con)
+        problems = profile_problems(profile)
+        if problems:
+            raise ValueError(f"latency profile not stored: {'; '.join(problems)}")
+        try:
+            blob = json.dumps(profile, sort_keys=True, allow_nan=False)
+        except ValueError:
+            raise ValueError("latency profile not stored: it holds a non-finite number") from None
+        with self._connect(write=True) as con:
             con.execute(self._PROFILE_TABLE)
+            con.execute(self._PROFILE_INDEX)
             cur = con.execute(
                 "INSERT INTO profile (key_json, timestamp, profile_json) VALUES (?, ?, ?)", (key_json, now_iso(), blob)
             )
             return int(cur.lastrowid)
 
     def latest_profile(self, key: dict) -> dict | None:
-        """The newest profile stored under exactly `key`, or None (also for a store without profiles)."""
+        """The newest usable profile stored under exactly `key`, or None (also for a store without profiles).
+        Rows are read newest first, one at a time: a damaged row is skipped and counted, never returned."""
         key_json = self._profile_key_json(key)
         with self._connect() as con:
+            if con is None:
+                return None
             if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'profile'").fetchone():
                 return None
-            rows = con.execute(
-                "SELECT id, profile_json FROM profile WHERE key_json = ? ORDER BY id DESC", (key_json,)
-            ).fetchall()
-        for row in rows:  # a damaged row is skipped, never returned
-            profile = _json_object(row["profile_json"])
-            if profile is not None:
+            sql = "SELECT id, profile_json FROM profile WHERE key_json = ? ORDER BY id DESC"
+            for row in con.execute(sql, (key_json,)):  # streamed: usually only the newest row is fetched
+                profile = _json_object(row["profile_json"])
+                if profile is None or profile_problems(profile):
+                    self.skipped_rows += 1
+                    continue
                 profile["stored_id"] = row["id"]
                 return profile
         return None

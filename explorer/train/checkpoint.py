@@ -1,4 +1,4 @@
-"""Training checkpoints: atomic writes, weights-only reads, warm starts and run folders.
+"""Training checkpoints: atomic writes, warm starts and run folders (reading: explorer.model.checkpoint).
 
 A checkpoint is `{"design": design.to_dict(), "model": state_dict, "optimizer", "scheduler", "step", "epoch",
 "epoch_offset", "config", "history", "rng", ...}` saved with torch.save. It is written to a temporary file
@@ -8,28 +8,24 @@ Readers use weights_only=True: a checkpoint from elsewhere cannot run code on lo
 
 from __future__ import annotations
 
-import os
-import pickle
 import random
 import re
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ..design.spec import Design
-from ..errors import UserError, first_line
-from ..safeio import TEMP_PREFIX, TEMP_SUFFIX, atomic_write, open_regular, remove_stale_temps
+from ..errors import UserError
+from ..model.checkpoint import MAX_CHECKPOINT_BYTES, load_checkpoint
+from ..safeio import TEMP_PREFIX, TEMP_SUFFIX, atomic_write, remove_stale_temps
+
+__all__ = ["MAX_CHECKPOINT_BYTES", "load_checkpoint", "save_checkpoint", "warm_start"]
 
 CHECKPOINT_NAME = "last.pt"
 
 
-MAX_CHECKPOINT_BYTES = 8 << 30  # far above any design the bounds allow to train on one host
-# torch.save stores its archive entries uncompressed; a few compressed ones are tolerated, a zip bomb is not.
-MAX_UNPACK_RATIO = 4
-UNPACK_SLACK = 64 << 20
 STALE_TEMP_PATTERNS = (f"{TEMP_PREFIX}*{TEMP_SUFFIX}", f".{CHECKPOINT_NAME}.*.tmp")  # the second: older versions
 
 
@@ -48,55 +44,6 @@ def save_checkpoint(path: str | Path, payload: dict) -> Path:
 def remove_stale_temps_in(folder: str | Path) -> list[Path]:
     """Temporary checkpoints a killed run left behind (kill -9 during the fsync): removed on start and resume."""
     return [p for pattern in STALE_TEMP_PATTERNS for p in remove_stale_temps(folder, pattern)]
-
-
-def _check_archive(f, path: Path, file_size: int) -> None:
-    """Refuse a zip whose declared unpacked size is out of proportion to the file, before unpacking anything."""
-    try:
-        entries = zipfile.ZipFile(f).infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise UserError(f"{path}: not a PyTorch checkpoint (damaged archive: {first_line(e)})") from None
-    declared = sum(i.file_size for i in entries)
-    if declared > min(MAX_CHECKPOINT_BYTES, MAX_UNPACK_RATIO * file_size + UNPACK_SLACK):
-        raise UserError(
-            f"{path}: refused: its archive declares {declared:,} bytes unpacked from {file_size:,}; "
-            "torch.save never compresses like that"
-        )
-    f.seek(0)
-
-
-def load_checkpoint(path: str | Path) -> dict:
-    """torch.load(weights_only=True) with one-line errors; a bare state dict comes back as {"model": it}.
-
-    Only a regular file (no link, FIFO or device) of at most MAX_CHECKPOINT_BYTES is opened, and a zip
-    archive's declared sizes are checked before torch unpacks it."""
-    path = Path(path).expanduser()
-    with open_regular(path, "checkpoint file", MAX_CHECKPOINT_BYTES, follow_symlinks=False) as f:
-        try:
-            head = f.read(4)
-            f.seek(0)
-            # torch.save writes a zip archive (or, before torch 1.6, a pickle): say so plainly for anything else
-            if not (head == b"PK\x03\x04" or head[:1] == b"\x80"):
-                raise UserError(f"{path}: not a PyTorch checkpoint (not a file written by torch.save)")
-            if head == b"PK\x03\x04":
-                _check_archive(f, path, os.fstat(f.fileno()).st_size)
-            obj = torch.load(f, map_location="cpu", weights_only=True)
-        except OSError as e:
-            raise UserError(f"{path}: cannot read checkpoint ({e.strerror or e})") from None
-        except pickle.UnpicklingError as e:
-            if "weights only" not in str(e).lower():
-                raise UserError(f"{path}: not a PyTorch checkpoint ({first_line(e)})") from None
-            raise UserError(
-                f"{path}: refused: it holds objects other than tensors, numbers and containers, "
-                "which loading with weights_only=True does not run"
-            ) from None
-        except (RuntimeError, ValueError, EOFError, AttributeError) as e:  # a truncated or corrupt archive
-            raise UserError(f"{path}: not a PyTorch checkpoint ({first_line(e)})") from None
-    if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
-        return obj
-    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        return {"model": obj}
-    raise UserError(f"{path}: not a checkpoint: expected a dict with a 'model' state dict, or a state dict")
 
 
 @dataclass

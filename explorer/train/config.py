@@ -1,4 +1,7 @@
-"""What a training run takes (TrainConfig) and gives back (TrainSummary), and the small policies around them.
+"""What a training run takes (TrainConfig) and gives back (TrainSummary), and the record it stores.
+
+The torch side of these choices lives in explorer.train.optimization (schedule, optimizer, mixed precision)
+and explorer.train.loaders (data-loading workers): this module imports no torch, so `explorer --help` is fast.
 
 TrainConfig's fields are options (explorer.options): each default, range and help is written here once; `validate`
 checks them and `python -m explorer train` generates its flags from them.
@@ -6,18 +9,12 @@ checks them and `python -m explorer train` generates its flags from them.
 
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import asdict, dataclass, field, fields
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..design.spec import Design
 from ..errors import UserError
 from ..options import check_values, option, options_of
-
-if TYPE_CHECKING:  # torch loads only where training runs: `explorer --help` builds the train flags from here
-    import torch
+from ..paths import user_path
 
 QUICK_MINUTES = 5.0  # the budget when none is given: the app's "quick fine-tune"
 OPTIMIZERS = ("sgd", "adamw")
@@ -25,6 +22,10 @@ AMP_MODES = ("auto", "off", "bf16", "fp16")
 MAX_WORKERS = 64  # loader processes per training process; more only exhausts the host
 MAX_MINUTES = 525_600
 MAX_COUNT = 10**9  # steps or epochs
+MAX_BATCH = 4096  # images per step per process; the memory estimate refuses what this host cannot hold
+MAX_LR = 10.0  # far above any peak that trains (SGD 0.2 x batch/256 at batch 4096 is 3.2); beyond, only overflow
+MAX_WEIGHT_DECAY = 1.0  # a decay of 1 per step already erases the weights; larger values overflow
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -38,7 +39,7 @@ class TrainConfig:
         lo_open=True,
         hi=MAX_MINUTES,
         name_the_bound=True,
-        why="a year",
+        why_hi="a year",
         metavar="M",
         help="train M minutes",
         default_help=f"{QUICK_MINUTES:g} when no budget is given",
@@ -51,7 +52,9 @@ class TrainConfig:
     )
     # The network is resolution-agnostic: training and validation at this resolution.
     img_size: int = option(128, lo=16, hi=1024, metavar="N", help="training resolution")
-    batch: int = option(64, lo=2, why="batch norm needs it", metavar="N", help="batch per process")
+    batch: int = option(
+        64, lo=2, hi=MAX_BATCH, name_the_bound=True, why="batch norm needs it", metavar="N", help="batch per process"
+    )
     workers: int | None = option(
         None,
         lo=0,
@@ -62,20 +65,37 @@ class TrainConfig:
     )
     optimizer: str = option("sgd", choices=OPTIMIZERS, help="sgd (momentum, nesterov) or adamw")
     lr: float | None = option(
-        None, lo=0, lo_open=True, metavar="X", help="peak learning rate", default_help="sgd 0.2 x batch/256, adamw 1e-3"
+        None,
+        lo=0,
+        lo_open=True,
+        hi=MAX_LR,
+        name_the_bound=True,
+        metavar="X",
+        help="peak learning rate",
+        default_help="sgd 0.2 x global batch/256, adamw 1e-3",
     )
     momentum: float = option(0.9, flag=None)
     nesterov: bool = option(True, flag=None)
     # Never on BN weights or biases.
     weight_decay: float | None = option(
-        None, lo=0, metavar="X", help="weight decay", default_help="sgd 4e-5, adamw 0.05"
+        None,
+        lo=0,
+        hi=MAX_WEIGHT_DECAY,
+        name_the_bound=True,
+        metavar="X",
+        help="weight decay",
+        default_help="sgd 4e-5, adamw 0.05",
     )
     label_smoothing: float = option(0.1, lo=0, hi=1, hi_open=True, metavar="X", help="label smoothing")
     warmup: float = option(0.05, lo=0, hi=1, hi_open=True, metavar="F", help="warm-up share of the budget")
     # auto: bf16 on CUDA (fp16 + scaler where bf16 is missing), off on the CPU
     amp: str = option("auto", choices=AMP_MODES, help="mixed precision")
-    per_class: int | None = option(None, metavar="N", help="at most N training images per class")
-    val_per_class: int | None = option(None, metavar="N", help="at most N validation images per class")
+    per_class: int | None = option(
+        None, lo=1, hi=MAX_COUNT, name_the_bound=True, metavar="N", help="at most N training images per class"
+    )
+    val_per_class: int | None = option(
+        None, lo=1, hi=MAX_COUNT, name_the_bound=True, metavar="N", help="at most N validation images per class"
+    )
     crop_scale: float = option(
         0.25, lo=0, lo_open=True, hi=1, metavar="F", help="smallest random crop area, 0.08 for long runs"
     )
@@ -87,7 +107,7 @@ class TrainConfig:
         None, metavar="CHECKPOINT", help="warm start from the tensors that match by name and shape"
     )
     seed: int = option(0, lo=0, hi=2**32 - 1, help="random seed")
-    device: str = option("auto", help="auto, cpu or cuda")
+    device: str = option("auto", choices=DEVICES, help="where to train (auto: CUDA when present)")
     eval_every_epoch: bool = option(
         True, flag="--no-epoch-eval", help="validate only at the end, not after every epoch"
     )
@@ -137,14 +157,6 @@ class TrainSummary:
         return asdict(self)
 
 
-def lr_at(frac: float, base: float, warmup: float) -> float:
-    """Linear warm-up over the first `warmup` of the budget, then cosine to zero at frac = 1."""
-    if frac < warmup:
-        return base * max(frac / warmup, 0.01)
-    p = min(1.0, (frac - warmup) / max(1e-9, 1 - warmup))
-    return base * 0.5 * (1 + math.cos(math.pi * p))
-
-
 BUDGET_OPTIONS = ("epochs", "minutes", "max_steps")  # exclusive on the command line: whichever ends first
 
 
@@ -155,47 +167,6 @@ def validate(cfg: TrainConfig) -> None:
         problems.append("resume and init exclude each other: a resumed run already has its weights")
     if problems:
         raise UserError("\n".join(problems))
-
-
-def amp_setup(mode: str, device: torch.device):
-    """(autocast dtype or None, GradScaler or None). On the CPU, auto means float32: bf16 autocast measured
-    no faster for SM_V2 training on this project's 2-core AVX-512 Xeon (both 90-100 images/s at res 128;
-    docs/training.md), and CPUs without AVX-512 emulate bf16 slowly. Ask for bf16 explicitly to try it."""
-    import torch
-
-    if mode == "off" or (mode == "auto" and device.type != "cuda"):
-        return None, None
-    if device.type != "cuda":
-        if mode == "fp16":
-            raise UserError("fp16 mixed precision needs a CUDA GPU; use bf16 (or off) on the CPU")
-        return torch.bfloat16, None
-    if mode == "bf16" or (mode == "auto" and torch.cuda.is_bf16_supported()):
-        return torch.bfloat16, None
-    return torch.float16, torch.amp.GradScaler("cuda")
-
-
-def make_optimizer(net: torch.nn.Module, cfg: TrainConfig, lr: float) -> torch.optim.Optimizer:
-    """SGD (momentum, nesterov) or AdamW; no weight decay on BN weights and biases (1-d tensors)."""
-    import torch
-
-    wd = cfg.weight_decay if cfg.weight_decay is not None else (4e-5 if cfg.optimizer == "sgd" else 0.05)
-    decay = [p for p in net.parameters() if p.ndim > 1]
-    no_decay = [p for p in net.parameters() if p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": wd}, {"params": no_decay, "weight_decay": 0.0}]
-    if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum, nesterov=cfg.nesterov)
-    return torch.optim.AdamW(groups, lr=lr)
-
-
-def auto_workers(device: torch.device, world: int) -> int:
-    """Enough decoders to keep the model busy without starving it of cores."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    per_proc = max(1, cores // max(1, world))
-    if device.type == "cuda":
-        return min(8, max(1, per_proc - 1))
-    # On the CPU the decoders compete with the model's own threads. Measured on 2 cores (SM_V2, res 128):
-    # 2 workers beat 1 by a few percent (benchmarks/train_throughput.py, docs/training.md).
-    return min(4, max(2, per_proc // 4))
 
 
 def accuracy_record(s: TrainSummary, cfg: TrainConfig) -> dict:
@@ -218,7 +189,7 @@ def accuracy_record(s: TrainSummary, cfg: TrainConfig) -> dict:
         "val_images": s.val_images,
         "dataset": s.dataset,
         # Provenance for the charts: accuracies on different datasets are never drawn as one series.
-        "dataset_name": Path(cfg.data).expanduser().resolve().name,
+        "dataset_name": user_path(cfg.data, "dataset folder").resolve().name,
         "num_classes": s.num_classes,
         "optimizer": cfg.optimizer,
         "global_batch": s.global_batch,

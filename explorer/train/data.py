@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
+from ..paths import user_path
 from ..safeio import read_file
 from .images import MEAN, STD, UNREADABLE, VAL_CROP, load_image, normalize_batch
 from .loaders import ImageDataset, ResumableSampler, ShardSampler, collate_skip_bad, make_loader
@@ -56,6 +57,7 @@ LAYOUT_TITLES = {
 
 
 DATASET_ROOT_ENV = "EXPLORER_DATASET_ROOT"
+MIN_CLASSES = 2  # one class cannot be classified: its accuracy says nothing
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -65,20 +67,43 @@ def check_dataset_location(path: str | Path, listen_address: str | None, root: s
     `root` (default: $EXPLORER_DATASET_ROOT), when set, confines every folder to it, links resolved. Without
     one, an app listening on loopback only accepts any folder (its only user already owns this file system),
     and an app listening on the network accepts none: it would let anyone who reaches it probe the server's
-    files. The answer never says whether a path outside the root exists."""
+    files. The answer never says whether a path outside the root exists, nor whether a `~user` account
+    exists, and never names the server's folders."""
+    return _confined(path, listen_address, root, "dataset folders")
+
+
+def check_checkpoint_location(path: str | Path, listen_address: str | None) -> Path:
+    """Where a warm-start checkpoint typed into the app may point: under the dataset root, or in the explorer's
+    own run folders. A refusal is one answer for every path outside both, naming the setting, not a folder."""
+    from .checkpoint import runs_dir
+
+    what = f"warm-start checkpoints (under {DATASET_ROOT_ENV} or the explorer's own training runs)"
+    for root in (None, str(runs_dir())):
+        try:
+            return _confined(path, listen_address, root, what)
+        except UserError:
+            continue
+    raise UserError(f"only {what} are accepted here")
+
+
+def _confined(path: str | Path, listen_address: str | None, root: str | None, what: str) -> Path:
     root = root if root is not None else os.environ.get(DATASET_ROOT_ENV) or None
-    p = Path(path).expanduser()
     if root is None:
         if (listen_address or "").strip() in LOOPBACK:
-            return p
+            return user_path(path, "folder")
         raise UserError(
-            f"this app is open to the network, so dataset folders must lie under a configured root; "
+            f"this app is open to the network, so {what} must lie under a configured root; "
             f"set {DATASET_ROOT_ENV} before starting it (see docs/security.md)"
         )
-    base = Path(root).expanduser().resolve()
+    refused = UserError(f"only {what} under the configured root ({DATASET_ROOT_ENV}) are accepted here")
+    try:  # `~someone` expands only when the account exists: refuse it like any path outside the root
+        p = user_path(path)
+    except UserError:
+        raise refused from None
+    base = user_path(root).resolve()
     resolved = (Path.cwd() / p).resolve() if not p.is_absolute() else p.resolve()
     if resolved != base and base not in resolved.parents:
-        raise UserError(f"only folders under {base} are accepted here ({DATASET_ROOT_ENV})")
+        raise refused
     return resolved
 
 
@@ -98,6 +123,7 @@ class DatasetInfo:
     per_class: int | None = None
     val_per_class: int | None = None
     notes: list[str] = field(default_factory=list)
+    skipped_entries: list[str] = field(default_factory=list)  # image-named entries that are no readable file
 
     @property
     def num_classes(self) -> int:
@@ -118,7 +144,7 @@ class DatasetInfo:
 
 def detect_dataset(root: str | Path, per_class: int | None = None, val_per_class: int | None = None) -> DatasetInfo:
     """Find the layout of `root` (or of its only subfolder) and list its samples; UserError if none fits."""
-    root = Path(root).expanduser()
+    root = user_path(root, "dataset folder")
     if not root.is_dir():
         raise UserError(f"{root}: not a folder; {EXPECTED}")
     for cap_name, cap in (("per-class cap", per_class), ("validation per-class cap", val_per_class)):
@@ -148,13 +174,28 @@ def _subdirs(d: Path) -> list[Path]:
         raise UserError(f"{d}: cannot list folder ({e.strerror or e})") from None
 
 
-def _images(d: Path) -> list[str]:
-    """Image files of a class folder: regular files only (a FIFO named x.jpg would hang a loader worker)."""
+def _images(d: Path, skipped: list[str] | None = None) -> list[str]:
+    """Image files of a class folder: regular files only (a FIFO named x.jpg would hang a loader worker).
+
+    An entry with an image name that is not a readable regular file (a link looping on itself, a dangling link,
+    a FIFO, a folder) is skipped and added to `skipped`: one bad entry never makes the whole dataset unusable."""
+    found = []
     try:
         with os.scandir(d) as it:
-            return sorted(e.path for e in it if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_EXTS)
+            for e in it:
+                if os.path.splitext(e.name)[1].lower() not in IMAGE_EXTS:
+                    continue
+                try:
+                    regular = e.is_file()  # follows links: a self-looping one raises ELOOP here
+                except OSError:
+                    regular = False
+                if regular:
+                    found.append(e.path)
+                elif skipped is not None:
+                    skipped.append(e.path)
     except OSError as e:
         raise UserError(f"{d}: cannot list the class folder ({e.strerror or e})") from None
+    return sorted(found)
 
 
 def _class_dirs(split: Path) -> dict[str, Path]:
@@ -202,18 +243,30 @@ def _detect(root: Path) -> DatasetInfo | None:
 
 
 def _build(layout: str, root: Path, train_dirs: dict, val_dirs: dict, val_name: str) -> DatasetInfo:
-    train_lists = {w: _images(d) for w, d in sorted(train_dirs.items())}
+    skipped: list[str] = []
+    train_lists = {w: _images(d, skipped) for w, d in sorted(train_dirs.items())}
     classes = [w for w, files in train_lists.items() if files]  # an empty folder is no class
     if not classes:
         raise UserError(f"{root}: no class folder with images in the training split; {EXPECTED}")
+    if len(classes) < MIN_CLASSES:
+        raise UserError(
+            f"{root}: only one class with images ({classes[0]}); a classifier needs at least {MIN_CLASSES} "
+            "classes (its top-1 on one class is always 100 %)"
+        )
     index = {w: i for i, w in enumerate(classes)}
     extra = sorted(w for w, d in val_dirs.items() if w not in index and _images(d))
     if extra:
         shown = ", ".join(extra[:5]) + (" ..." if len(extra) > 5 else "")
         raise UserError(f"{root / val_name}: {len(extra)} validation class(es) missing from training: {shown}")
     train = [(p, index[w]) for w in classes for p in train_lists[w]]
-    val = [(p, index[w]) for w, d in sorted(val_dirs.items()) for p in _images(d)]
-    return DatasetInfo(layout=layout, root=root, classes=classes, train=train, val=val)
+    val = [(p, index[w]) for w, d in sorted(val_dirs.items()) for p in _images(d, skipped)]
+    info = DatasetInfo(layout=layout, root=root, classes=classes, train=train, val=val, skipped_entries=skipped)
+    if skipped:
+        info.notes.append(
+            f"skipped {len(skipped):,} entr{'y' if len(skipped) == 1 else 'ies'} that are not readable image "
+            f"files (a looping or dangling link, a FIFO...), e.g. {skipped[0]}"
+        )
+    return info
 
 
 def _read_names(root: Path, info: DatasetInfo) -> dict[str, str]:

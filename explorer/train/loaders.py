@@ -6,6 +6,8 @@ start an epoch part-way (for --resume); the validation sampler shares the sample
 
 from __future__ import annotations
 
+import os
+
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
@@ -98,3 +100,14 @@ def make_loader(
         generator=torch.Generator().manual_seed(seed),  # worker seeds come from here, not the global RNG
         **extra,
     )
+
+
+def auto_workers(device: torch.device, world: int) -> int:
+    """Enough decoders to keep the model busy without starving it of cores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    per_proc = max(1, cores // max(1, world))
+    if device.type == "cuda":
+        return min(8, max(1, per_proc - 1))
+    # On the CPU the decoders compete with the model's own threads. Measured on 2 cores (SM_V2, res 128):
+    # 2 workers beat 1 by a few percent (benchmarks/train_throughput.py, docs/training.md).
+    return min(4, max(2, per_proc // 4))
