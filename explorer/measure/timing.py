@@ -16,6 +16,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from statistics import median as stats_median
 
 from . import probe, quality
 from .hostlock import Cancelled
@@ -42,9 +43,9 @@ def synchronizer(device: str) -> Callable[[], None]:
     return lambda: None
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2]
+def median(values) -> float:
+    """The one median of the measuring code (the statistics module's: the mean of the middle two when even)."""
+    return float(stats_median(values))
 
 
 def time_callable(
@@ -101,7 +102,7 @@ def time_callable(
             reference = probe.reference_ms(threads)
             before, waited, probes = probe.wait_for_fast_state(threads, reference, state_wait_s, report, check_cancel)
         warm_times = _warm_up(run_once, budget_s, warmup, deadline, report, check_cancel)
-        per_run = _median(warm_times[-5:]) if warm_times else 0.0
+        per_run = median(warm_times[-5:]) if warm_times else 0.0
         block = max(1, math.ceil(min(BLOCK_TARGET_S, budget_s / 20) / per_run)) if per_run > 0 else 1
 
         samples: list[float] = []
@@ -179,8 +180,8 @@ def _tight(samples: list[float], runs: int, min_runs: int, spent: float, budget_
     if runs < min_runs or len(samples) < EARLY_STOP_SAMPLES or spent < EARLY_STOP_SHARE * budget_s:
         return False
     lo, hi = quality.median_interval(samples, resamples=100)
-    median = _median(samples)
-    return median > 0 and (hi - lo) / 2 / median * 100 <= EARLY_STOP_CI_PCT
+    mid = median(samples)
+    return mid > 0 and (hi - lo) / 2 / mid * 100 <= EARLY_STOP_CI_PCT
 
 
 def statistics(samples_ms: list[float]) -> dict:
