@@ -16,10 +16,10 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from statistics import median as stats_median
 
 from . import probe, quality
 from .hostlock import Cancelled
+from .quality import median
 
 WARMUP_MIN_RUNS = 3
 WARMUP_SHARE = 0.2  # automatic warm-up lasts this share of the budget (at least WARMUP_MIN_RUNS runs)
@@ -41,11 +41,6 @@ def synchronizer(device: str) -> Callable[[], None]:
     if device == "mps":
         return torch.mps.synchronize
     return lambda: None
-
-
-def median(values) -> float:
-    """The one median of the measuring code (the statistics module's: the mean of the middle two when even)."""
-    return float(stats_median(values))
 
 
 def time_callable(
