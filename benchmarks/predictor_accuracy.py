@@ -23,6 +23,7 @@ from explorer.design.presets import all_presets
 from explorer.measure.hostinfo import cpu_model, physical_cores
 from explorer.measure.job import MeasureJob
 from explorer.measure.probe import slow_state
+from explorer.measure.quality import is_trusted
 from explorer.measure.service import MeasureRun
 from explorer.measure.target import Target
 from explorer.measure.timing import median
@@ -111,7 +112,7 @@ def measure_rounds(designs, backend, threads, budget, per_worker, rounds, progre
 def best_of(lines: list[dict], fastest_probe: float | None) -> dict:
     """The fastest clean median taken in the host's fast state (interference only adds time), else the fastest
     clean one, else the fastest of all."""
-    clean = [x for x in lines if x["quality"]["verdict"] == "ok"]
+    clean = [x for x in lines if is_trusted(x)]
     steady = [x for x in clean if not slow_state(x.get("probe_ms"), fastest_probe)]
     return min(steady or clean or lines, key=lambda x: x["median_ms"])
 

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))  # never touch the user's results store
+    monkeypatch.setenv("EXPLORER_HOST_LOCK", str(tmp_path / "host.lock"))  # this test's own host lock
     return tmp_path / "data"
 
 
@@ -44,17 +45,41 @@ def app() -> AppTest:
     return at
 
 
-def test_a_finished_measurement_leaves_no_cancel_button_or_progress_bar():
+def scripted_worker(monkeypatch, mode: str) -> None:
+    """The app's measurements go to tests/_fake_worker.py: the service's wire format, results known in advance."""
+    import sys
+
+    from explorer.measure import service
+
+    monkeypatch.setattr(service, "WORKER_COMMAND", (sys.executable, str(ROOT / "tests" / "_fake_worker.py"), mode))
+
+
+def test_a_finished_measurement_leaves_no_cancel_button_or_progress_bar(monkeypatch, data_dir):
+    from explorer.design.cost import compute_cost
+
+    scripted_worker(monkeypatch, "ok")
     at = app()
     at.slider(key="m_budget").set_value(1.0).run()
     at.button(key="m_go").click().run()
     assert not at.exception and not at.error
-    assert any(m.label == "Median latency" for m in at.metric)
+    expected = compute_cost(get_preset("SM_V2")).macs / 1e6 * 0.01  # the scripted worker's median (SM_V2 on screen)
+    latency = next(m for m in at.metric if m.label == "Median latency")
+    assert latency.value == f"{expected:.2f} ms" and latency.delta is None
     assert not [b for b in at.button if b.label == "Cancel measurement"]
     assert not at.get("progress")
-    captions = " ".join(c.value for c in at.caption)
-    warnings = " ".join(w.value for w in at.warning)
-    assert "Quality: ok" in captions or "Noisy measurement" in warnings  # a verdict, either way
+    assert any(c.value.startswith("Quality: ok") for c in at.caption)
+    (row,) = ResultStore(data_dir / "results.sqlite").latencies()
+    assert row["protocol"] == "fake worker; app" and row["median_ms"] == pytest.approx(expected)
+
+
+def test_a_worker_that_dies_is_one_error_line_on_the_page(monkeypatch):
+    scripted_worker(monkeypatch, "die")
+    at = app()
+    at.button(key="m_go").click().run()
+    errors = [e.value for e in at.error]
+    assert errors == [
+        "Measurement failed: the measurement worker failed (exit status 3): boom: the fake worker crashed"
+    ]
 
 
 def test_a_noisy_result_is_flagged_with_its_reason_and_a_measure_again_button(data_dir):

@@ -12,6 +12,7 @@ LAYER_KEYS = {"name", "predicted_ms", "bound", "compute_ms", "memory_ms", "overh
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("EXPLORER_HOST_LOCK", str(tmp_path / "host.lock"))
     return str(tmp_path / "results.sqlite")
 
 

@@ -24,6 +24,7 @@ FAST = dict(budget_s=0.1, min_runs=5)
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("EXPLORER_HOST_LOCK", str(tmp_path / "host.lock"))  # this test's own host lock
 
 
 def timing_args(**kw):

@@ -24,6 +24,7 @@ from explorer.search.space import mutate
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("EXPLORER_HOST_LOCK", str(tmp_path / "host.lock"))  # this test's own host lock
     return tmp_path / "data"
 
 

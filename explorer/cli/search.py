@@ -82,10 +82,12 @@ def run(args: argparse.Namespace) -> int:
 
 def no_candidate_advice(r: dict) -> str:
     """Advice that matches why nothing came back: noise, a budget too tight, failures, or too little time."""
+    from ..measure.quality import is_trusted
+
     measured = r.get("measured_candidates") or []
     if not measured:
         return "no candidate was measured: the time ran out before measuring; try more --seconds"
-    noisy = sum(1 for m in measured if m["quality"] and m["quality"].get("verdict") != "ok")
+    noisy = sum(1 for m in measured if m["quality"] and not is_trusted(m))
     failed = sum(1 for m in measured if m.get("error"))
     if noisy + failed == len(measured):
         return (

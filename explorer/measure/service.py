@@ -223,6 +223,8 @@ class MeasureRun:
                     continue
                 kind = event["event"]
                 if kind == "exit":
+                    if self.cancel is not None and self.cancel.is_set():  # ended by our own cancel
+                        raise Cancelled(CANCELLED.get(self.job.purpose, "measurement cancelled"))
                     why = worker.failure(event["status"])
                     if why:
                         raise WorkerFailed(why)
