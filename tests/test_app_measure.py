@@ -190,3 +190,22 @@ def test_compare_shows_the_newest_trusted_latency_not_a_newer_noisy_one(data_dir
     only_noisy = get_preset("MobileNet V2")
     store.add_latency(only_noisy, fake_result("torch", 220.0, "noisy", ["x"]))
     assert _latency_cells(store, only_noisy)[0] == "220.00 ms (noisy)"
+
+
+def test_after_calibrating_the_page_shows_the_calibrated_state_at_once(monkeypatch, data_dir):
+    """Issue 20: no 'not calibrated' left on screen after a calibration succeeds; the set-aside networks said."""
+    from explorer.predict import calibrate as calibration
+    from explorer.predict.sampling import calibration_designs
+
+    scripted_worker(monkeypatch, "noisy-odd")  # every other network is judged noisy: 3 of 7 are set aside
+    monkeypatch.setattr(calibration, "calibration_designs", lambda n, seed=0: calibration_designs(7, seed))
+    at = app()
+    assert any(m.label == "Predicted latency" and m.value == "—" for m in at.metric)
+    next(b for b in at.button if b.label == "Calibrate this host").click().run()
+    assert not at.exception and not at.error
+    predicted = next(m for m in at.metric if m.label == "Predicted latency")
+    assert predicted.value.endswith(" ms")  # the prediction is there without leaving the page
+    assert [b for b in at.button if b.label == "Calibrate again"]
+    assert not [b for b in at.button if b.label == "Calibrate this host"]
+    (done,) = [s.value for s in at.success if s.value.startswith("Calibrated")]
+    assert "measured 7 networks, fitted on 4; set aside: 3 noisy: samples spread widely" in done
