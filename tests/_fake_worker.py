@@ -1,7 +1,8 @@
 """A scripted measurement worker: speaks explorer.measure.job's wire format with results decided in advance.
 
-Run as `python tests/_fake_worker.py MODE [MS_PER_MMAC]`; the job comes on stdin like the real worker's. Modes:
-  ok          every design measured clean: median = MACs / 1e6 * MS_PER_MMAC (default 0.01)
+Run as `python tests/_fake_worker.py MODE [MS_PER_MMAC [BASE_MS]]`; the job comes on stdin like the real
+worker's. Modes:
+  ok          every design measured clean: median = BASE_MS + MACs / 1e6 * MS_PER_MMAC (defaults 0 and 0.01)
   noisy-odd   the same medians; designs at odd positions in the job are judged noisy
   error-first the first design is refused with an error event, the others measured clean
   die         writes "boom: the fake worker crashed" on stderr and exits with status 3
@@ -52,6 +53,7 @@ def result(design, job: dict, median_ms: float, verdict: str) -> dict:
 def main() -> int:
     mode = sys.argv[1]
     ms_per_mmac = float(sys.argv[2]) if len(sys.argv) > 2 else 0.01
+    base_ms = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
     job = json.loads(sys.stdin.read())
     designs = [parse_design(d) for d in job["designs"]]
     send("progress", design=0, fraction=0.0, message="fake: starting")
@@ -71,7 +73,7 @@ def main() -> int:
         if mode == "error-first" and i == 0:
             send("error", design=0, message="refused by the fake worker")
             continue
-        median_ms = compute_cost(design).macs / 1e6 * ms_per_mmac
+        median_ms = base_ms + compute_cost(design).macs / 1e6 * ms_per_mmac
         verdict = "noisy" if mode == "noisy-odd" and i % 2 else "ok"
         send("progress", design=i, fraction=1.0, message="done")
         send("result", design=i, result=result(design, job, median_ms, verdict), tries=1, layers=None)
