@@ -82,7 +82,7 @@ def test_a_calibration_with_too_few_clean_networks_refuses_and_says_why(capsys, 
 def test_a_calibration_shorter_than_a_worker_can_run_names_the_minimum(capsys, store):
     assert main(["calibrate", "--seconds", "1", "--threads", "1", "--store", store]) == 2
     assert errors(capsys) == [
-        "error: --seconds must be from 10 to 600 (a worker's start and enough networks for a fit need 10 s), got 1.0"
+        "error: --seconds must be from 10 to 600 (a fresh worker and enough networks for a fit need it), got 1.0"
     ]
 
 

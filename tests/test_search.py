@@ -264,3 +264,25 @@ def test_a_measured_batch_spreads_over_margins_below_the_budget():
     batch = pick_batch(pool, budget=10.0, local=1.2, size=4)
     assert [c.predicted_ms for c in batch] == [8.0, 7.0]  # 8.4 x 1.2 is over the budget
     assert all(c.predicted_ms * 1.2 <= 10.0 for c in batch)
+
+
+def test_naswot_reads_its_minibatch_from_any_folder_of_images(tmp_path):
+    """Its own small reader: nested folders, a damaged file skipped and counted, links not followed."""
+    from PIL import Image
+
+    from explorer.search.images import minibatch
+
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    for i, where in enumerate([tmp_path / "a", tmp_path / "a" / "b", tmp_path]):
+        Image.new("RGB", (40 + i, 30), (i * 60, 10, 200)).save(where / f"img{i}.png")
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    (tmp_path / "link.png").symlink_to(tmp_path / "img2.png")
+    images, note = minibatch(tmp_path, 32, 16, seed=0)
+    assert tuple(images.shape) == (3, 3, 32, 32)
+    assert note == f"NASWOT on 3 images from {tmp_path} (1 unreadable skipped)"
+    scorer = NaswotScorer(32, tmp_path, seed=0)
+    assert scorer.note == note and tuple(scorer.images.shape) == (3, 3, 32, 32)
+    (tmp_path / "only").mkdir()
+    Image.new("RGB", (8, 8)).save(tmp_path / "only" / "one.png")
+    with pytest.raises(UserError, match="NASWOT needs at least 2 readable images; found 1 image files, 0 unreadable"):
+        minibatch(tmp_path / "only", 32, 16, seed=0)

@@ -46,7 +46,7 @@ SECONDS = Option(
     hi=600.0,
     metavar="S",
     help="calibration budget",
-    why="a worker's start and enough networks for a fit need 10 s",
+    why="a fresh worker and enough networks for a fit need it",
 )
 SEED = Option("seed", int, 0, lo=0, hi=2**32 - 1, metavar="N", help="which random calibration networks")
 DESIGNS_PER_WORKER = {"torch": 10, "onnxruntime": 6}  # short-lived workers: no long-process drift
