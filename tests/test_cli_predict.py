@@ -114,3 +114,21 @@ def test_bad_arguments_are_one_line_errors(capsys, store, args, message):
     assert main([*args, "--store", store]) == 2
     lines = errors(capsys)
     assert len(lines) == 1 and message in lines[0]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["calibrate", "--batch", "1024", "--seconds", "10"],
+        ["bench", "--preset", "MobileNet V2", "--batch", "1024"],
+    ],
+)
+def test_a_batch_beyond_memory_is_refused_before_any_work(capsys, store, monkeypatch, args):
+    """bench and calibrate check the batch against the memory estimate first (a fixed 8 GiB available here)."""
+    from explorer.measure import memory, service
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 8 * 2**30)
+    monkeypatch.setattr(service, "WORKER_COMMAND", ("false",))  # a started worker would fail the test loudly
+    assert main([*args, "--threads", "1", "--store", store]) == 2
+    (line,) = errors(capsys)
+    assert "batch 1024 of " in line and "of memory to measure (estimate); the limit here is 6.4 GiB" in line
