@@ -133,7 +133,7 @@ def _print(r: dict) -> None:
                 )[:90],
             }
         )
-    for error in r.get("measure_errors") or []:
+    for error in [*(r.get("measure_errors") or []), *(r.get("store_errors") or [])]:
         print(f"warning: {error}", file=sys.stderr)
     if r.get("measured_candidates"):
         print("measured:")

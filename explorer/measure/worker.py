@@ -43,6 +43,7 @@ def measure_design(job: MeasureJob, index: int, send) -> dict:
     from .latency import measure
     from .memory import estimate_bytes
     from .probe import STATE_WAIT_S
+    from .quality import is_trusted
 
     design = job.designs[index]
     target = job.target
@@ -68,7 +69,7 @@ def measure_design(job: MeasureJob, index: int, send) -> dict:
             state_wait_s=STATE_WAIT_S if job.wait_for_fast_state else 0.0,
             host_held=True,
         ).to_dict()
-        if result["quality"].get("verdict") == "ok" or tries > job.retries:
+        if is_trusted(result) or tries > job.retries:
             break
         progress(0.0, f"noisy ({'; '.join(result['quality']['reasons'])[:80]}): timing again")
     result["protocol"] += f"; {job.protocol_note()}"

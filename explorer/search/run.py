@@ -392,6 +392,7 @@ def _result(search: Search, point: StartPoint, budget, screening: Screening, ran
         "measured_candidates": measuring.entries,  # every one, with its verdict and why it was (not) returned
         "rejected": [m for m in measuring.entries if not m["within_budget"]],
         "measure_errors": measuring.errors,
+        "store_errors": sorted({m["store_error"] for m in measuring.entries if m.get("store_error")}),
         "candidates": results,
         "front": [
             {"predicted_ms": c.predicted_ms, "objective": c.objective, "design_hash": c.design.network_hash()}
@@ -472,6 +473,8 @@ def _entry(start: Design, cand: Candidate, m: Measured | None, budget: float) ->
     entry["measured_ms"] = m.result["median_ms"]
     entry["quality"] = m.result["quality"]
     entry["stored_id"] = m.stored_id
+    if m.store_error:  # measured and listed here, but the store refused the row: the real cause, kept
+        entry["store_error"] = m.store_error
     entry["within_budget"] = m.trusted and m.result["median_ms"] <= limit
     if not m.trusted:
         entry["why"] = "noisy: " + "; ".join(quality.reasons(m.result))
