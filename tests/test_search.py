@@ -188,6 +188,17 @@ def test_measured_candidates_are_accepted_or_rejected_exactly_by_the_rules(data_
     accepted = [m["design_hash"] for m in measured if m["within_budget"]]
     assert [c["design_hash"] for c in r["candidates"]] == accepted[:2] and r["candidates"]
     assert [m["design_hash"] for m in r["rejected"]] == [m["design_hash"] for m in measured if not m["within_budget"]]
+    # the frontier's measurements correct the model and give the candidates an honest band
+    import numpy as np
+
+    ratios = [m["measured_ms"] / m["predicted_ms"] for m in measured if m["quality"]["verdict"] == "ok"]
+    assert r["local_correction"] == pytest.approx(float(np.median(ratios)))
+    off = [abs(x / r["local_correction"] - 1) * 100 for x in ratios]
+    assert r["band_pct"] == pytest.approx(float(np.percentile(off, 90))) and len(ratios) >= 3
+    assert r["band_source"] == f"{len(ratios)} clean measurements in this search"
+    for c in r["candidates"]:
+        assert c["corrected_ms"] == pytest.approx(c["predicted_ms"] * r["local_correction"])
+        assert c["band_pct"] == r["band_pct"]
     rows = store.latencies()  # every measurement is stored, the start's included, saying what it was
     assert len(rows) == len(measured) + 1 and {row["protocol"] for row in rows} == {"fake worker; search"}
 

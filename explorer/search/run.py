@@ -53,6 +53,7 @@ WORKER_START_S = 4.0
 MAX_WORKER_FAILURES = 2  # workers that died: after this many, the search stops measuring and says why
 SEED_LIMIT = 2**32 - 1  # random.Random takes any integer, but a seed is for repeating a run: one of 2**32
 FRONT_POINTS = 200
+MIN_RATIOS_FOR_BAND = 3
 
 
 @dataclass
@@ -136,6 +137,17 @@ class Measuring:
     accepted: list[dict] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # worker failures: said in the result, never dropped
     local: float = 1.0
+    ratios: list[float] = field(default_factory=list)  # measured / predicted of the clean measurements
+
+    def band(self, profile: dict) -> tuple[float | None, str]:
+        """The error band of a corrected prediction near this search's frontier: the 90th percentile of how far
+        its clean measurements fell from prediction x local correction; the profile's band until 3 exist."""
+        if len(self.ratios) >= MIN_RATIOS_FOR_BAND:
+            import numpy as np
+
+            off = [abs(r / self.local - 1) * 100 for r in self.ratios]
+            return float(np.percentile(off, 90)), f"{len(self.ratios)} clean measurements in this search"
+        return profile.get("band_pct"), "the profile's cross-validated band"
 
 
 class Search:
@@ -258,7 +270,7 @@ class Search:
         margins below the budget, so some candidates survive a too-optimistic model."""
         out = Measuring()
         pool = ranked[:MAX_POOL]
-        ratios: list[float] = []
+        ratios = out.ratios
         request = self.request
         while (
             len(out.accepted) < request.top
@@ -361,6 +373,10 @@ def _result(search: Search, point: StartPoint, budget, screening: Screening, ran
             and r["macs"] > start_cost.macs
             and r["measured_ms"] <= point.measured_ms
         )
+    band, band_source = measuring.band(search.profile)
+    for r in results:  # the prediction corrected on the measured frontier, with its honest band
+        r["corrected_ms"] = r["predicted_ms"] * measuring.local
+        r["band_pct"] = band
     front = pareto_front(list(screening.found.values()))
     key = search.profile["key"]
     return {
@@ -379,6 +395,8 @@ def _result(search: Search, point: StartPoint, budget, screening: Screening, ran
         "noise_allowance_pct": NOISE_ALLOWANCE * 100,
         "model_correction": point.scale,
         "local_correction": measuring.local,
+        "band_pct": band,
+        "band_source": band_source,
         "objective": request.objective,
         "objective_note": search.scorer.note if search.scorer else "exact, from the cost model",
         "seed": request.seed,
