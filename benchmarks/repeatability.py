@@ -123,6 +123,10 @@ def agreement(preset: str, budget: float, store: str) -> None:
     rows = {"CLI (bench)": cli, "app (Measure button)": app, "calibration worker": cal.result}
     for name, r in rows.items():
         print(f"  {name:22s} " + describe(r))
+    noisy = [name for name, r in rows.items() if r["quality"]["verdict"] != "ok"]
+    if noisy:  # agreement between noisy numbers says nothing: run it again on a quiet host
+        print(f"  agreement not judged: {', '.join(noisy)} noisy (the host was busy)")
+        return
     medians = [r["median_ms"] for r in rows.values()]
     spread = (max(medians) - min(medians)) / min(medians) * 100
     verdict = "within" if spread <= 5 else "OUTSIDE"
