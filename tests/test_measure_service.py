@@ -221,3 +221,20 @@ def test_without_a_terminal_waiting_for_the_host_is_said_once_on_stderr(tmp_path
     assert child.returncode == 0, rest
     assert first.startswith("waiting for another measurement on this host to finish (a measurement in the test")
     assert "waiting for another" not in rest.decode()  # once
+
+
+def test_a_cancelled_calibration_ends_its_worker_and_says_calibration(monkeypatch):
+    from explorer.predict.calibrate import calibrate
+
+    monkeypatch.setattr(service, "WORKER_COMMAND", fake("hang"))  # a worker that would never finish
+    cancel = __import__("threading").Event()
+    started = []
+
+    def progress(fraction, message):
+        if message.endswith("fake: starting"):  # the worker is up: now the user presses Cancel
+            started.append(message)
+            cancel.set()
+
+    with pytest.raises(Cancelled, match="^calibration cancelled$"):
+        calibrate("torch", "cpu", threads=1, seconds=10, progress=progress, cancel=cancel)
+    assert len(started) == 1
