@@ -21,11 +21,15 @@ from pathlib import Path
 from explorer.design.cost import compute_cost
 from explorer.design.presets import all_presets
 from explorer.measure.hostinfo import cpu_model, physical_cores
-from explorer.measure.hostlock import host_lock
-from explorer.measure.probe import STATE_WAIT_S, slow_state
+from explorer.measure.job import MeasureJob
+from explorer.measure.probe import slow_state
+from explorer.measure.quality import is_trusted
+from explorer.measure.service import MeasureRun
+from explorer.measure.target import Target
+from explorer.measure.timing import median
 from explorer.paths import now_iso
 from explorer.predict import predict
-from explorer.predict.calibrate import calibrate, run_worker
+from explorer.predict.calibrate import calibrate, sample
 from explorer.predict.profile import profile_key
 from explorer.predict.sampling import heldout_designs
 from explorer.store.results import ResultStore
@@ -65,7 +69,7 @@ def scores(predicted: list[float], measured: list[float]) -> dict:
     return {
         "n": n,
         "within_10_pct": sum(e <= 10 for e in errors) / n * 100,
-        "median_error_pct": errors[n // 2] if n % 2 else (errors[n // 2 - 1] + errors[n // 2]) / 2,
+        "median_error_pct": median(errors),
         "worst_error_pct": errors[-1],
         "spearman": spearman(predicted, measured) if n > 2 else float("nan"),
     }
@@ -78,25 +82,19 @@ def flops_baseline(macs: list[float], measured: list[float]) -> list[float]:
 
 
 def measure_designs(designs, backend, threads, budget, per_worker, progress) -> dict:
+    """The held-out designs through the measurement service, with bench's protocol (fast-state wait, one retry)."""
     out = {}
-    with host_lock(f"predictor accuracy benchmark, {backend}"):
-        for i in range(0, len(designs), per_worker):
-            chunk = designs[i : i + per_worker]
-            job = {
-                "backend": backend,
-                "device": "cpu",
-                "threads": threads,
-                "batch": 1,
-                "budget_s": budget,
-                "min_runs": 10,
-                "retries": 1,
-                "state_wait_s": STATE_WAIT_S,  # as `bench` does
-                "designs": [d.to_dict() for d in chunk],
-            }
-            for line in run_worker(job, None):
-                if "design_hash" in line:
-                    out[line["design_hash"]] = line
-            progress(f"{backend}: measured {len(out)} of {len(designs)} held-out designs")
+    for i in range(0, len(designs), per_worker):
+        chunk = designs[i : i + per_worker]
+        job = MeasureJob(
+            chunk, Target(backend, "cpu", threads, 1), budget_s=budget, retries=1, history=False, purpose="benchmark"
+        )
+        for m in MeasureRun(job):
+            if m.error:
+                progress(f"{backend}: {m.design.name} failed: {m.error}")
+                continue
+            out[m.design.network_hash()] = sample(m)
+        progress(f"{backend}: measured {len(out)} of {len(designs)} held-out designs")
     return out
 
 
@@ -114,7 +112,7 @@ def measure_rounds(designs, backend, threads, budget, per_worker, rounds, progre
 def best_of(lines: list[dict], fastest_probe: float | None) -> dict:
     """The fastest clean median taken in the host's fast state (interference only adds time), else the fastest
     clean one, else the fastest of all."""
-    clean = [x for x in lines if x["quality"]["verdict"] == "ok"]
+    clean = [x for x in lines if is_trusted(x)]
     steady = [x for x in clean if not slow_state(x.get("probe_ms"), fastest_probe)]
     return min(steady or clean or lines, key=lambda x: x["median_ms"])
 

@@ -7,7 +7,10 @@ Run: python benchmarks/repeatability.py [--runs 5] [--budget 2] [--busy 2] [--pr
    and over those judged ok, and the verdict of each.
 2. Busy host: the same, one process per backend, beside --busy busy-loop processes; the verdict must flip to
    noisy, with the load it saw.
-Print-only; the output is committed to docs/repeatability.md.
+3. One service: the same design, in the same minute, measured the way the CLI (`bench`), the app's Measure
+   button (explorer.measure.process) and the calibration's worker (explorer.predict.calibrate.calibration_job)
+   ask for it; all go through explorer.measure.service, and their medians must agree within ±5 %.
+Print-only; the output is committed to docs/repeatability.md (regenerate it on a quiet host).
 """
 
 import argparse
@@ -99,7 +102,35 @@ def main() -> None:
         flipped = "flipped to noisy" if r["quality"]["verdict"] == "noisy" else "NOT flagged"
         print(f"{backend}: " + describe(r) + f"\n  -> {flipped}")
         time.sleep(2.0)  # let the host settle before the next part
+    agreement(args.preset, args.budget, store)
     print(f"\n(pid {os.getpid()}; figures from bench's own quality verdict: explorer/measure/quality.py)")
+
+
+def agreement(preset: str, budget: float, store: str) -> None:
+    """CLI == app == calibration worker on one design, same minute: all three through the one service."""
+    from explorer.design.presets import get_preset
+    from explorer.measure.process import measure_in_worker
+    from explorer.measure.service import MeasureRun
+    from explorer.measure.target import Target
+    from explorer.predict.calibrate import calibration_job
+
+    print(f"\n== one service: {preset}, torch, the CLI, the app and the calibration worker in the same minute ==")
+    design = get_preset(preset)
+    threads = Target().resolved().threads
+    cli = bench(preset, "torch", budget, store)
+    app = measure_in_worker(design, budget_s=budget, threads=threads)
+    (cal,) = list(MeasureRun(calibration_job(Target("torch", "cpu", threads, 1), [design], budget, 10)))
+    rows = {"CLI (bench)": cli, "app (Measure button)": app, "calibration worker": cal.result}
+    for name, r in rows.items():
+        print(f"  {name:22s} " + describe(r))
+    noisy = [name for name, r in rows.items() if r["quality"]["verdict"] != "ok"]
+    if noisy:  # agreement between noisy numbers says nothing: run it again on a quiet host
+        print(f"  agreement not judged: {', '.join(noisy)} noisy (the host was busy)")
+        return
+    medians = [r["median_ms"] for r in rows.values()]
+    spread = (max(medians) - min(medians)) / min(medians) * 100
+    verdict = "within" if spread <= 5 else "OUTSIDE"
+    print(f"  largest difference {spread:.1f} % ({verdict} ±5 %)")
 
 
 if __name__ == "__main__":

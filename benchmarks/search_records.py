@@ -55,11 +55,15 @@ def report(name: str, r: dict) -> list[str]:
             f"| {i} | {si(c['params'])} | {si(c['macs'])} | {c['predicted_ms']:.2f} | {c['measured_ms']:.2f} | "
             f"{c['quality']['verdict']} | {'yes' if c['dominates_start'] else 'no'} |"
         )
-    for c in r["rejected"]:
+    for c in r["rejected"]:  # every measured candidate not returned, with the rule that set it aside
+        measured = "-" if c["measured_ms"] is None else f"{c['measured_ms']:.2f}"
+        verdict = (c["quality"] or {}).get("verdict", "failed")
         out.append(
-            f"| rejected | {si(c['params'])} | {si(c['macs'])} | {c['predicted_ms']:.2f} | {c['measured_ms']:.2f} | "
-            f"{c['quality']['verdict']} | over budget or noisy |"
+            f"| rejected | {si(c['params'])} | {si(c['macs'])} | {c['predicted_ms']:.2f} | {measured} | "
+            f"{verdict} | {c['why'].replace('|', '/')} |"
         )
+    for error in r.get("measure_errors") or []:
+        out.append(f"\nA measuring worker failed: {error}")
     winners = [c for c in r["candidates"] if c["dominates_start"]]
     if r["candidates"]:
         best = winners[0] if winners else r["candidates"][0]

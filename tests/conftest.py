@@ -27,6 +27,7 @@ def private_data_for_the_session(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EXPLORER_DATA_DIR", str(root / "data"))
         mp.setenv("XDG_DATA_HOME", str(root / "xdg"))
+        mp.setenv("EXPLORER_HOST_LOCK", str(root / "host" / "measure.lock"))
         yield root
 
 
@@ -35,6 +36,8 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     """Each test's own data folder (not created: the explorer makes it when it first writes)."""
     monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    # The host lock is host-wide by design; a test takes its own, so it neither waits for nor blocks a real app.
+    monkeypatch.setenv("EXPLORER_HOST_LOCK", str(tmp_path / "host" / "measure.lock"))
     return tmp_path / "data"
 
 

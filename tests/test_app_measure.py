@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer.design.presets import get_preset
@@ -37,17 +38,41 @@ def app() -> AppTest:
     return at
 
 
-def test_a_finished_measurement_leaves_no_cancel_button_or_progress_bar():
+def scripted_worker(monkeypatch, mode: str) -> None:
+    """The app's measurements go to tests/_fake_worker.py: the service's wire format, results known in advance."""
+    import sys
+
+    from explorer.measure import service
+
+    monkeypatch.setattr(service, "WORKER_COMMAND", (sys.executable, str(ROOT / "tests" / "_fake_worker.py"), mode))
+
+
+def test_a_finished_measurement_leaves_no_cancel_button_or_progress_bar(monkeypatch, data_dir):
+    from explorer.design.cost import compute_cost
+
+    scripted_worker(monkeypatch, "ok")
     at = app()
     at.slider(key="m_budget").set_value(1.0).run()
     at.button(key="m_go").click().run()
     assert not at.exception and not at.error
-    assert any(m.label == "Median latency" for m in at.metric)
+    expected = compute_cost(get_preset("SM_V2")).macs / 1e6 * 0.01  # the scripted worker's median (SM_V2 on screen)
+    latency = next(m for m in at.metric if m.label == "Median latency")
+    assert latency.value == f"{expected:.2f} ms" and not latency.delta  # no "noisy" beside it
     assert not [b for b in at.button if b.label == "Cancel measurement"]
     assert not at.get("progress")
-    captions = " ".join(c.value for c in at.caption)
-    warnings = " ".join(w.value for w in at.warning)
-    assert "Quality: ok" in captions or "Noisy measurement" in warnings  # a verdict, either way
+    assert any(c.value.startswith("Quality: ok") for c in at.caption)
+    (row,) = ResultStore(data_dir / "results.sqlite").latencies()
+    assert row["protocol"] == "fake worker; app" and row["median_ms"] == pytest.approx(expected)
+
+
+def test_a_worker_that_dies_is_one_error_line_on_the_page(monkeypatch):
+    scripted_worker(monkeypatch, "die")
+    at = app()
+    at.button(key="m_go").click().run()
+    errors = [e.value for e in at.error]
+    assert errors == [
+        "Measurement failed: the measurement worker failed (exit status 3): boom: the fake worker crashed"
+    ]
 
 
 def test_a_noisy_result_is_flagged_with_its_reason_and_a_measure_again_button(data_dir):
@@ -158,3 +183,22 @@ def test_compare_shows_the_newest_trusted_latency_not_a_newer_noisy_one(data_dir
     only_noisy = get_preset("MobileNet V2")
     store.add_latency(only_noisy, fake_result("torch", 220.0, "noisy", ["x"]))
     assert _latency_cells(store, only_noisy)[0] == "220.00 ms (noisy)"
+
+
+def test_after_calibrating_the_page_shows_the_calibrated_state_at_once(monkeypatch, data_dir):
+    """Issue 20: no 'not calibrated' left on screen after a calibration succeeds; the set-aside networks said."""
+    from explorer.predict import calibrate as calibration
+    from explorer.predict.sampling import calibration_designs
+
+    scripted_worker(monkeypatch, "noisy-odd")  # every other network is judged noisy: 3 of 7 are set aside
+    monkeypatch.setattr(calibration, "calibration_designs", lambda n, seed=0: calibration_designs(7, seed))
+    at = app()
+    assert any(m.label == "Predicted latency" and m.value == "—" for m in at.metric)
+    next(b for b in at.button if b.label == "Calibrate this host").click().run()
+    assert not at.exception and not at.error
+    predicted = next(m for m in at.metric if m.label == "Predicted latency")
+    assert predicted.value.endswith(" ms")  # the prediction is there without leaving the page
+    assert [b for b in at.button if b.label == "Calibrate again"]
+    assert not [b for b in at.button if b.label == "Calibrate this host"]
+    (done,) = [s.value for s in at.success if s.value.startswith("Calibrated")]
+    assert "measured 7 networks, fitted on 4; set aside: 3 noisy: samples spread widely" in done

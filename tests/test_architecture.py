@@ -87,11 +87,11 @@ FOUNDATION = LAYERS[0]  # small shared helpers every package may use
 ALLOWED = {
     "design": set(),
     "model": {"design"},
-    "store": set(),
+    "store": {"design"},  # a stored design is parsed (and a damaged one skipped) on read
     "train": {"design", "model", "store"},
     "export": {"design", "model"},
-    "measure": {"design", "model", "export"},  # the ONNX Runtime backend times the exported file
-    "predict": {"design", "model", "measure"},
+    "measure": {"design", "model", "store", "export"},  # ONNX Runtime times the exported file; results are stored
+    "predict": {"design", "measure"},
     "viz": {"design", "measure"},
     "search": {"design", "model", "measure", "predict"},
     "cli": {"design", "export", "measure", "predict", "search", "store", "train"},

@@ -119,13 +119,15 @@ def test_every_preset_on_both_cpu_backends(capsys, preset, backend):
     assert out["quality"]["verdict"] in ("ok", "noisy") and out["stopped"] in ("budget", "median tight")
 
 
+def worker_with(monkeypatch, mode: str) -> None:
+    """bench's measurements run in tests/_worker_with.py: the real worker with a known host load."""
+    from explorer.measure import service
+
+    monkeypatch.setattr(service, "WORKER_COMMAND", (sys.executable, str(ROOT / "tests" / "_worker_with.py"), mode))
+
+
 def test_a_noisy_result_is_kept_stored_and_flagged_on_stderr(capsys, spec, data_dir, monkeypatch):
-    from explorer.measure import quality
-
-    def busy(before, after, window_s):
-        return {"window_s": window_s, "own_cpu_cores": 1.0, "other_cpu_cores": 1.5, "steal_cores": 0.2}
-
-    monkeypatch.setattr(quality, "load_between", busy)
+    worker_with(monkeypatch, "busy")
     assert main(["bench", "--spec", spec, "--budget", "0.1", "--threads", "1", "--json"]) == 0
     captured = capsys.readouterr()
     out = json.loads(captured.out)
@@ -137,15 +139,7 @@ def test_a_noisy_result_is_kept_stored_and_flagged_on_stderr(capsys, spec, data_
 
 
 def test_a_quiet_result_prints_no_warning(capsys, spec, monkeypatch):
-    from explorer.measure import quality
-
-    def quiet(before, after, window_s):
-        return {"window_s": window_s, "own_cpu_cores": 1.0, "other_cpu_cores": 0.0, "steal_cores": 0.0}
-
-    monkeypatch.setattr(quality, "load_between", quiet)
-    monkeypatch.setattr(quality, "DISPERSION_LIMIT", float("inf"))  # judge the load alone
-    monkeypatch.setattr(quality, "CI_LIMIT_PCT", float("inf"))
-    monkeypatch.setattr(quality, "MIN_SAMPLES", 1)
+    worker_with(monkeypatch, "quiet")  # judge the load alone
     assert main(["bench", "--spec", spec, "--budget", "0.2", "--threads", "1", "--no-store"]) == 0
     captured = capsys.readouterr()
     assert "warning" not in captured.err and "quality ok" in captured.out

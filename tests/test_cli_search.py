@@ -42,7 +42,11 @@ def test_text_output(capsys, profiled):
         (["--budget-ms", "0.000001"], "error: no design in this search space is predicted within"),
         (["--data", "/nowhere"], "error: --data gives the naswot objective its images"),
         (["--fields", "width"], "error: search fields must be some of"),
-        (["--top", "0"], "error: top must be from 1 to 50"),
+        (["--top", "0"], "error: --top must be from 1 to 50"),
+        (["--seconds", "1"], "error: --seconds must be from 5 to 3600 seconds"),
+        (["--seed", str(2**70)], "error: --seed must be from 0 to 4294967295"),
+        (["--max-params", "1"], "error: no design fits: "),
+        (["--attempts", "1"], "error: no new design was screened in 1 attempt"),
     ],
 )
 def test_mistakes_exit_2_with_one_line(capsys, profiled, extra, message):

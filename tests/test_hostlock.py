@@ -151,7 +151,36 @@ def test_released_after_an_error_and_holder_line_cleared(data_dir):
         with host_lock("failing", timeout=1) as path:
             assert "failing" in path.read_text()
             raise RuntimeError("the measurement failed")
-    assert path == data_dir / "measure.lock"
+    assert path == data_dir.parent / "host" / "measure.lock"
     assert path.read_text() == ""
     with host_lock("next", timeout=0):
         pass
+
+
+def test_one_lock_per_host_whatever_the_data_folder(tmp_path, monkeypatch):
+    """Two data folders (or a relative EXPLORER_DATA_DIR) share the host's one lock file."""
+    from explorer.measure.hostlock import default_lock_path
+
+    monkeypatch.delenv("EXPLORER_HOST_LOCK")
+    paths = set()
+    for data in (tmp_path / "a", tmp_path / "b", Path("relative-data")):
+        monkeypatch.setenv("EXPLORER_DATA_DIR", str(data))
+        paths.add(default_lock_path())
+    assert paths == {Path("/tmp/explorer-measure.lock")}
+
+
+def test_another_user_s_lock_file_is_locked_read_only(tmp_path):
+    """A lock file this user cannot write (another user's, in a shared folder) still serializes."""
+    lock = tmp_path / "shared.lock"
+    lock.write_text("")
+    lock.chmod(0o444)
+    if os.access(lock, os.W_OK):
+        pytest.skip("running as a user who can write any file (root): a read-only lock cannot be made here")
+    script = (
+        "import sys\nfrom explorer.measure.hostlock import HostBusy, host_lock\n"
+        "try:\n    with host_lock('second', timeout=0, path=sys.argv[1]):\n        print('free')\n"
+        "except HostBusy:\n    print('busy')\n"
+    )
+    with host_lock("reader", timeout=0, path=lock):  # held through a read-only descriptor
+        other = subprocess.run([sys.executable, "-c", script, str(lock)], capture_output=True, text=True, timeout=60)
+    assert other.stdout.strip() == "busy", other.stderr

@@ -13,8 +13,9 @@ import explorer.model.build
 from explorer.design.cost import compute_cost
 from explorer.errors import UserError
 from explorer.measure import latency, latency_ort
+from explorer.measure.hostinfo import physical_cores
 from explorer.measure.hostlock import Cancelled, HostBusy, host_lock
-from explorer.measure.latency import available_devices, host_info, measure, physical_cores
+from explorer.measure.latency import available_devices, host_info, measure
 from explorer.measure.layer_latency import layer_breakdown
 from explorer.measure.timing import time_callable
 
@@ -109,17 +110,35 @@ def test_default_threads_are_all_physical_cores(tiny):
     assert f"all {physical_cores()} physical cores" in r.protocol
 
 
-def test_budget_holds_and_is_never_extended_for_min_runs():
-    out = time_callable(lambda: time.sleep(0.001), **timing_args(budget_s=0.3))
-    last_block_s = out["samples_ms"][-1] * out["block_size"] / 1000
-    if out["stopped"] == "budget":  # timing ends with the first block that crosses the budget
-        assert out["timed_s"] >= 0.3 and out["timed_s"] - 0.3 <= last_block_s + 0.05
-    else:
-        assert out["stopped"] == "median tight" and out["timed_s"] < 0.3
-    # 30 ms runs, a 50 ms budget: at most a few runs fit, and the budget is not stretched to reach 6 ...
-    out = time_callable(lambda: time.sleep(0.03), **timing_args(budget_s=0.05, min_runs=6))
-    assert 1 <= out["runs"] < 6 and out["stopped"] == "budget"
-    assert all(s >= 30 for s in out["samples_ms"])
+class FakeClock:
+    """The timer's clock, advanced only by the timed function: exact times, whatever the host's load."""
+
+    def __init__(self):
+        self.t = 1024.0  # a power of two: sums of 2**-10 s steps stay exact
+
+    def perf_counter(self) -> float:
+        return self.t
+
+    monotonic = perf_counter
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def test_budget_holds_and_is_never_extended_for_min_runs(monkeypatch):
+    from explorer.measure import timing
+
+    clock = FakeClock()
+    monkeypatch.setattr(timing, "time", clock)
+    step = 2**-10  # about 1 ms per run: blocks of 16 runs (the 15 ms block target), 2**-6 s each
+    out = time_callable(lambda: clock.sleep(step), **timing_args(budget_s=0.3, deadline=clock.t + 30))
+    # timing ends with the first block that crosses the budget: 20 blocks, 0.3125 s, never more
+    assert (out["stopped"], out["block_size"], len(out["samples_ms"]), out["runs"]) == ("budget", 16, 20, 320)
+    assert out["timed_s"] == 0.3125 and out["samples_ms"] == [step * 1000] * 20
+    # 30 ms runs, a 50 ms budget: two runs fit, and the budget is not stretched to reach min_runs 6 ...
+    out = time_callable(lambda: clock.sleep(0.03), **timing_args(budget_s=0.05, min_runs=6, deadline=clock.t + 30))
+    assert (out["runs"], out["stopped"], out["block_size"]) == (2, "budget", 1)
+    assert out["samples_ms"] == pytest.approx([30.0, 30.0])
     # ... and the verdict says so: too few samples to judge
     assert out["quality"]["verdict"] == "noisy"
     assert any("timed samples" in r for r in out["quality"]["reasons"])
@@ -129,7 +148,7 @@ def test_timing_stops_early_once_the_median_is_tight(monkeypatch):
     from explorer.measure import timing
 
     monkeypatch.setattr(timing.quality, "median_interval", lambda samples, resamples=100: (0.999, 1.001))
-    monkeypatch.setattr(timing, "_median", lambda values: 1.0)
+    monkeypatch.setattr(timing, "median", lambda values: 1.0)
     out = time_callable(lambda: None, **timing_args(budget_s=10, min_runs=5))
     assert out["stopped"] == "median tight" and out["runs"] >= 5
     assert len(out["samples_ms"]) >= timing.EARLY_STOP_SAMPLES
@@ -221,7 +240,7 @@ def test_cuda_without_gpu_is_a_clear_error(tiny):
         ({"backend": "tensorflow"}, "unknown backend"),
         ({"device": "tpu"}, "unknown device"),
         ({"backend": "onnxruntime", "channels_last": True}, "channels-last"),
-        ({"batch": 1024, "input_size": 1024}, "activations"),
+        ({"batch": 1024, "input_size": 1024}, "needs about .* of memory to measure \\(estimate\\); the limit here is"),
     ],
 )
 def test_bad_arguments(tiny, kw, match):

@@ -30,6 +30,17 @@ def test_the_reference_is_a_low_percentile_of_the_hosts_own_record(data_dir):
     assert len(kept) == probe.LOG_KEEP and set(kept) == {0.5}
 
 
+@pytest.mark.parametrize("absurd", [1e-9, 0.0, -3.0, 1e12, True, "0.001", None])
+def test_one_impossible_value_in_the_record_is_ignored(data_dir, absurd):
+    """One absurd entry (hand-edited, damaged) must not become the bar every later bench waits 15 s for."""
+    (data_dir / probe.LOG_NAME).write_text(json.dumps({"2": [absurd, 0.4, 0.41, 0.42]}))
+    assert probe.reference_ms(2) == pytest.approx(0.4)
+    (data_dir / probe.LOG_NAME).write_text(json.dumps({"2": [absurd]}))
+    assert probe.reference_ms(2) is None  # nothing plausible: no reference, no wait
+    (data_dir / probe.LOG_NAME).write_text(json.dumps({"2": absurd}))  # not even a list
+    assert probe.reference_ms(2) is None
+
+
 def test_a_damaged_record_is_ignored_and_rewritten(data_dir):
     (data_dir / probe.LOG_NAME).write_text("{not json")
     assert probe.reference_ms(2) is None

@@ -8,9 +8,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from ..options import BACKEND, BATCH, BUDGET, DEVICE, THREADS, check_args
+
+if TYPE_CHECKING:
+    from ..measure.job import MeasureJob
 
 OPTIONS = (BACKEND, DEVICE, BATCH, THREADS, BUDGET)  # declared once in explorer.options, checked by the library too
 
@@ -61,90 +65,87 @@ class ProgressBar:
             self.bar.set_description_str(msg[:70], refresh=False)
             self.bar.update(max(0, round(frac * 100) - self.bar.n))
 
+    def waiting(self, message: str) -> None:
+        """The host is busy: said once on stderr even without a terminal (the bar shows it as progress)."""
+        if self.mode == "off":
+            print(message, file=sys.stderr, flush=True)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
 
 
+def job_from_args(args: argparse.Namespace, design) -> MeasureJob:
+    """bench's request to the measurement service: its flags are the job's declared options."""
+    from ..measure.job import MeasureJob
+    from ..measure.target import Target
+
+    return MeasureJob(
+        [design],
+        Target(args.backend, args.device, args.threads, args.batch),
+        budget_s=args.budget,
+        input_size=args.input_size,
+        channels_last=args.channels_last,
+        per_layer=args.layers,
+        history=not args.no_store,
+        purpose="bench",
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..measure.latency import measure
-    from ..measure.layer_latency import layer_breakdown
-    from ..measure.quality import consistency, warning_line
+    from ..measure.quality import warning_line
+    from ..measure.service import measure_one
     from .main import design_from_args
 
     _check(args)
     design = design_from_args(args)
+    job = job_from_args(args, design).check()
     store = None
     if not args.no_store:
+        from ..store.preflight import check_store_writable
         from ..store.results import ResultStore
 
         store = ResultStore(args.store)  # a damaged store fails now, not after the measurement
+        check_store_writable(store.path)  # and so does a read-only, full or locked one
     mode = "json" if args.progress_json else "bar" if sys.stderr.isatty() and not args.json else "off"
     progress = ProgressBar(mode)
     try:
-        result = measure(
-            design,
-            backend=args.backend,
-            device=args.device,
-            batch=args.batch,
-            threads=args.threads,
-            input_size=args.input_size,
-            channels_last=args.channels_last,
-            budget_s=args.budget,
-            progress=progress,
-        )
-        progress.close()
-        breakdown = None
-        if args.layers:
-            breakdown = layer_breakdown(
-                design,
-                device=args.device,
-                threads=args.threads,
-                batch=args.batch,
-                budget_s=max(args.budget, 1.0),
-                progress=progress,
-            )
+        measured = measure_one(design, job, store=store, progress=progress, on_wait=progress.waiting)
     finally:
         progress.close()
-    if store:  # this host's own earlier clean measurements of the network are a reference too
-        judged = consistency(result.to_dict(), _earlier(store, design, result))
-        result.quality = judged["quality"]
-    row_id = store.add_latency(design, result) if store else None
-    warning = warning_line(result.to_dict())
+    result = measured.result
+    warning = warning_line(result)
     if warning:  # still kept and stored, but never silently
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:
-        out = result.to_dict()
-        out["stored"] = str(store.path) if store else None
-        out["stored_id"] = row_id
-        if breakdown:
-            out["layers"] = breakdown.to_dict()
+        out = dict(result)
+        out["stored"] = str(store.path) if measured.stored_id is not None else None
+        out["stored_id"] = measured.stored_id
+        if measured.layers:
+            out["layers"] = measured.layers
         print(json.dumps(out, indent=2))
-        return 0
-    print(f"{design.name}: {result.summary_line()}")
-    print(f"protocol: {result.protocol}")
-    for note in result.notes:
-        print(f"note: {note}")
-    if breakdown:
-        _print_breakdown(breakdown)
-    if store:
-        print(f"stored as #{row_id} in {store.path}")
+    else:
+        _print_result(design, result, measured.layers)
+        if measured.stored_id is not None:
+            print(f"stored as #{measured.stored_id} in {store.path}")
+    if measured.store_error:  # the result above is kept on screen; the store said no at the end
+        raise UserError(measured.store_error)
     return 0
 
 
-def _earlier(store, design, result) -> list[dict]:
-    """Earlier results of this network under exactly these settings, on this device, newest first."""
-    rows = store.latencies(
-        design.network_hash(),
-        backend=result.backend,
-        device=result.device,
-        batch=result.batch,
-        threads=result.threads,
-        input_size=result.input_size,
-        channels_last=result.channels_last,
-    )
-    return [r for r in rows if r.get("device_name") == result.device_name]
+def _print_result(design, result: dict, layers: dict | None) -> None:
+    from ..measure.latency import LatencyResult
+
+    r = LatencyResult(**{k: v for k, v in result.items() if k in LatencyResult.__dataclass_fields__})
+    print(f"{design.name}: {r.summary_line()}")
+    print(f"protocol: {r.protocol}")
+    for note in r.notes:
+        print(f"note: {note}")
+    if layers:
+        from ..measure.layer_latency import LayerBreakdown
+
+        _print_breakdown(LayerBreakdown(**layers))
 
 
 def _print_breakdown(bd) -> None:

@@ -1,10 +1,13 @@
 """One measurement at a time per host: two measurements running together would corrupt each other's numbers.
 
-The lock is a file lock (fcntl.flock on `<data dir>/measure.lock`), which serializes processes (two browser
-sessions of the app, a CLI run beside the app), plus an in-process threading lock, which serializes the
-threads of one process (Streamlit runs each session in a thread). The holder writes what it measures into
-the lock file, so a waiting request can say who it waits for. The OS drops a flock when its holder dies, so
-a crashed measurement never leaves the host locked.
+The lock is a file lock (fcntl.flock on one file per host, /tmp/explorer-measure.lock), which serializes
+processes (two browser sessions of the app, a CLI run beside the app, two data folders, two users' apps),
+plus an in-process threading lock, which serializes the threads of one process (Streamlit runs each session
+in a thread). The file is created readable and writable by every user, so another user's process can lock it
+too; a user who cannot write it still locks it through a read-only descriptor (flock needs no write access).
+EXPLORER_HOST_LOCK names another file (tests, or containers that share one host through a mount). The holder
+writes what it measures into the lock file, so a waiting request can say who it waits for. The OS drops a
+flock when its holder dies, so a crashed measurement never leaves the host locked.
 """
 
 from __future__ import annotations
@@ -42,10 +45,21 @@ class Cancelled(UserError):
     """The caller set its cancel event (the UI's Stop button) while waiting or measuring."""
 
 
-def default_lock_path() -> Path:
-    from ..paths import default_data_dir
+HOST_LOCK_NAME = "explorer-measure.lock"
+HOST_LOCK_ENV = "EXPLORER_HOST_LOCK"
 
-    return default_data_dir() / "measure.lock"
+
+def default_lock_path() -> Path:
+    """One path per host, whoever runs the explorer and whatever its data folder."""
+    override = os.environ.get(HOST_LOCK_ENV, "").strip()
+    if override:
+        return Path(override).expanduser().absolute()
+    tmp = Path("/tmp")
+    if not tmp.is_dir():  # not a Unix-like host: the system's temporary folder
+        import tempfile
+
+        tmp = Path(tempfile.gettempdir())
+    return tmp / HOST_LOCK_NAME
 
 
 def _thread_lock(path: Path) -> threading.Lock:
@@ -85,7 +99,7 @@ def host_lock(
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise UserError(f"{path.parent}: cannot create the data folder for the host lock ({e.strerror or e})") from None
+        raise UserError(f"{path.parent}: cannot create the folder for the host lock ({e.strerror or e})") from None
     deadline = time.monotonic() + max(0.0, timeout)
     start = time.monotonic()
     told = False
@@ -108,18 +122,7 @@ def host_lock(
     fd = None
     locked = False
     try:
-        try:
-            # O_NOFOLLOW: a measure.lock planted as a link must not let the holder line truncate its target.
-            flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-            fd = os.open(path, flags, 0o644)
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                os.close(fd)
-                fd = None
-                raise UserError(f"{path}: the host lock must be a regular file; move it away")
-        except OSError as e:
-            if e.errno == errno.ELOOP:
-                raise UserError(f"{path}: the host lock is a symbolic link; refused (move it away)") from None
-            raise UserError(f"{path}: cannot open the host lock file ({e.strerror or e})") from None
+        fd, writable = _open_lock(path)
         while fcntl is not None:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -127,17 +130,44 @@ def host_lock(
             except BlockingIOError:
                 wait_step()
         locked = True
-        _write_holder(fd, what)
+        if writable:
+            _write_holder(fd, what)
         yield path
     finally:
         if fd is not None:
-            if locked:
+            if locked and writable:
                 try:
                     os.ftruncate(fd, 0)  # no stale "who holds it" line once released
                 except OSError:
                     pass
             os.close(fd)  # closing the descriptor releases the flock
         tlock.release()
+
+
+def _open_lock(path: Path) -> tuple[int, bool]:
+    """The lock file's descriptor (a regular file, never through a link) and whether it can be written."""
+    # O_NOFOLLOW: a lock file planted as a link must not let the holder line truncate its target.
+    base = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    writable = True
+    try:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | base, 0o666)
+        except PermissionError:  # another user's lock file in a shared folder: lock it read-only
+            fd, writable = os.open(path, os.O_RDONLY | base), False
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise UserError(f"{path}: the host lock is a symbolic link; refused (move it away)") from None
+        raise UserError(f"{path}: cannot open the host lock file ({e.strerror or e})") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise UserError(f"{path}: the host lock must be a regular file; move it away")
+    if writable and info.st_uid == os.geteuid() and stat.S_IMODE(info.st_mode) != 0o666:
+        try:
+            os.fchmod(fd, 0o666)  # the umask took write access away: other users must be able to lock it too
+        except OSError:
+            pass
+    return fd, writable
 
 
 def _write_holder(fd: int, what: str) -> None:

@@ -13,35 +13,39 @@ torch and onnxruntime are imported inside the functions: importing this module s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..design.spec import Design, parse_design
 from ..errors import UserError
-from ..options import BACKEND, BATCH, BUDGET, DEVICE, MIN_RUNS, THREADS, WARMUP_RUNS, Option
+from ..options import BACKEND, BATCH, BUDGET, DEVICE, MIN_RUNS, WARMUP_RUNS, Option
 from ..paths import now_iso
 from .allocator import steady_allocator
-from .hostinfo import (
-    available_devices,
-    device_name,
-    host_info,
-    physical_cores,
-    usable_logical_cores,
-    versions,
-)
+from .hostinfo import available_devices, device_name, host_info, versions
 from .hostlock import DEFAULT_TIMEOUT_S, Cancelled, host_lock
 from .probe import STATE_WAIT_S
+from .target import Target, resolve_threads
 from .timing import Progress, statistics, time_callable
 
-__all__ = ["Cancelled", "LatencyResult", "measure", "measure_module", "available_devices", "host_info"]
+__all__ = [
+    "Cancelled",
+    "LatencyResult",
+    "RunPlan",
+    "measure",
+    "measure_module",
+    "available_devices",
+    "host_info",
+    "resolve_threads",
+]
 
 BACKENDS = BACKEND.choices
 DEVICES = DEVICE.choices
 TIME_CAP_S = 120.0  # the whole measurement (build, export, warm-up, timing) stops here, whatever the budget
 MODULE_INPUT_SIZE = Option("input_size", int, 224, lo=1, hi=4096)  # any module's input (a design has its own)
-BATCH_ACTIVATION_CAP = 8 * 1024**3  # peak activations x batch, float32
 
 
 @dataclass
@@ -111,30 +115,16 @@ def check_device(backend: str, device: str) -> None:
         raise UserError("the onnxruntime backend runs on cpu or cuda; use --backend torch for mps")
 
 
-def resolve_threads(threads: int | None) -> tuple[int, str]:
-    """The thread count to use and how it was chosen, for the protocol line."""
-    if threads is None:
-        n = physical_cores()
-        return n, f"{n} threads (default: all {n} physical cores)"
-    n = THREADS.check(threads)
-    usable = usable_logical_cores()
-    extra = f", more than the {usable} usable cores: oversubscribed" if n > usable else ""
-    return n, f"{n} threads (requested{extra})"
-
-
-def measured_design(design: Design, input_size: int | None, batch: int) -> Design:
-    """The design at the measured input size, validated again (an input below the total stride is refused)."""
+def measured_design(design: Design, input_size: int | None, batch: int, backend: str = "torch") -> Design:
+    """The design at the measured input size, validated again (an input below the total stride is refused),
+    and refused when its batch does not fit in memory (explorer.measure.memory: the estimate and the limit)."""
     from ..design.limits import DEFAULT_CAP
+    from .memory import check_memory
 
     if input_size is not None and input_size != design.input_size:
         design = parse_design({**design.to_dict(), "input_size": input_size})
-    cost = DEFAULT_CAP.check(design)
-    if cost.peak_activation_bytes * batch > BATCH_ACTIVATION_CAP:
-        need = cost.peak_activation_bytes * batch / 2**30
-        raise UserError(
-            f"batch {batch} needs about {need:.1f} GiB of activations; "
-            f"the cap is {BATCH_ACTIVATION_CAP / 2**30:.0f} GiB"
-        )
+    DEFAULT_CAP.check(design)
+    check_memory(design, batch, backend)
     return design
 
 
@@ -156,6 +146,25 @@ def example_input(design: Design, batch: int, device: str, channels_last: bool):
 
 
 # -- the public entry ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunPlan:
+    """How one network is timed: the declared options of the protocol (ranges: explorer.options)."""
+
+    budget_s: float = 2.0
+    min_runs: int = 10
+    warmup: int | None = None
+    channels_last: bool = False
+    state_wait_s: float | None = STATE_WAIT_S  # wait this long for the host's fast state (0: probe, no wait)
+    lock_timeout: float = DEFAULT_TIMEOUT_S
+    host_held: bool = False  # the caller (a measurement worker) already holds the host lock
+
+    def check(self, target: Target) -> None:
+        check_device(target.backend, target.device)
+        check_run_options(target.batch, self.budget_s, self.min_runs, self.warmup)
+        if self.channels_last and target.backend != "torch":
+            raise UserError("channels-last is a torch memory format; ONNX Runtime chooses its own layouts")
+
+
 def measure(
     design: Design,
     backend: str = "torch",
@@ -170,8 +179,12 @@ def measure(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     lock_timeout: float = DEFAULT_TIMEOUT_S,
+    state_wait_s: float | None = STATE_WAIT_S,
+    host_held: bool = False,
 ) -> LatencyResult:
-    """Measure one design's inference latency on this host; see the module docstring for the protocol.
+    """Measure one design's inference latency in this process; see the module docstring for the protocol.
+    Callers outside explorer.measure go through the measurement service (explorer.measure.service), which
+    runs this in a fresh worker process.
 
     threads None = all physical cores (said so in `protocol`). input_size None = the design's. warmup None =
     at least 3 runs and 20 % of the budget. budget_s is the timed time, never extended (timing may stop earlier
@@ -182,25 +195,12 @@ def measure(
     """
     from ..model.build import build_model
 
-    _check_all(backend, device, batch, budget_s, min_runs, warmup, channels_last)
-    mdesign = measured_design(design, input_size, batch)
-    return _measure(
-        lambda: build_model(mdesign),
-        design.name,
-        design.network_hash(),
-        mdesign.input_size,
-        backend,
-        device,
-        batch,
-        threads,
-        channels_last,
-        budget_s,
-        min_runs,
-        warmup,
-        progress,
-        cancel,
-        lock_timeout,
-    )
+    target = Target(backend, device, threads, batch)
+    plan = RunPlan(budget_s, min_runs, warmup, channels_last, state_wait_s, lock_timeout, host_held)
+    plan.check(target)
+    mdesign = measured_design(design, input_size, batch, backend)
+    subject = Subject(lambda: build_model(mdesign), design.name, design.network_hash(), mdesign.input_size)
+    return _measure(subject, target, plan, progress, cancel)
 
 
 def measure_module(
@@ -220,89 +220,69 @@ def measure_module(
     lock_timeout: float = DEFAULT_TIMEOUT_S,
 ) -> LatencyResult:
     """The same protocol for any nn.Module taking (batch, 3, H, W), e.g. an independent reference network."""
-    _check_all(backend, device, batch, budget_s, min_runs, warmup, channels_last)
+    target = Target(backend, device, threads, batch)
+    plan = RunPlan(budget_s, min_runs, warmup, channels_last, lock_timeout=lock_timeout)
+    plan.check(target)
     MODULE_INPUT_SIZE.check(input_size)
-    return _measure(
-        lambda: module,
-        name,
-        "",
-        input_size,
-        backend,
-        device,
-        batch,
-        threads,
-        channels_last,
-        budget_s,
-        min_runs,
-        warmup,
-        progress,
-        cancel,
-        lock_timeout,
+    return _measure(Subject(lambda: module, name, "", input_size), target, plan, progress, cancel)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What is timed: a model factory and the names the result carries."""
+
+    make_model: Callable
+    name: str
+    design_hash: str
+    input_size: int
+
+
+def _measure(subject: Subject, target: Target, plan: RunPlan, progress, cancel) -> LatencyResult:
+    n_threads, thread_note = resolve_threads(target.threads)
+    target = dataclasses.replace(target, threads=n_threads)
+    report = progress or (lambda f, m: None)
+    what = f"{subject.name}, {target.backend} {target.device}, batch {target.batch}"
+    lock = (
+        contextlib.nullcontext()
+        if plan.host_held
+        else host_lock(what, plan.lock_timeout, lambda m: report(0.0, m), cancel)
     )
+    with lock:
+        started = time.monotonic()
+        allocator = steady_allocator()
+        timed, how = _time_model(subject, target, plan, started + TIME_CAP_S, report, cancel)
+        total_s = time.monotonic() - started
+    report(1.0, "done")
+    return _result(subject, target, plan, timed, f"{how}; {thread_note}", allocator, total_s)
 
 
-def _check_all(backend, device, batch, budget_s, min_runs, warmup, channels_last) -> None:
-    check_device(backend, device)
-    check_run_options(batch, budget_s, min_runs, warmup)
-    if channels_last and backend != "torch":
-        raise UserError("channels-last is a torch memory format; ONNX Runtime chooses its own layouts")
-
-
-def _measure(
-    make_model,
-    name,
-    design_hash,
-    input_size,
-    backend,
-    device,
-    batch,
-    threads,
-    channels_last,
-    budget_s,
-    min_runs,
-    warmup,
-    progress,
-    cancel,
-    lock_timeout,
-) -> LatencyResult:
+def _time_model(subject: Subject, target: Target, plan: RunPlan, deadline: float, report, cancel) -> tuple[dict, str]:
+    """Build, then time with the backend asked for (timing.time_callable either way)."""
     import torch
 
-    n_threads, thread_note = resolve_threads(threads)
-    report = progress or (lambda f, m: None)
-    with host_lock(f"{name}, {backend} {device}, batch {batch}", lock_timeout, lambda m: report(0.0, m), cancel):
-        started = time.monotonic()
-        deadline = started + TIME_CAP_S
-        allocator = steady_allocator()
-        report(0.0, "building the model")
-        g = torch.Generator().manual_seed(0)
-        x = torch.randn(batch, 3, input_size, input_size, generator=g)
-        timing = dict(
-            device=device,
-            threads=n_threads,
-            budget_s=budget_s,
-            min_runs=min_runs,
-            warmup=warmup,
-            deadline=deadline,
-            progress=report,
-            cancel=cancel,
-            state_wait_s=STATE_WAIT_S,  # a shared host's slow state: wait for it to pass (explorer.measure.probe)
-        )
-        model = make_model().eval()
-        if backend == "torch":
-            timed, how = _measure_torch(model, x, device, channels_last, timing)
-        else:
-            from .latency_ort import measure_ort
+    report(0.0, "building the model")
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(target.batch, 3, subject.input_size, subject.input_size, generator=g)
+    timing = dict(
+        device=target.device,
+        threads=target.threads,
+        budget_s=plan.budget_s,
+        min_runs=plan.min_runs,
+        warmup=plan.warmup,
+        deadline=deadline,
+        progress=report,
+        cancel=cancel,
+        state_wait_s=plan.state_wait_s,  # a shared host's slow state: wait for it to pass (explorer.measure.probe)
+    )
+    model = subject.make_model().eval()
+    if target.backend == "torch":
+        return _measure_torch(model, x, target.device, plan.channels_last, timing)
+    from .latency_ort import measure_ort
 
-            timed, how = measure_ort(model, x, device, n_threads, timing, report)
-        total_s = time.monotonic() - started
-    stats = statistics(timed["samples_ms"])
-    runs = timed["runs"]
-    setup_s = max(0.0, total_s - timed["warmup_s"] - timed["timed_s"])
-    notes = []
-    if runs < min_runs:
-        notes.append(f"only {runs} runs fit in the {budget_s:g} s budget (asked for at least {min_runs})")
-    if timed["stopped"] == "time cap":
-        notes.append(f"stopped by the {TIME_CAP_S:.0f} s cap on a whole measurement")
+    return measure_ort(model, x, target.device, target.threads, timing, report)
+
+
+def _protocol(target: Target, plan: RunPlan, timed: dict, how: str, input_size: int, allocator: str, setup_s: float):
     blocks = f" in blocks of {timed['block_size']}" if timed["block_size"] > 1 else ""
     q = timed["quality"]
     state = (
@@ -311,30 +291,41 @@ def _measure(
         if "probe_ratio" in q
         else ""
     )
-    protocol = (
-        f"{how}; {thread_note}; batch {batch}, {input_size}x{input_size}, float32; "
-        f"{timed['warmup_runs']} warm-up runs excluded; {runs} timed runs{blocks}, stopped by {timed['stopped']}; "
-        f"median and p25-p75 of per-run times; time spent: set-up {setup_s:.1f} s, warm-up "
-        f"{timed['warmup_s']:.1f} s, timing {timed['timed_s']:.1f} s of a {budget_s:g} s budget; {allocator}{state}"
+    return (
+        f"{how}; batch {target.batch}, {input_size}x{input_size}, float32; "
+        f"{timed['warmup_runs']} warm-up runs excluded; {timed['runs']} timed runs{blocks}, stopped by "
+        f"{timed['stopped']}; median and p25-p75 of per-run times; time spent: set-up {setup_s:.1f} s, warm-up "
+        f"{timed['warmup_s']:.1f} s, timing {timed['timed_s']:.1f} s of a {plan.budget_s:g} s budget; "
+        f"{allocator}{state}"
     )
-    report(1.0, "done")
+
+
+def _result(subject, target: Target, plan: RunPlan, timed: dict, how: str, allocator: str, total_s: float):
+    stats = statistics(timed["samples_ms"])
+    runs = timed["runs"]
+    setup_s = max(0.0, total_s - timed["warmup_s"] - timed["timed_s"])
+    notes = []
+    if runs < plan.min_runs:
+        notes.append(f"only {runs} runs fit in the {plan.budget_s:g} s budget (asked for at least {plan.min_runs})")
+    if timed["stopped"] == "time cap":
+        notes.append(f"stopped by the {TIME_CAP_S:.0f} s cap on a whole measurement")
     return LatencyResult(
         **{k: stats[k] for k in ("median_ms", "iqr_ms", "p10_ms", "p90_ms", "p25_ms", "p75_ms", "mean_ms", "min_ms")},
         runs=runs,
-        per_image_ms=stats["median_ms"] / batch,
+        per_image_ms=stats["median_ms"] / target.batch,
         samples_ms=timed["samples_ms"],
-        backend=backend,
-        device=device,
-        device_name=device_name(device),
-        threads=n_threads,
-        batch=batch,
-        input_size=input_size,
-        channels_last=channels_last,
-        versions=versions(backend, device),
+        backend=target.backend,
+        device=target.device,
+        device_name=device_name(target.device),
+        threads=target.threads,
+        batch=target.batch,
+        input_size=subject.input_size,
+        channels_last=plan.channels_last,
+        versions=versions(target.backend, target.device),
         timestamp=now_iso(),
-        protocol=protocol,
-        design_hash=design_hash,
-        design_name=name,
+        protocol=_protocol(target, plan, timed, how, subject.input_size, allocator, setup_s),
+        design_hash=subject.design_hash,
+        design_name=subject.name,
         block_size=timed["block_size"],
         warmup_runs=timed["warmup_runs"],
         timed_s=timed["timed_s"],

@@ -11,6 +11,7 @@ runs alternate with blocks of plain runs of the whole network, and the layers' s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -20,6 +21,7 @@ from itertools import pairwise
 from ..design.cost import compute_cost
 from ..design.plan import blocks, expand
 from ..design.spec import Design
+from ..errors import UserError
 from ..paths import now_iso
 from .allocator import steady_allocator
 from .hostlock import DEFAULT_TIMEOUT_S, Cancelled, host_lock
@@ -30,10 +32,10 @@ from .latency import (
     device_name,
     example_input,
     measured_design,
-    resolve_threads,
     versions,
 )
-from .timing import WARMUP_SHARE, Progress, statistics
+from .target import Target, resolve_threads
+from .timing import WARMUP_SHARE, Progress, median, statistics
 
 TOLERANCE_PCT = 10.0  # |sum of layers - whole| / whole; the stamps themselves cost a little
 MIN_LAYER_RUNS = 5
@@ -163,8 +165,8 @@ class _Hooks:
         # A block's time beyond its convs: the add (if any) plus the block's own call overhead. The overhead is
         # what blocks without an add spend beyond their convs; it is taken off, and stays unattributed.
         rest = {b: times.pop(b) - sum(times[n] for n in self.block_layers[b]) for b in self.blocks}
-        plain = sorted(r for b, r in rest.items() if not self.blocks[b])
-        overhead = plain[len(plain) // 2] if plain else 0.0
+        plain = [r for b, r in rest.items() if not self.blocks[b]]
+        overhead = median(plain) if plain else 0.0
         for b, skip in self.blocks.items():
             if skip:
                 times[b + ".add"] = max(rest[b] - overhead, 0.0)
@@ -180,35 +182,70 @@ def layer_breakdown(
     progress: Progress | None = None,
     cancel: threading.Event | None = None,
     lock_timeout: float = DEFAULT_TIMEOUT_S,
+    host_held: bool = False,
 ) -> LayerBreakdown:
     """Time each layer (torch eager) and compare with its MAC and byte shares. Hooked runs alternate with plain
     runs of the whole network, so both see the same host conditions. time_share is over the layers' total, so
-    the shares sum to 1; the layers' total is compared with the whole network's time."""
+    the shares sum to 1; the layers' total is compared with the whole network's time. host_held: the caller
+    (a measurement worker) already holds the host lock."""
+    check_device("torch", device)
+    check_run_options(batch, budget_s)
+    n_threads, thread_note = resolve_threads(threads)
+    target = Target("torch", device, n_threads, batch)
+    design_m = measured_design(design, None, batch)
+    report = progress or (lambda f, m: None)
+    what = f"{design.name}, layer breakdown on {device}"
+    lock = contextlib.nullcontext() if host_held else host_lock(what, lock_timeout, lambda m: report(0.0, m), cancel)
+    with lock:
+        allocator = steady_allocator()
+        per_layer, whole = _time_model_layers(design_m, target, budget_s, report, cancel)
+    rows, total = _layer_rows(compute_cost(design_m), per_layer)
+    whole_ms = statistics(whole)["median_ms"]
+    diff = (total - whole_ms) / whole_ms * 100 if whole_ms else 0.0
+    runs = len(per_layer[rows[0]["name"]])
+    report(1.0, "done")
+    return LayerBreakdown(
+        design_name=design.name,
+        design_hash=design.network_hash(),
+        device=device,
+        device_name=device_name(device),
+        threads=n_threads,
+        batch=batch,
+        input_size=design_m.input_size,
+        runs=runs,
+        whole_ms=whole_ms,
+        layers_total_ms=total,
+        difference_pct=diff,
+        tolerance_pct=TOLERANCE_PCT,
+        within_tolerance=abs(diff) <= TOLERANCE_PCT,
+        layers=rows,
+        protocol=_protocol(target, design_m.input_size, thread_note, runs, len(whole), allocator),
+        timestamp=now_iso(),
+        versions=versions("torch", device),
+    )
+
+
+def _time_model_layers(design_m: Design, target: Target, budget_s: float, report, cancel) -> tuple[dict, list]:
     import torch
 
     from ..model.build import build_model
 
-    check_device("torch", device)
-    check_run_options(batch, budget_s)
-    n_threads, thread_note = resolve_threads(threads)
-    design_m = measured_design(design, None, batch)
-    cost = compute_cost(design_m)
-    report = progress or (lambda f, m: None)
-    with host_lock(f"{design.name}, layer breakdown on {device}", lock_timeout, lambda m: report(0.0, m), cancel):
-        deadline = time.monotonic() + TIME_CAP_S
-        allocator = steady_allocator()
-        report(0.0, "building the model")
-        model = build_model(design_m).eval().to(device)
-        x = example_input(design_m, batch, device, False)
-        with torch.inference_mode():
-            per_layer, whole = _time_layers(model, design_m, x, device, n_threads, budget_s, deadline, report, cancel)
+    deadline = time.monotonic() + TIME_CAP_S
+    report(0.0, "building the model")
+    model = build_model(design_m).eval().to(target.device)
+    x = example_input(design_m, target.batch, target.device, False)
+    with torch.inference_mode():
+        return _time_layers(model, design_m, x, target, budget_s, deadline, report, cancel)
+
+
+def _layer_rows(cost, per_layer: dict[str, list[float]]) -> tuple[list[dict], float]:
+    """One row per cost-model layer (time, MAC and byte shares), and the layers' total time."""
     by_name = {lc.layer.name: lc for lc in cost.layers}
     names = [lc.layer.name for lc in cost.layers]
     if set(per_layer) != set(names):  # the builder's modules and the cost model's layers must agree
         raise RuntimeError(f"timed layers {sorted(per_layer)} differ from the cost model's {names}")
     medians = {n: statistics(per_layer[n])["median_ms"] for n in names}
     total = sum(medians.values())
-    whole_ms = statistics(whole)["median_ms"]
     rows = []
     for n in names:
         lc = by_name[n]
@@ -226,47 +263,31 @@ def layer_breakdown(
         }
         row["time_per_mac_share"] = row["time_share"] / row["macs_share"] if row["macs_share"] else None
         rows.append(row)
-    diff = (total - whole_ms) / whole_ms * 100 if whole_ms else 0.0
-    runs = len(per_layer[names[0]])
-    stamps = "CUDA events" if device == "cuda" else "perf_counter"
-    protocol = (
-        f"torch {torch.__version__} eager on {device}, eval + inference_mode; {thread_note}; batch {batch}, "
-        f"{design_m.input_size}x{design_m.input_size}; forward hooks stamp ({stamps}) before and after each "
+    return rows, total
+
+
+def _protocol(target: Target, input_size: int, thread_note: str, runs: int, plain_runs: int, allocator: str) -> str:
+    import torch
+
+    stamps = "CUDA events" if target.device == "cuda" else "perf_counter"
+    return (
+        f"torch {torch.__version__} eager on {target.device}, eval + inference_mode; {thread_note}; "
+        f"batch {target.batch}, {input_size}x{input_size}; forward hooks stamp ({stamps}) before and after each "
         f"layer and block, an add = its block minus its convs minus a block's call overhead; {runs} hooked runs "
-        f"alternating in blocks of {RUNS_PER_BLOCK} with {len(whole)} plain runs of the whole network, "
+        f"alternating in blocks of {RUNS_PER_BLOCK} with {plain_runs} plain runs of the whole network, "
         f"after warm-up; medians; time shares over the layers' total; MAC and byte shares from the cost model "
         f"(float32, BN fused); {allocator}"
     )
-    report(1.0, "done")
-    return LayerBreakdown(
-        design_name=design.name,
-        design_hash=design.network_hash(),
-        device=device,
-        device_name=device_name(device),
-        threads=n_threads,
-        batch=batch,
-        input_size=design_m.input_size,
-        runs=runs,
-        whole_ms=whole_ms,
-        layers_total_ms=total,
-        difference_pct=diff,
-        tolerance_pct=TOLERANCE_PCT,
-        within_tolerance=abs(diff) <= TOLERANCE_PCT,
-        layers=rows,
-        protocol=protocol,
-        timestamp=now_iso(),
-        versions=versions("torch", device),
-    )
 
 
-def _time_layers(model, design, x, device, threads, budget_s, deadline, report, cancel) -> tuple[dict, list]:
+def _time_layers(model, design, x, target: Target, budget_s, deadline, report, cancel) -> tuple[dict, list]:
     """Alternate blocks of hooked and of plain runs until the budget is spent; the first blocks warm up."""
     import torch
 
-    clock = _Clock(device)
+    clock = _Clock(target.device)
     hooks = _Hooks(model, design, clock)
     prior = torch.get_num_threads()
-    torch.set_num_threads(threads)
+    torch.set_num_threads(target.threads)
     per_layer: dict[str, list[float]] = {}
     whole: list[float] = []
     try:
@@ -275,9 +296,14 @@ def _time_layers(model, design, x, device, threads, budget_s, deadline, report, 
             now = time.perf_counter()
             counted = block >= 2 and now >= warm_until  # the first hooked and plain blocks warm up
             hooked = block % 2 == 0
-            done = now - start >= budget_s or time.monotonic() >= deadline
+            capped = time.monotonic() >= deadline
+            done = now - start >= budget_s or capped
             if hooked and counted and len(whole) >= MIN_LAYER_RUNS and done:  # stop between pairs of blocks
                 break
+            if hooked and capped and per_layer and whole:  # the cap holds within one pair of blocks
+                break
+            if capped and block >= 2:
+                raise UserError(f"the per-layer split did not fit in the {TIME_CAP_S:.0f} s cap on a measurement")
             if cancel is not None and cancel.is_set():
                 raise Cancelled("measurement cancelled")
             if hooked:

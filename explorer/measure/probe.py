@@ -73,12 +73,27 @@ def _read_log() -> dict:
     return value if isinstance(value, dict) else {}
 
 
+PLAUSIBLE_MS = (0.005, 5000.0)  # the probe's ~1 MFLOP workload: faster or slower than this never happened
+OUTLIER_SHARE = 0.5  # a recorded probe under half the record's median was not a fast state: a damaged entry
+
+
+def plausible(values) -> list[float]:
+    """The record's entries that can be real probe times: numbers in PLAUSIBLE_MS, and none far below the
+    rest (one absurd entry must not become the reference every later measurement waits for)."""
+    lo, hi = PLAUSIBLE_MS
+    kept = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi]
+    if len(kept) >= 3:
+        mid = statistics.median(kept)
+        kept = [v for v in kept if v >= OUTLIER_SHARE * mid]
+    return kept
+
+
 def reference_ms(threads: int) -> float | None:
     """The probe time this host reaches in its fast state at `threads` threads, from its own record."""
-    kept = [v for v in _read_log().get(str(threads), []) if isinstance(v, (int, float)) and v > 0]
+    values = _read_log().get(str(threads), [])
+    kept = sorted(plausible(values if isinstance(values, list) else []))
     if not kept:
         return None
-    kept.sort()
     return float(kept[int(REFERENCE_PERCENTILE * (len(kept) - 1))])
 
 
@@ -90,7 +105,8 @@ def record(threads: int, probes: list[float]) -> None:
     from ..safeio import atomic_write
 
     log = _read_log()
-    kept = [v for v in log.get(str(threads), []) if isinstance(v, (int, float))] + [round(p, 5) for p in probes]
+    earlier = log.get(str(threads), [])
+    kept = plausible(earlier if isinstance(earlier, list) else []) + [round(p, 5) for p in probes]
     log[str(threads)] = kept[-LOG_KEEP:]
     try:
         with atomic_write(_log_path(), "host probe log") as sink:

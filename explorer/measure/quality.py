@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from statistics import median as stats_median
 
 from .probe import SLOW_STATE_RATIO
 
@@ -33,6 +34,12 @@ HISTORY_LIMIT = 0.15  # a median this far from the median of this host's earlier
 HISTORY_MIN = 2  # earlier clean measurements needed before history can judge
 HISTORY_USED = 5  # the newest ones
 VERDICTS = ("ok", "noisy", "unchecked")
+
+
+def median(values) -> float:
+    """The one median of the measuring code (the statistics module's: the mean of the middle two when even)."""
+    return float(stats_median(values))
+
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -153,8 +160,7 @@ def consistency(result: dict, earlier: list[dict]) -> dict:
     if len(trusted) < HISTORY_MIN:
         q["history"] = {"earlier": len(trusted), "note": "too few earlier clean measurements to compare"}
         return {**result, "quality": q}
-    ordered = sorted(trusted)
-    reference = ordered[len(ordered) // 2]
+    reference = median(trusted)
     off = result["median_ms"] / reference - 1
     q["history"] = {"earlier": len(trusted), "reference_ms": reference, "off": off}
     if abs(off) > HISTORY_LIMIT:

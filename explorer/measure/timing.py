@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from . import probe, quality
 from .hostlock import Cancelled
+from .quality import median
 
 WARMUP_MIN_RUNS = 3
 WARMUP_SHARE = 0.2  # automatic warm-up lasts this share of the budget (at least WARMUP_MIN_RUNS runs)
@@ -40,11 +41,6 @@ def synchronizer(device: str) -> Callable[[], None]:
     if device == "mps":
         return torch.mps.synchronize
     return lambda: None
-
-
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2]
 
 
 def time_callable(
@@ -75,16 +71,8 @@ def time_callable(
     from .hostinfo import usable_logical_cores
 
     sync = synchronizer(device)
-    shown = [0.0]
-
-    def report(frac: float, msg: str) -> None:  # never backwards
-        shown[0] = max(shown[0], frac)
-        if progress is not None:
-            progress(shown[0], msg)
-
-    def check_cancel() -> None:
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("measurement cancelled")
+    report = _Forward(progress)
+    check_cancel = _canceller(cancel)
 
     def run_once() -> float:
         t0 = time.perf_counter()
@@ -101,59 +89,95 @@ def time_callable(
             reference = probe.reference_ms(threads)
             before, waited, probes = probe.wait_for_fast_state(threads, reference, state_wait_s, report, check_cancel)
         warm_times = _warm_up(run_once, budget_s, warmup, deadline, report, check_cancel)
-        per_run = _median(warm_times[-5:]) if warm_times else 0.0
-        block = max(1, math.ceil(min(BLOCK_TARGET_S, budget_s / 20) / per_run)) if per_run > 0 else 1
-
-        samples: list[float] = []
-        runs, stopped = 0, "budget"
-        cpu_before = quality.cpu_snapshot()
-        start = time.perf_counter()
-        next_check = start + CHECK_EVERY_S
-        while True:
-            check_cancel()
-            sync()
-            t0 = time.perf_counter()
-            for _ in range(block):
-                fn()
-            sync()
-            t1 = time.perf_counter()
-            samples.append((t1 - t0) * 1000.0 / block)
-            runs += block
-            spent = t1 - start
-            report(0.2 + 0.8 * min(1.0, spent / budget_s), f"timing ({runs} runs, {spent:.1f} of {budget_s:.1f} s)")
-            if spent >= budget_s:
-                break
-            if time.monotonic() >= deadline:
-                stopped = "time cap"
-                break
-            if t1 >= next_check:
-                next_check = t1 + CHECK_EVERY_S
-                if _tight(samples, runs, min_runs, spent, budget_s):
-                    stopped = "median tight"
-                    break
-        timed_s = time.perf_counter() - start
-        load = quality.load_between(cpu_before, quality.cpu_snapshot(), timed_s)
+        block = _block_size(warm_times, budget_s)
+        window = _timed_blocks(fn, sync, block, budget_s, min_runs, deadline, report, check_cancel)
         if probing:
-            after = probe.probe_ms(threads)
-            probes += 1
-            if probe.slow_state(after, reference or before):  # one slow probe is not yet a state: look again
-                after = min(after, probe.probe_ms(threads))
-                probes += 1
-            state = probe.state_figures(before, after, reference, waited, probes)
-            probe.record(threads, [before, after])
+            state = _state_after(threads, reference, before, waited, probes)
     finally:
         torch.set_num_threads(prior_threads)
-    verdict = quality.judge(samples, threads=threads, cores=cores or usable_logical_cores(), load=load, state=state)
+    samples = window["samples_ms"]
+    verdict = quality.judge(
+        samples, threads=threads, cores=cores or usable_logical_cores(), load=window.pop("load"), state=state
+    )
     return {
-        "samples_ms": samples,
-        "runs": runs,
+        **window,
         "block_size": block,
         "warmup_runs": len(warm_times),
         "warmup_s": sum(warm_times),
-        "timed_s": timed_s,
-        "stopped": stopped,
         "quality": verdict,
     }
+
+
+class _Forward:
+    """Progress that never goes backwards."""
+
+    def __init__(self, progress: Progress | None):
+        self.progress, self.shown = progress, 0.0
+
+    def __call__(self, frac: float, msg: str) -> None:
+        self.shown = max(self.shown, frac)
+        if self.progress is not None:
+            self.progress(self.shown, msg)
+
+
+def _canceller(cancel: threading.Event | None) -> Callable[[], None]:
+    def check_cancel() -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("measurement cancelled")
+
+    return check_cancel
+
+
+def _block_size(warm_times: list[float], budget_s: float) -> int:
+    """Runs per timed block: a block lasts about BLOCK_TARGET_S (and at most a 20th of the budget)."""
+    per_run = median(warm_times[-5:]) if warm_times else 0.0
+    return max(1, math.ceil(min(BLOCK_TARGET_S, budget_s / 20) / per_run)) if per_run > 0 else 1
+
+
+def _timed_blocks(fn, sync, block: int, budget_s: float, min_runs: int, deadline: float, report, check_cancel):
+    """Blocks of `block` runs until the budget is spent, the median is tight or the deadline passes; the CPU
+    load of other processes is sampled around the whole window."""
+    samples: list[float] = []
+    runs, stopped = 0, "budget"
+    cpu_before = quality.cpu_snapshot()
+    start = time.perf_counter()
+    next_check = start + CHECK_EVERY_S
+    while True:
+        check_cancel()
+        sync()
+        t0 = time.perf_counter()
+        for _ in range(block):
+            fn()
+        sync()
+        t1 = time.perf_counter()
+        samples.append((t1 - t0) * 1000.0 / block)
+        runs += block
+        spent = t1 - start
+        report(0.2 + 0.8 * min(1.0, spent / budget_s), f"timing ({runs} runs, {spent:.1f} of {budget_s:.1f} s)")
+        if spent >= budget_s:
+            break
+        if time.monotonic() >= deadline:
+            stopped = "time cap"
+            break
+        if t1 >= next_check:
+            next_check = t1 + CHECK_EVERY_S
+            if _tight(samples, runs, min_runs, spent, budget_s):
+                stopped = "median tight"
+                break
+    timed_s = time.perf_counter() - start
+    load = quality.load_between(cpu_before, quality.cpu_snapshot(), timed_s)
+    return {"samples_ms": samples, "runs": runs, "timed_s": timed_s, "stopped": stopped, "load": load}
+
+
+def _state_after(threads: int, reference, before: float, waited: float, probes: int) -> dict:
+    """The probe after the timing (looked at twice when slow: one slow probe is not yet a state), recorded."""
+    after = probe.probe_ms(threads)
+    probes += 1
+    if probe.slow_state(after, reference or before):
+        after = min(after, probe.probe_ms(threads))
+        probes += 1
+    probe.record(threads, [before, after])
+    return probe.state_figures(before, after, reference, waited, probes)
 
 
 def _warm_up(run_once, budget_s, warmup, deadline, report, check_cancel) -> list[float]:
@@ -179,8 +203,8 @@ def _tight(samples: list[float], runs: int, min_runs: int, spent: float, budget_
     if runs < min_runs or len(samples) < EARLY_STOP_SAMPLES or spent < EARLY_STOP_SHARE * budget_s:
         return False
     lo, hi = quality.median_interval(samples, resamples=100)
-    median = _median(samples)
-    return median > 0 and (hi - lo) / 2 / median * 100 <= EARLY_STOP_CI_PCT
+    mid = median(samples)
+    return mid > 0 and (hi - lo) / 2 / mid * 100 <= EARLY_STOP_CI_PCT
 
 
 def statistics(samples_ms: list[float]) -> dict:

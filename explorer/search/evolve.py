@@ -72,6 +72,13 @@ def evolve(
             found[design.network_hash()] = cand
         return cand
 
+    def out_of_time() -> bool:
+        """Checked before every evaluation (the first population's included: a NASWOT evaluation is a forward
+        pass), so the time limit holds within one evaluation and a cancel is seen at once."""
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("search cancelled")
+        return time.monotonic() >= deadline
+
     population: list[Candidate] = []
     first = evaluate(start, 0)
     if first is not None:
@@ -80,14 +87,14 @@ def evolve(
     for _ in range(SEED_WALK_ATTEMPTS):  # the first population: feasible neighbours of the start
         if len(population) >= POPULATION or made >= attempts:
             break
+        if out_of_time():
+            return found, made, "time limit"
         made += 1
         cand = consider(child_of(start if not population or rng.random() < 0.5 else rng.choice(population).design))
         if cand is not None:
             population.append(cand)
     while made < attempts and population:
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("search cancelled")
-        if time.monotonic() >= deadline:
+        if out_of_time():
             stopped = "time limit"
             break
         made += 1
@@ -97,7 +104,7 @@ def evolve(
             population.append(cand)
             if len(population) > POPULATION:
                 population.pop(0)  # the oldest leaves, however good: regularized evolution's ageing
-        if progress is not None and made % 100 == 0:
+        if progress is not None and (made % 100 == 0 or made < 100):
             progress(made / attempts, f"screened {made:,} designs, {len(found):,} within the budget")
     if not population and made < attempts:
         stopped = "no feasible design"

@@ -9,7 +9,6 @@ weaker signal, and the result says so.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 from ..design.cost import Cost
@@ -43,16 +42,10 @@ class NaswotScorer:
         if data_folder is None:
             g = torch.Generator().manual_seed(self.seed)
             return torch.randn(NASWOT_BATCH, 3, self.input_size, self.input_size, generator=g)
-        from ..train.data import detect_dataset, load_image, normalize_batch
+        from .images import minibatch  # its own small reader: no labels, no training pipeline needed
 
-        info = detect_dataset(data_folder)
-        rng = random.Random(self.seed)
-        picks = rng.sample(info.train, min(NASWOT_BATCH, len(info.train)))
-        if len(picks) < 2:
-            raise UserError(f"{info.root}: NASWOT needs at least 2 training images")
-        images = torch.stack([load_image(path, self.input_size, train=False) for path, _ in picks])
-        self.note = f"NASWOT on {len(picks)} images from {info.root}"
-        return normalize_batch(images)
+        images, self.note = minibatch(data_folder, self.input_size, NASWOT_BATCH, self.seed)
+        return images
 
     def score(self, design: Design) -> float:
         h = design.network_hash()

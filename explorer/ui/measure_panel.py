@@ -1,8 +1,10 @@
 """'Measure on this host': latency of the current design, with the host always named beside the number.
 
-Every measurement runs in a worker process (explorer.measure.process: the `bench` command itself), so the
-app's server never shares the timed window with the measurement and the app and the CLI give the same
-number. Each result shows its quality verdict; a noisy one says why and offers to measure again.
+Every measurement runs through the measurement service (explorer.measure.process polls it: a fresh worker
+process, the same protocol and verdict as `bench`), so the app's server never shares the timed window with
+the measurement and the app and the CLI give the same number. Each result shows its quality verdict; a
+noisy one says why and offers to measure again. The widgets' bounds come from the option layer
+(explorer.options), the same ranges the CLI checks.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ..errors import UserError
 from ..measure.hostinfo import available_devices, host_info, physical_cores
 from ..measure.process import MeasureProcess
 from ..measure.quality import is_trusted, reasons, verdict
+from ..options import BATCH, BUDGET, THREADS
 from ..viz.charts import layer_split_figure, split_rows
 from . import predict_panel
 from .results_view import store
@@ -40,9 +43,16 @@ def host_line(threads: int | None = None) -> str:
 
 
 def run_measurement(
-    design: Design, backend: str, device: str, batch: int, threads: int, budget: float, per_layer: bool
+    design: Design,
+    backend: str,
+    device: str,
+    batch: int,
+    threads: int,
+    budget: float,
+    per_layer: bool,
+    purpose: str = "app",
 ) -> dict | None:
-    """Measure (and store) one design in a worker process; used by this panel and the classroom page.
+    """Measure (and store) one design through the measurement service; used by this panel and the classroom.
 
     Returns bench's result dict, or None after showing a one-line error. Clicking Cancel (or anything else)
     re-runs the page, which interrupts this loop: leaving the `with` block terminates the worker.
@@ -66,6 +76,7 @@ def run_measurement(
             budget_s=budget,
             per_layer=per_layer,
             store_path=s.path if s else None,
+            purpose=purpose,
         ) as worker:
             shown = (0.0, "starting a fresh worker process…")
             while worker.running():
@@ -81,7 +92,10 @@ def run_measurement(
     finally:
         cancel_slot.empty()
         bar_slot.empty()
-    st.session_state.setdefault("measure_errors", {}).pop(h, None)
+    errors = st.session_state.setdefault("measure_errors", {})
+    errors.pop(h, None)
+    if out.get("store_error"):  # measured, shown below, but the store said no: say why
+        errors[h] = out["store_error"]
     st.session_state.setdefault("last_latency", {})[h] = out
     breakdown = out.get("layers")
     if breakdown:
@@ -117,7 +131,7 @@ def _backend_ratio(design: Design, r: dict) -> None:
     latest = {b: s.latest_latency(design.network_hash(), backend=b, **key) for b in BACKENDS.values()}
     if not all(latest.values()):
         return
-    if not all(is_trusted(x) for x in latest.values()):
+    if not all(is_trusted(x) for x in latest.values()):  # never a ratio drawn from noisy numbers
         st.caption("Both backends were measured, but not both cleanly: no ratio drawn from noisy numbers.")
         return
     torch_ms, ort_ms = latest["torch"]["median_ms"], latest["onnxruntime"]["median_ms"]
@@ -204,20 +218,22 @@ def render(design: Design, blocked: str | None = None) -> None:
     c1, c2, c3, c4, c5 = st.columns(5)
     backend = BACKENDS[c1.selectbox("Backend", list(BACKENDS), key="m_backend")]
     device = c2.selectbox("Device", available_devices(), key="m_device", help="CUDA appears when torch sees a GPU")
-    batch = c3.number_input("Batch", min_value=1, max_value=256, value=1, key="m_batch")
+    batch = c3.number_input(
+        "Batch", min_value=int(BATCH.lo), max_value=int(BATCH.hi), value=BATCH.default, key="m_batch", help=BATCH.help
+    )
     threads = c4.number_input(
         "Threads",
-        min_value=1,
-        max_value=max(64, physical_cores()),
+        min_value=int(THREADS.lo),
+        max_value=int(THREADS.hi),
         value=physical_cores(),
         key="m_threads",
-        help="Set explicitly and reported; default = physical cores",
+        help=f"{THREADS.help}: set explicitly and reported; default = physical cores",
     )
     budget = c5.slider(
         "Seconds",
-        1.0,
-        10.0,
-        2.0,
+        max(1.0, BUDGET.lo),
+        min(10.0, BUDGET.hi),  # the CLI allows up to 60 s; a page waits for at most 10
+        BUDGET.default,
         0.5,
         key="m_budget",
         help="Time spent on timed runs; a fresh worker's start-up and the warm-up (20 % of this) come on top",

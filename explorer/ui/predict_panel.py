@@ -2,18 +2,15 @@
 
 Small render functions for the pages to place. Prediction is arithmetic over the cost model (well under the
 20 ms a table edit may spend); the profile is read from the results store once and kept in the session until
-a calibration replaces it. Calibration runs `python -m explorer calibrate --json` in a subprocess, so the app
-server stays out of the timed windows; its progress comes back as JSON lines on stderr, and any click (Cancel
-included) re-runs the page, which terminates the subprocess (it stops its workers and stores nothing).
+a calibration replaces it. Calibration runs explorer.predict.calibrate in a background job (explorer.ui.jobs):
+its networks are timed by the measurement service in fresh worker processes, so the app server stays out of
+the timed windows; any click (Cancel included) re-runs the page, which stops the job and its worker (nothing
+is stored). A finished calibration replaces the session's profile and re-runs the page, so the prediction
+and the button show the calibrated state at once, with how many networks were measured and set aside.
 """
 
 from __future__ import annotations
 
-import json
-import queue
-import subprocess
-import sys
-import threading
 import time
 
 import streamlit as st
@@ -24,6 +21,7 @@ from ..predict.explain import explain_gap
 from ..predict.paper import paper_hardware_prediction
 from ..predict.profile import calibrate_command, profile_key
 from ..viz.roofline import roofline_figure
+from .jobs import Job
 from .results_view import store
 from .widgets import PROGRESS_POLL_S, coarse_progress
 
@@ -110,6 +108,10 @@ def render_roofline(prediction: dict | None, profile: dict | None, measured_ms: 
 
 def render_calibrate(backend: str, device: str, threads: int, batch: int, seconds: float = 60.0) -> None:
     """'Calibrate this host': progress bar and Cancel; the new profile replaces the session's on success."""
+    slot = (backend, device, threads, batch)
+    done = st.session_state.setdefault("calibration_done", {}).pop(slot, None)
+    if done:
+        st.success(done)
     profile = current_profile(backend, device, threads, batch)
     label = "Calibrate this host" if profile is None else "Calibrate again"
     if profile is None:
@@ -123,67 +125,70 @@ def render_calibrate(backend: str, device: str, threads: int, batch: int, second
         help=f"About {seconds:.0f} s of measurements in fresh processes; close busy programs first",
     ):
         return
+    profile, row_id, problem = _calibrate(backend, device, threads, batch, seconds)
+    if profile is None:
+        st.error(problem)
+        return
+    st.session_state.setdefault("latency_profiles", {})[slot] = profile  # the page shows it at once
+    st.session_state["calibration_done"][slot] = _done_line(profile, row_id, problem)
+    st.rerun()  # the prediction above the button and the button itself now read the new profile
+
+
+def _calibrate(backend: str, device: str, threads: int, batch: int, seconds: float):
+    """(profile, stored row id, store problem) after a calibration in a background job, or (None, None, why)."""
+    from ..errors import UserError
+    from ..predict.calibrate import calibrate
+    from ..store.preflight import check_store_writable, explain_store_failure
+
     s = store()
-    cmd = [
-        sys.executable,
-        "-m",
-        "explorer",
-        "calibrate",
-        "--backend",
-        backend,
-        "--device",
-        device,
-        "--threads",
-        str(threads),
-        "--batch",
-        str(batch),
-        "--seconds",
-        str(seconds),
-        "--json",
-    ]
     if s is not None:
-        cmd += ["--store", str(s.path)]
+        try:
+            check_store_writable(s.path)  # before a minute of measuring, not after
+        except UserError as e:
+            return None, None, str(e)
+
+    def work(emit, stop):
+        def progress(fraction: float, message: str) -> None:
+            emit({"event": "progress", "fraction": fraction, "message": message})
+
+        return calibrate(backend, device, threads, batch, seconds=seconds, progress=progress, cancel=stop)
+
     cancel_slot, bar_slot = st.empty(), st.empty()
     cancel_slot.button("Cancel calibration", key="calibrate_cancel")
     bar = bar_slot.progress(0.0, text="starting fresh worker processes…")
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    events: queue.Queue = queue.Queue()
-    errors: list[str] = []
-
-    def pump():
-        for raw in proc.stderr:
-            try:
-                events.put(json.loads(raw))
-            except json.JSONDecodeError:
-                errors.append(raw.strip())
-
-    threading.Thread(target=pump, daemon=True).start()
+    job = Job(work, name="calibration")
     try:
-        while proc.poll() is None:
-            last = None
-            while not events.empty():
-                last = events.get()
+        while job.running:
+            last = job.last("progress")
             if last:
-                bar.progress(*coarse_progress(last["progress"], last["message"]))
-            time.sleep(PROGRESS_POLL_S)
-        out = proc.stdout.read()
+                bar.progress(*coarse_progress(last["fraction"], last["message"]))
+            time.sleep(PROGRESS_POLL_S)  # also where a Cancel click lands: the page re-runs, `finally` stops
     finally:
-        if proc.poll() is None:
-            proc.terminate()  # a click re-ran the page: the CLI stops its workers and stores nothing
-            proc.wait()
+        if job.running:
+            job.stop()  # a click re-ran the page: the worker is ended, nothing is stored
+            job.wait(5)
         cancel_slot.empty()
         bar_slot.empty()
-    if proc.returncode != 0:
-        msg = next((e for e in errors if e.startswith("error")), errors[-1] if errors else "calibration failed")
-        st.error(msg)
-        return
-    summary = json.loads(out)
-    st.session_state.setdefault("latency_profiles", {}).pop((backend, device, threads, batch), None)
-    cv = summary.get("cv") or {}
-    st.success(
-        f"Calibrated on {summary['fitted_on']} networks in {summary.get('calibration_s') or 0:.0f} s"
-        + (f"; ±{cv['p90_error_pct']:.0f} % on unseen networks" if cv.get("p90_error_pct") else "")
-    )
+    if job.error:
+        return None, None, f"Calibration failed: {job.error}"
+    profile = job.result
+    if s is None:
+        return profile, None, "not stored: the results store could not be opened"
+    try:
+        return profile, s.add_profile(profile["key"], profile), None
+    except (UserError, OSError) as e:
+        return profile, None, explain_store_failure(s.path, e)
+
+
+def _done_line(profile: dict, row_id: int | None, problem: str | None) -> str:
+    from ..predict.calibrate import set_aside_line
+
+    cv = profile.get("cv") or {}
+    line = f"Calibrated in {(profile.get('calibration') or {}).get('wall_s') or 0:.0f} s: {set_aside_line(profile)}"
+    if cv.get("p90_error_pct") is not None:
+        line += f"; ±{cv['p90_error_pct']:.0f} % on unseen networks"
+    line += "." if row_id is not None else f". The profile is used in this session but {problem}."
+    return line
 
 
 def render_flops_gap(base: Design, other: Design, where=None) -> None:
