@@ -1,17 +1,13 @@
 """Headless tests of every page and control with streamlit.testing.v1.AppTest."""
 
 import json
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+from app_helpers import button, edit, errors, metrics, new_app, number_input, open_tab, page, toggle
 
 from explorer.design.cost import compute_cost
 from explorer.design.presets import get_preset
 from explorer.fmt import si
-
-ROOT = Path(__file__).resolve().parent.parent
-EDITOR = "editor::SM_V2::0"
 
 
 @pytest.fixture(autouse=True)
@@ -21,34 +17,13 @@ def data_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def at():
-    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    assert not app.exception
-    return app
-
-
-DESIGN_METRICS = ("Params", "MACs", "FLOPs", "Memory traffic", "Peak activations")
-
-
-def metrics(app) -> dict:
-    """The design's own numbers (other panels, such as the latency prediction, add metrics of their own)."""
-    return {m.label: m.value for m in app.metric if m.label in DESIGN_METRICS}
-
-
-def page(app, name: str):
-    app.switch_page(f"explorer/ui/pages/{name}.py").run()
-    assert not app.exception, app.exception
-    return app
+    return new_app()
 
 
 def layer_df(app):
+    if not [d for d in app.dataframe if "kind" in d.value.columns]:
+        open_tab(app, "Per-layer table")
     return next(d.value for d in app.dataframe if "kind" in d.value.columns)
-
-
-def edit(app, rows: dict, key: str = EDITOR):
-    app.session_state[key] = {"edited_rows": rows, "added_rows": [], "deleted_rows": []}
-    app.run()
-    assert not app.exception
-    return app
 
 
 def test_default_is_sm_v2_against_mobilenet_v2(at):
@@ -66,7 +41,7 @@ def test_presets_switch(at):
 
 
 def test_table_edit_updates_every_number(at):
-    edit(at, {1: {"c": 24}})
+    edit(at, {1: {"c": "24"}})
     expected = compute_cost(
         get_preset("SM_V2_2_1.5").with_changes(
             stages=(
@@ -82,42 +57,41 @@ def test_table_edit_updates_every_number(at):
 
 
 def test_invalid_cell_shows_error_and_keeps_last_valid_numbers(at):
-    edit(at, {1: {"c": 24}})
+    edit(at, {1: {"c": "24"}})
     valid = metrics(at)
-    edit(at, {1: {"c": 24, "s": 3}})
-    assert any("stages[1].s: must be one of 1, 2, got 3" in e.value for e in at.error)
+    edit(at, {1: {"c": "24", "s": "3"}})
+    assert "row 2, s: must be one of 1, 2, got 3" in errors(at)
     assert metrics(at) == valid
-    edit(at, {1: {"c": 24}})
+    edit(at, {1: {"c": "24"}})
     assert not at.error and metrics(at) == valid
 
 
 def test_empty_cell_in_a_new_row_is_named(at):
-    at.session_state[EDITOR] = {"edited_rows": {}, "added_rows": [{"t": 2, "c": 8}], "deleted_rows": []}
-    at.run()
-    assert any("stages[6].n: is required" in e.value for e in at.error)
+    edit(at, {}, added=[{"t": "2", "c": "8", "n": ""}])
+    assert "row 7, n: is required" in errors(at)
 
 
 def test_skip_toggle_removes_adds_but_not_macs(at):
     before = metrics(at)
-    at.toggle(key="g::SM_V2::0::skips_on").set_value(False).run()
+    toggle(at, "Skip connections").set_value(False).run()
     assert metrics(at)["MACs"] == before["MACs"]  # skips cost no MACs — but they cost memory traffic
     assert metrics(at)["Memory traffic"] != before["Memory traffic"]
     kinds = set(layer_df(at)["kind"])
     assert "add" not in kinds and "dwconv" in kinds
-    at.toggle(key="g::SM_V2::0::skips_on").set_value(True).run()
+    toggle(at, "Skip connections").set_value(True).run()
     assert "add" in set(layer_df(at)["kind"])
 
 
 def test_final_conv_toggle_and_width(at):
-    at.toggle(key="g::SM_V2::0::last_conv_on").set_value(True).run()
+    toggle(at, "Final 1×1 conv").set_value(True).run()
     d = get_preset("SM_V2").with_changes(last_conv=1280)
     assert metrics(at)["Params"] == si(compute_cost(d).params)
-    at.number_input(key="g::SM_V2::0::last_conv_width").set_value(640).run()
+    number_input(at, "Final conv width").set_value(640).run()
     assert metrics(at)["Params"] == si(compute_cost(d.with_changes(last_conv=640)).params)
 
 
 def test_edits_survive_switching_presets_and_pages_until_reset(at):
-    edit(at, {1: {"c": 24}})
+    edit(at, {1: {"c": "24"}})
     edited = metrics(at)
     at.selectbox(key="source").set_value("MobileNet V2").run()
     page(at, "compare")
@@ -129,10 +103,10 @@ def test_edits_survive_switching_presets_and_pages_until_reset(at):
 
 
 def test_row_tools_duplicate_and_delete(at):
-    at.number_input(key="rowtool::SM_V2").set_value(2).run()
-    next(b for b in at.button if b.label == "Duplicate").click().run()
+    number_input(at, "Stage").set_value(3).run()  # stages count from 1
+    button(at, "Duplicate").click().run()
     assert layer_df(at)["name"].str.startswith("stages.6.").any()
-    next(b for b in at.button if b.label == "Delete").click().run()
+    button(at, "Delete").click().run()
     assert metrics(at)["Params"] == si(1_538_372)
 
 
@@ -143,26 +117,28 @@ def test_upload_good_and_bad_files(at):
     assert metrics(at)["Params"] == si(3_309_476)
     bad = json.dumps({"stages": [{"t": 1, "c": 16, "n": 1, "s": 5}]}).encode()
     at.file_uploader(key="upload").clear().upload("bad.json", bad, "application/json").run()
-    assert any("stages[0].s: must be one of 1, 2, got 5" in e.value for e in at.error)
+    assert any("stages[0].s: must be one of 1, 2, got 5" in e for e in errors(at))
     assert metrics(at)["Params"] == si(3_309_476)  # the design being edited is untouched
 
 
 def test_export_buttons_present(at):
-    labels = [b.label for b in at.get("download_button")] if at.get("download_button") else []
-    labels = labels or [b.proto.label for b in at.get("download_button")]
+    assert not at.get("download_button")  # the Export tab is closed: nothing of it is built
+    open_tab(at, "Export")
+    labels = [b.proto.label for b in at.get("download_button")]
     assert "Standalone .py" in labels and "Design JSON" in labels
     assert any(b.label == "Build ONNX" for b in at.button)
 
 
 def test_onnx_export_is_verified(at):
-    next(b for b in at.button if b.label == "Build ONNX").click().run()
+    open_tab(at, "Export")
+    button(at, "Build ONNX").click().run()
     assert any("verified" in c.value for c in at.caption)
     assert any(b.proto.label.startswith("Download ONNX") for b in at.get("download_button"))
 
 
 def test_pin_and_compare(at):
-    edit(at, {1: {"c": 24}})
-    next(b for b in at.button if b.label == "Pin for comparison").click().run()
+    edit(at, {1: {"c": "24"}})
+    button(at, "Pin for comparison").click().run()
     page(at, "compare")
     table = at.dataframe[0].value
     assert "current: SM_V2 (edited) (pinned)" in list(table["design"])  # the pin is the design being edited
@@ -175,6 +151,7 @@ def test_pin_and_compare(at):
 
 
 def test_measure_on_this_host_stores_a_point_on_the_charts(at):
+    open_tab(at, "Latency on this host")
     at.slider(key="m_budget").set_value(1.0).run()
     at.button(key="m_go").click().run()
     assert not at.error
@@ -256,6 +233,7 @@ def test_unexpected_errors_show_one_line_not_a_traceback(at, monkeypatch):
         raise RuntimeError("simulated bug")
 
     monkeypatch.setattr(widgets, "layer_frame", broken)
+    at.session_state["design_tab"] = "Per-layer table"
     at.run()
     assert not at.exception
     assert any("Something went wrong (RuntimeError: simulated bug)" in e.value for e in at.error)

@@ -1,4 +1,4 @@
-"""Compare page and explorer.viz.compare: real residual adds, stages aligned so removals read as removals,
+"""Compare page and explorer.design.align: real residual adds, stages aligned so removals read as removals,
 readable numbers, no raw None, one entry per network."""
 
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from explorer.design.align import align_stages, residual_adds, stage_diff
 from explorer.design.presets import get_preset
-from explorer.viz.compare import align_stages, residual_adds, stage_diff
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..design.align import global_diff, stage_diff
 from ..design.cost import compute_cost
 from ..design.limits import DEFAULT_CAP
 from ..design.spec import Design
@@ -29,7 +30,6 @@ from ..options import check_values, option, options_of
 from ..predict import predict
 from ..predict.features import PARAMETER_NAMES
 from ..predict.model import design_row
-from ..viz.compare import global_diff, stage_diff
 from .evolve import Candidate, evolve, pareto_front
 from .objectives import OBJECTIVES, NaswotScorer, objective_value
 from .space import SearchSpace

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ..design.align import residual_adds
 from ..design.cost import compute_cost
 from ..design.presets import get_preset
 from ..fmt import si
 from ..measure.hostinfo import physical_cores
 from ..measure.quality import is_trusted, reasons
 from ..viz.charts import flops_latency_figure, with_quality
-from ..viz.compare import residual_adds
 from ..viz.diagram import network_figure
 from .measure_panel import cached_host_info, host_line, run_measurement
 from .predict_panel import render_flops_gap

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ..design.align import global_diff, residual_adds, stage_diff
 from ..design.cost import compute_cost
 from ..design.spec import Design
 from ..measure.quality import is_trusted, verdict
-from ..viz.compare import global_diff, residual_adds, stage_diff
 from . import state
 from .results_view import store
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict
 
-from ..design.cost import Cost, compute_cost
-from ..design.plan import blocks
-from ..design.spec import Design, Stage
+from .cost import Cost, compute_cost
+from .plan import blocks
+from .spec import Design, Stage
 
 FIELDS = ("t", "c", "n", "s", "skip", "out_act", "kernel")
 GAP_COST = 1.0  # adding or removing a stage
