@@ -395,3 +395,62 @@ def test_a_noisy_outlier_never_sets_the_axes():
     assert flops_latency_figure([*pts, outlier], include_untrusted=True).layout.yaxis.range[1] > 900
     acc = accuracy_latency_figure([], [*pts, outlier], [])
     assert acc.layout.xaxis.type != "log" and acc.layout.xaxis.range[1] < 2 * trusted_max
+
+
+# ---------- roofline: what the model says, never contradicting itself ----------
+
+
+def _fitted_like_prediction():
+    """Coefficients whose rates exceed the host's measured GEMM and add roofs, as fitted profiles often do."""
+    from explorer.predict import predict
+    from explorer.predict.model import prior_coefficients
+    from explorer.predict.profile import profile_key
+
+    coefficients = prior_coefficients(400.0, 60.0, "torch")
+    profile = {"key": profile_key("torch", "cpu", 2, 1), "model": {"coefficients": coefficients}}
+    return predict(get_preset("MobileNet V2"), profile)
+
+
+def test_roofline_points_sit_under_the_roofs_drawn_and_are_coloured_by_their_bound():
+    from explorer.viz.roofline import BOUND_COLOURS, roofline_figure
+
+    pred = _fitted_like_prediction()
+    measured_roofs = {"peak_gflops": 50.0, "bandwidth_gbs": 10.0}  # slower than the model's own rates
+    fig = roofline_figure(pred, measured_roofs)
+    (roof,) = [t for t in fig.data if t.mode == "lines"]
+    bw, peak = roof.y[0] / roof.x[0], roof.y[1]
+    dots = [t for t in fig.data if t.mode == "markers"]
+    assert sum(len(t.x) for t in dots) == sum(1 for ly in pred["layers"] if ly["flops"])
+    by_name = {ly["name"]: ly for ly in pred["layers"]}
+    for trace in dots:
+        bound = trace.name.split("-bound")[0]
+        assert trace.marker.color == BOUND_COLOURS[bound]
+        for x, y, text in zip(trace.x, trace.y, trace.text, strict=True):
+            assert y <= min(peak, bw * x) * 1.0001  # never above a roof
+            layer = by_name[text.split(" (")[0]]
+            assert layer["bound"] == bound
+            assert y == pytest.approx(layer["flops"] / layer["predicted_ms"] / 1e6)  # attained = FLOPs / time
+    sub = fig.layout.title.subtitle.text
+    assert "count no FLOPs" in sub and "do no counted" not in sub
+    assert "50 GFLOP/s (large GEMM)" in sub  # the measured roofs are named, not drawn as the model's
+
+
+# ---------- search chart ----------
+
+
+def test_search_subtitle_is_two_short_lines_that_count_what_was_measured():
+    from explorer.viz.search_chart import search_figure
+
+    result = {
+        "objective": "params",
+        "budget_ms": 6.0,
+        "budget_source": "the start design's own latency on this host",
+        "screened": 1200,
+        "start": {"name": "SM_V2", "measured_ms": None, "predicted_ms": 6.0, "objective": 1.5e6},
+        "front": [],
+        "candidates": [{"name": "a", "measured_ms": 5.0, "objective": 2e6, "within_budget": True}],
+        "rejected": [{"name": "b", "measured_ms": 5.5, "objective": 2.1e6, "within_budget": False}],
+    }
+    sub = search_figure(result).layout.title.subtitle.text
+    first, second = sub.split("<br>")
+    assert len(first) <= 90 and second == "screened 1,200 designs · measured 2 · kept 1"
