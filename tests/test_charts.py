@@ -210,7 +210,10 @@ def test_flops_figure_axes_series_and_r():
     cuda = next(t for t in fig.data if t.name and t.name.startswith("measured on gpu-box (torch, cuda)"))
     assert "r =" not in cuda.name  # two points: no correlation claimed
     paper = next(t for t in fig.data if t.name and t.name.startswith("paper, GTX 1060"))
-    assert "paper's own FLOPs count" in paper.name and "r =" in paper.name
+    assert "r =" in paper.name
+    counted = {d.name: 2 * compute_cost(d).macs / 1e6 for d in all_presets()}
+    names = [h.split("</b>")[0].removeprefix("<b>") for h in paper.hovertext]
+    assert len(names) == 7 and list(paper.x) == pytest.approx([counted[n] for n in names])
     assert "MACs" in hovers(fig) and "params" in hovers(fig)
     fits = [t for t in fig.data if t.mode == "lines" and t.x[0] == 0]
     assert len(fits) == 3  # one through-origin fit per series
@@ -454,3 +457,44 @@ def test_search_subtitle_is_two_short_lines_that_count_what_was_measured():
     sub = search_figure(result).layout.title.subtitle.text
     first, second = sub.split("<br>")
     assert len(first) <= 90 and second == "screened 1,200 designs · measured 2 · kept 1"
+
+
+# ---------- FLOPs: one definition on one axis; nothing silently off the chart; labels clear of error bars ----------
+
+
+def test_paper_points_sit_at_the_flops_this_tool_counts_with_their_own_count_in_the_hover():
+    fig = flops_latency_figure([], paper_gpu())
+    paper = next(t for t in fig.data if t.name and t.name.startswith("paper, GTX 1060"))
+    sm = get_preset("SM_V2")
+    i = list(paper.hovertext).index(next(h for h in paper.hovertext if h.startswith("<b>SM_V2</b>")))
+    assert paper.x[i] == pytest.approx(2 * compute_cost(sm).macs / 1e6)  # 328 M, not the paper's 155 M
+    assert f"the paper's own count: {sm.meta['paper']['flops_m']:g} M" in paper.hovertext[i]
+    assert "Not drawn (no network to count FLOPs from): ShuffleNet V2" in subtitle(fig)
+
+
+def test_a_noisy_point_beyond_the_axis_is_drawn_at_its_edge_pointing_to_its_value():
+    pts = measured(names={"SM_V2", "MobileNet V2"})
+    outlier = with_quality(
+        {**pts[0], "name": "outlier", "latency_ms": 330.0, "p25_ms": 250.0, "p75_ms": 900.0},
+        {"quality": {"verdict": "noisy", "reasons": ["other processes used 1.44 of 2 cores"]}},
+    )
+    fig = flops_latency_figure([*pts, outlier])
+    top = fig.layout.yaxis.range[1]
+    trace = next(t for t in fig.data if t.hovertext and any("<b>outlier</b>" in h for h in t.hovertext))
+    i = next(k for k, h in enumerate(trace.hovertext) if "<b>outlier</b>" in h)
+    assert trace.y[i] <= top and trace.y[i] > 0.9 * top  # on the chart, at its top edge
+    assert trace.marker.symbol[i] == "arrow-up-open" and "beyond the axis (y = 330)" in trace.hovertext[i]
+
+
+def test_labels_are_never_placed_on_an_error_bar():
+    from explorer.viz.labels import label_box
+
+    pts = measured(names={"SM_V2", "MobileNet V2", "SM_V2_x2nr"})
+    pts = [{**p, "p25_ms": p["latency_ms"] - 3.0, "p75_ms": p["latency_ms"] + 3.0} for p in pts]  # tall bars
+    fig = flops_latency_figure(pts)
+    trace = next(t for t in fig.data if t.name and t.name.startswith("measured on"))
+    labelled = [pos for pos, text in zip(trace.textposition, trace.text, strict=True) if text]
+    assert labelled and all(
+        pos in ("middle right", "middle left") or "right" in pos or "left" in pos for pos in labelled
+    )
+    assert label_box(0, 0, "x", "middle right")[0] > 0  # beside the marker, clear of a vertical bar

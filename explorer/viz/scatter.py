@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from ..design.cost import compute_cost
+from ..design.presets import all_presets
 from .fits import pareto_front, pearson
-from .provenance import PAPER_DATASET, PAPER_FLOPS, latency_hover, measured_labels, quality_hover, spread
+from .provenance import PAPER_DATASET, latency_hover, measured_labels, quality_hover, spread
 from .scatter_series import add_point, axis_points, axis_ranges, hollow_legend, point_traces
 from .style import base_layout, finite, legend_line, log_ticks, ms, show_empty
 
@@ -154,46 +156,56 @@ def accuracy_latency_figure(
     return go.Figure(data=data, layout=layout)
 
 
+def _add_measured_flops_point(series: dict, p: dict, label: str, scale: float, unit: str) -> None:
+    sp = spread(p)
+    hover = (
+        f"<b>{p['name']}</b><br>FLOPs: {2 * p['macs'] / scale:.4g} {unit} (MACs {p['macs'] / scale:.4g} {unit}), "
+        "counted by this tool"
+        + (f"<br>params: {p['params'] / 1e6:.3g} M" if finite(p.get("params")) else "")
+        + f"<br>latency: {ms(p['latency_ms'])} per image, median of runs measured here"
+        + (f" (p25–p75 {ms(sp[0])}–{ms(sp[1])})" if sp else " (spread not stored)")
+        + quality_hover(p)
+    )
+    extents = dict(ylo=sp[0], yhi=sp[1]) if sp else {}
+    add_point(
+        series,
+        label,
+        "measured",
+        2 * p["macs"] / scale,
+        p["latency_ms"],
+        p["name"],
+        hover,
+        **extents,
+        trusted=p.get("trusted", True),
+    )
+
+
 def flops_latency_figure(
     points: list[dict], paper_points: list[dict] | None = None, include_untrusted: bool = False
 ) -> go.Figure:
     """Latency against FLOPs (2 x MACs), one series per host/backend/device, r per series, fit through the origin.
 
-    FLOPs of measured points are counted by this tool from the design; the paper's are its own count."""
+    One FLOPs definition on one axis: every point, the paper's included, sits at the FLOPs this tool counts from
+    the network (the paper's own count, e.g. 155 M for SM_V2 where 2 x MACs is 328 M, is in the hover). A paper
+    network without a preset (nothing to count from) is named under the title instead of drawn."""
+    counted = {d.name: 2 * compute_cost(d).macs for d in all_presets()}
     pts = [p for p in points or [] if finite(p.get("macs"), p.get("latency_ms"))]
-    paper = [p for p in paper_points or [] if finite(p.get("flops_m"), p.get("latency_ms"))]
-    flops = [2 * p["macs"] for p in pts] + [p["flops_m"] * 1e6 for p in paper]
+    paper = [p for p in paper_points or [] if finite(p.get("latency_ms"))]
+    uncounted = [p["name"] for p in paper if p["name"] not in counted]
+    paper = [p for p in paper if p["name"] in counted]
+    flops = [2 * p["macs"] for p in pts] + [counted[p["name"]] for p in paper]
     scale, unit = (1e9, "G") if flops and max(flops) >= 1e10 else (1e6, "M")  # the presets stay in M
     series: dict[str, dict] = {}
     for p, label in zip(pts, measured_labels(pts), strict=True):
-        sp = spread(p)
-        hover = (
-            f"<b>{p['name']}</b><br>FLOPs: {2 * p['macs'] / scale:.4g} {unit} (MACs {p['macs'] / scale:.4g} {unit}), "
-            "counted by this tool"
-            + (f"<br>params: {p['params'] / 1e6:.3g} M" if finite(p.get("params")) else "")
-            + f"<br>latency: {ms(p['latency_ms'])} per image, median of runs measured here"
-            + (f" (p25–p75 {ms(sp[0])}–{ms(sp[1])})" if sp else " (spread not stored)")
-            + quality_hover(p)
-        )
-        extents = dict(ylo=sp[0], yhi=sp[1]) if sp else {}
-        add_point(
-            series,
-            label,
-            "measured",
-            2 * p["macs"] / scale,
-            p["latency_ms"],
-            p["name"],
-            hover,
-            **extents,
-            trusted=p.get("trusted", True),
-        )
+        _add_measured_flops_point(series, p, label, scale, unit)
     for p in paper:
+        own = f"{p['flops_m']:g} M" if finite(p.get("flops_m")) else "not given"
         hover = (
-            f"<b>{p['name']}</b><br>FLOPs as the paper reports them: {p['flops_m']:g} M (convention unstated)"
-            f"<br>latency: {ms(p['latency_ms'])} per image (paper)"
+            f"<b>{p['name']}</b><br>FLOPs: {counted[p['name']] / scale:.4g} {unit} (2 × MACs, counted by this tool; "
+            f"the paper's own count: {own})<br>latency: {ms(p['latency_ms'])} per image (paper)"
         )
-        label = (p.get("series") or "paper") + PAPER_FLOPS
-        add_point(series, label, "paper", p["flops_m"] * 1e6 / scale, p["latency_ms"], p["name"], hover)
+        label = p.get("series") or "paper"
+        add_point(series, label, "paper", counted[p["name"]] / scale, p["latency_ms"], p["name"], hover)
 
     layout = base_layout(
         "FLOPs vs latency",
@@ -201,6 +213,9 @@ def flops_latency_figure(
         f"FLOPs (2 × MACs) [{unit}]",
         "latency [ms per image]",
     )
+    if uncounted:
+        layout["title"]["subtitle"]["text"] += "<br>Not drawn (no network to count FLOPs from): " + ", ".join(uncounted)
+        layout["margin"]["t"] += 20
     if not series:
         show_empty(layout, "No measurements yet: use “Measure on this host” to add points.")
         return go.Figure(data=[], layout=layout)
