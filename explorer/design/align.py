@@ -29,9 +29,8 @@ def stage_totals(cost: Cost) -> dict[int, dict[str, int]]:
     """Params and MACs per stage index, summed over the stage's blocks."""
     out: dict[int, dict[str, int]] = {}
     for lc in cost.layers:
-        if lc.layer.block:
-            i = int(lc.layer.block.split(".")[1])
-            tot = out.setdefault(i, {"params": 0, "macs": 0})
+        if lc.layer.stage is not None:
+            tot = out.setdefault(lc.layer.stage, {"params": 0, "macs": 0})
             tot["params"] += lc.params
             tot["macs"] += lc.macs
     return out
