@@ -498,3 +498,23 @@ def test_labels_are_never_placed_on_an_error_bar():
         pos in ("middle right", "middle left") or "right" in pos or "left" in pos for pos in labelled
     )
     assert label_box(0, 0, "x", "middle right")[0] > 0  # beside the marker, clear of a vertical bar
+
+
+def test_a_fine_tune_on_other_data_is_placed_at_its_networks_measured_latency(tmp_path):
+    """SM_V2 measured with 100 classes, fine-tuned on 10-class data: the point is drawn, and says whose latency."""
+    from explorer.store.results import ResultStore
+    from explorer.viz.chartdata import gather
+
+    s = ResultStore(tmp_path / "r.sqlite")
+    sm = get_preset("SM_V2")
+    ok = {"quality": {"verdict": "ok", "reasons": []}}
+    row = dict(backend="torch", device="cpu", batch=1, threads=2, input_size=224, runs=20, device_name="cpu")
+    s.add_latency(sm, row | dict(median_ms=6.5, iqr_ms=0.1, p25_ms=6.4, p75_ms=6.6, per_image_ms=6.5) | ok)
+    digits = sm.with_changes(num_classes=10)
+    s.add_accuracy(digits, {"top1": 91.0, "dataset": "digits: 10 classes", "dataset_name": "digits", "num_classes": 10})
+    (ft,) = gather(s, "ci-host")["finetune"]
+    assert ft["latency_ms"] == 6.5 and ft["trusted"]
+    assert ft["latency_note"].startswith("latency measured with 100 classes")
+    fig = accuracy_latency_figure([], [], [ft], dataset="digits, 10 classes")
+    assert "latency measured with 100 classes" in hovers(fig)
+    assert "no latency measured yet" not in subtitle(fig)

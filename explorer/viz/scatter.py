@@ -87,7 +87,7 @@ def accuracy_latency_figure(
         lat, extents = latency_hover(p)
         hover = (
             f"<b>{p['name']}</b><br>top-1: {p['accuracy']:.1f} % after a fine-tune here on {dataset}"
-            f"<br>{lat}" + quality_hover(p)
+            f"<br>{lat}" + (f"<br>{p['latency_note']}" if p.get("latency_note") else "") + quality_hover(p)
         )
         label = f"fine-tuned here on {dataset} ({budget}, res {p.get('img_size', '?')}) · latency measured here"
         add_point(
