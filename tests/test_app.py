@@ -136,20 +136,6 @@ def test_onnx_export_is_verified(at):
     assert any(b.proto.label.startswith("Download ONNX") for b in at.get("download_button"))
 
 
-def test_pin_and_compare(at):
-    edit(at, {1: {"c": "24"}})
-    button(at, "Pin for comparison").click().run()
-    page(at, "compare")
-    table = at.dataframe[0].value
-    assert "current: SM_V2 (edited) (pinned)" in list(table["design"])  # the pin is the design being edited
-    at.multiselect(key="compare_sel").select("preset: SM_V2").run()
-    at.selectbox(key="diff_a").set_value("preset: SM_V2").run()
-    at.selectbox(key="diff_b").set_value("current: SM_V2 (edited) (pinned)").run()
-    diff = next(d.value for d in at.dataframe if "changes" in d.value.columns)
-    assert list(diff["changes"]) == ["—", "c: 16 → 24", "—", "—", "—", "—"]
-    assert diff["Δ params"].iloc[1].startswith("+") and diff["Δ params"].iloc[0] == "+0"
-
-
 def test_measure_on_this_host_stores_a_point_on_the_charts(at):
     open_tab(at, "Latency on this host")
     at.slider(key="m_budget").set_value(1.0).run()
@@ -177,53 +163,6 @@ def test_classroom_steps(at):
     assert any("Measure SM_V2 and SM_V2_x2nr first" in m.value for m in at.markdown)
     at.button(key="cls_back").click().run()
     assert at.session_state["class_step"] == 4
-
-
-def test_train_page_checks_folder(at, tmp_path):
-    from _imagedata import imagenet_layout
-
-    page(at, "train")
-    at.text_input(key="train_dir").set_value(str(tmp_path / "nothing")).run()
-    next(b for b in at.button if b.label == "Check folder").click().run()
-    assert at.error and "\n" not in at.error[0].value.strip()
-    root = imagenet_layout(tmp_path / "ds")
-    at.text_input(key="train_dir").set_value(str(root)).run()
-    next(b for b in at.button if b.label == "Check folder").click().run()
-    assert not at.error and any("4 classes" in s.value for s in at.success)
-
-
-def test_quick_fine_tune_lands_on_the_chart(at, tmp_path):
-    from _imagedata import imagenet_layout, tiny_design_dict
-
-    at.file_uploader(key="upload").upload(
-        "tiny.json", json.dumps(tiny_design_dict()).encode(), "application/json"
-    ).run()
-    page(at, "train")
-    root = imagenet_layout(tmp_path / "ds")
-    at.text_input(key="train_dir").set_value(str(root)).run()
-    next(b for b in at.button if b.label == "Check folder").click().run()
-    at.radio(key="train_budget_kind").set_value("epochs").run()
-    at.selectbox(key="train_res").set_value(96).run()
-    at.number_input(key="train_batch").set_value(16).run()
-    next(b for b in at.button if b.label == "Start fine-tuning").click().run()
-    job = at.session_state["train_job"]
-    assert job.wait(120), "the fine-tune did not finish"
-    at.run()
-    assert not at.error, [e.value for e in at.error]
-    assert any(m.label == "Top-1" for m in at.metric)
-    page(at, "charts")
-    paper_chart = json.dumps(json.loads(at.get("plotly_chart")[0].proto.spec))
-    assert "fine-tuned" not in paper_chart  # 4 classes: its accuracy never shares the paper's ImageNet100 axis
-    four = "ds, 4 classes"  # the dataset's folder name and class count, from the fine-tune's record
-    assert at.selectbox(key="chart_dataset").options == ["ImageNet100, 100 classes", four]
-    at.selectbox(key="chart_dataset").set_value(four).run()
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert four in spec["layout"]["title"]["text"]
-    # Not measured yet, so not drawn: the chart names it and says what would place it.
-    assert (
-        "fine-tuned, no latency measured yet (measure it to place it): tiny ("
-        in spec["layout"]["title"]["subtitle"]["text"]
-    )
 
 
 def test_unexpected_errors_show_one_line_not_a_traceback(at, monkeypatch):
