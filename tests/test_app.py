@@ -119,6 +119,25 @@ def test_upload_good_and_bad_files(at):
     at.file_uploader(key="upload").clear().upload("bad.json", bad, "application/json").run()
     assert any("stages[0].s: must be one of 1, 2, got 5" in e for e in errors(at))
     assert metrics(at)["Params"] == si(3_309_476)  # the design being edited is untouched
+    page(at, "compare")
+    assert not [e for e in errors(at) if "stages[0].s" in e]  # the error stays with its file, not on every page
+    page(at, "design")
+    assert not [e for e in errors(at) if "stages[0].s" in e]
+
+
+def test_an_oversized_or_unnamed_upload_gets_a_clear_line(at):
+    big = b'{"name": "x", "notes": "' + b"a" * 1_100_000 + b'"}'
+    at.file_uploader(key="upload").upload("big.json", big, "application/json").run()
+    assert any("big.json: file is 1,100,0" in e and "at most 1,000,000" in e for e in errors(at))
+    unnamed = get_preset("SM_V2").with_changes(name="").to_json().encode()
+    at.file_uploader(key="upload").clear().upload("my_net.json", unnamed, "application/json").run()
+    assert at.selectbox(key="source").value == "my_net (uploaded)" and at.subheader[0].value == "my_net"
+
+
+def test_an_empty_design_name_is_refused_in_the_editor(at):
+    at.text_input(key=next(t.key for t in at.text_input if t.label == "Design name")).set_value("  ").run()
+    assert "Design name: must not be empty (it names the design on every page and its exported files)" in errors(at)
+    assert button(at, "Pin for comparison").disabled
 
 
 def test_export_buttons_present(at):
