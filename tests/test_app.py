@@ -198,3 +198,23 @@ def test_unexpected_errors_show_one_line_not_a_traceback(at, monkeypatch):
     monkeypatch.undo()
     at.run()
     assert not at.error and metrics(at)["Params"] == si(1_538_372)  # nothing was lost
+
+
+def test_charts_read_the_store_once_per_version_of_it(at, tmp_path, monkeypatch):
+    import explorer.ui.charts_page as charts_page
+    from explorer.store.results import ResultStore
+
+    reads = []
+    real = charts_page.gather
+    monkeypatch.setattr(charts_page, "gather", lambda s, host: reads.append(1) or real(s, host))
+    charts_page._points.clear()
+    page(at, "charts")
+    at.toggle(key="chart_noisy").set_value(True).run()
+    at.toggle(key="chart_noisy").set_value(False).run()
+    assert len(reads) == 1  # clicks do not read the store again
+    row = dict(backend="torch", device="cpu", batch=1, threads=2, input_size=224, median_ms=6.0, per_image_ms=6.0)
+    ResultStore(tmp_path / "data" / "results.sqlite").add_latency(get_preset("SM_V2"), row)
+    at.run()
+    assert len(reads) == 2  # a new measurement is read at once
+    spec = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert any(t.get("name", "").startswith("measured on") for t in spec["data"])
