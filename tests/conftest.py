@@ -50,6 +50,6 @@ def tiny() -> Design:
 @pytest.fixture
 def at():
     """The app, started on its default page (the Design page)."""
-    from app_helpers import start_app  # streamlit loads only for the page tests
+    from app_helpers import new_app  # streamlit loads only for the page tests
 
-    return start_app()
+    return new_app()

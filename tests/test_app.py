@@ -2,20 +2,16 @@
 
 import json
 
-from app_helpers import EDITOR, edit, metrics
+from app_helpers import button, edit, errors, metrics, number_input, open_tab, page, toggle
 
 from explorer.design.cost import compute_cost
 from explorer.design.presets import get_preset
 from explorer.fmt import si
 
 
-def page(app, name: str):
-    app.switch_page(f"explorer/ui/pages/{name}.py").run()
-    assert not app.exception, app.exception
-    return app
-
-
 def layer_df(app):
+    if not [d for d in app.dataframe if "kind" in d.value.columns]:
+        open_tab(app, "Per-layer table")
     return next(d.value for d in app.dataframe if "kind" in d.value.columns)
 
 
@@ -34,7 +30,7 @@ def test_presets_switch(at):
 
 
 def test_table_edit_updates_every_number(at):
-    edit(at, {1: {"c": 24}})
+    edit(at, {1: {"c": "24"}})
     expected = compute_cost(
         get_preset("SM_V2_2_1.5").with_changes(
             stages=(
@@ -50,42 +46,41 @@ def test_table_edit_updates_every_number(at):
 
 
 def test_invalid_cell_shows_error_and_keeps_last_valid_numbers(at):
-    edit(at, {1: {"c": 24}})
+    edit(at, {1: {"c": "24"}})
     valid = metrics(at)
-    edit(at, {1: {"c": 24, "s": 3}})
-    assert any("stages[1].s: must be one of 1, 2, got 3" in e.value for e in at.error)
+    edit(at, {1: {"c": "24", "s": "3"}})
+    assert "row 2, s: must be one of 1, 2, got 3" in errors(at)
     assert metrics(at) == valid
-    edit(at, {1: {"c": 24}})
+    edit(at, {1: {"c": "24"}})
     assert not at.error and metrics(at) == valid
 
 
 def test_empty_cell_in_a_new_row_is_named(at):
-    at.session_state[EDITOR] = {"edited_rows": {}, "added_rows": [{"t": 2, "c": 8}], "deleted_rows": []}
-    at.run()
-    assert any("stages[6].n: is required" in e.value for e in at.error)
+    edit(at, {}, added=[{"t": "2", "c": "8", "n": ""}])
+    assert "row 7, n: is required" in errors(at)
 
 
 def test_skip_toggle_removes_adds_but_not_macs(at):
     before = metrics(at)
-    at.toggle(key="g::SM_V2::0::skips_on").set_value(False).run()
+    toggle(at, "Skip connections").set_value(False).run()
     assert metrics(at)["MACs"] == before["MACs"]  # skips cost no MACs — but they cost memory traffic
     assert metrics(at)["Memory traffic"] != before["Memory traffic"]
     kinds = set(layer_df(at)["kind"])
     assert "add" not in kinds and "dwconv" in kinds
-    at.toggle(key="g::SM_V2::0::skips_on").set_value(True).run()
+    toggle(at, "Skip connections").set_value(True).run()
     assert "add" in set(layer_df(at)["kind"])
 
 
 def test_final_conv_toggle_and_width(at):
-    at.toggle(key="g::SM_V2::0::last_conv_on").set_value(True).run()
+    toggle(at, "Final 1×1 conv").set_value(True).run()
     d = get_preset("SM_V2").with_changes(last_conv=1280)
     assert metrics(at)["Params"] == si(compute_cost(d).params)
-    at.number_input(key="g::SM_V2::0::last_conv_width").set_value(640).run()
+    number_input(at, "Final conv width").set_value(640).run()
     assert metrics(at)["Params"] == si(compute_cost(d.with_changes(last_conv=640)).params)
 
 
 def test_edits_survive_switching_presets_and_pages_until_reset(at):
-    edit(at, {1: {"c": 24}})
+    edit(at, {1: {"c": "24"}})
     edited = metrics(at)
     at.selectbox(key="source").set_value("MobileNet V2").run()
     page(at, "compare")
@@ -97,10 +92,10 @@ def test_edits_survive_switching_presets_and_pages_until_reset(at):
 
 
 def test_row_tools_duplicate_and_delete(at):
-    at.number_input(key="rowtool::SM_V2").set_value(2).run()
-    next(b for b in at.button if b.label == "Duplicate").click().run()
+    number_input(at, "Stage").set_value(3).run()  # stages count from 1
+    button(at, "Duplicate").click().run()
     assert layer_df(at)["name"].str.startswith("stages.6.").any()
-    next(b for b in at.button if b.label == "Delete").click().run()
+    button(at, "Delete").click().run()
     assert metrics(at)["Params"] == si(1_538_372)
 
 
@@ -111,38 +106,46 @@ def test_upload_good_and_bad_files(at):
     assert metrics(at)["Params"] == si(3_309_476)
     bad = json.dumps({"stages": [{"t": 1, "c": 16, "n": 1, "s": 5}]}).encode()
     at.file_uploader(key="upload").clear().upload("bad.json", bad, "application/json").run()
-    assert any("stages[0].s: must be one of 1, 2, got 5" in e.value for e in at.error)
+    assert any("stages[0].s: must be one of 1, 2, got 5" in e for e in errors(at))
     assert metrics(at)["Params"] == si(3_309_476)  # the design being edited is untouched
+    page(at, "compare")
+    assert not [e for e in errors(at) if "stages[0].s" in e]  # the error stays with its file, not on every page
+    page(at, "design")
+    assert not [e for e in errors(at) if "stages[0].s" in e]
+
+
+def test_an_oversized_or_unnamed_upload_gets_a_clear_line(at):
+    big = b'{"name": "x", "notes": "' + b"a" * 1_100_000 + b'"}'
+    at.file_uploader(key="upload").upload("big.json", big, "application/json").run()
+    assert any("big.json: file is 1,100,0" in e and "at most 1,000,000" in e for e in errors(at))
+    unnamed = get_preset("SM_V2").with_changes(name="").to_json().encode()
+    at.file_uploader(key="upload").clear().upload("my_net.json", unnamed, "application/json").run()
+    assert at.selectbox(key="source").value == "my_net (uploaded)" and at.subheader[0].value == "my_net"
+
+
+def test_an_empty_design_name_is_refused_in_the_editor(at):
+    at.text_input(key=next(t.key for t in at.text_input if t.label == "Design name")).set_value("  ").run()
+    assert "Design name: must not be empty (it names the design on every page and its exported files)" in errors(at)
+    assert button(at, "Pin for comparison").disabled
 
 
 def test_export_buttons_present(at):
-    labels = [b.label for b in at.get("download_button")] if at.get("download_button") else []
-    labels = labels or [b.proto.label for b in at.get("download_button")]
+    assert not at.get("download_button")  # the Export tab is closed: nothing of it is built
+    open_tab(at, "Export")
+    labels = [b.proto.label for b in at.get("download_button")]
     assert "Standalone .py" in labels and "Design JSON" in labels
     assert any(b.label == "Build ONNX" for b in at.button)
 
 
 def test_onnx_export_is_verified(at):
-    next(b for b in at.button if b.label == "Build ONNX").click().run()
+    open_tab(at, "Export")
+    button(at, "Build ONNX").click().run()
     assert any("verified" in c.value for c in at.caption)
     assert any(b.proto.label.startswith("Download ONNX") for b in at.get("download_button"))
 
 
-def test_pin_and_compare(at):
-    edit(at, {1: {"c": 24}})
-    next(b for b in at.button if b.label == "Pin for comparison").click().run()
-    page(at, "compare")
-    table = at.dataframe[0].value
-    assert "current: SM_V2 (edited) (pinned)" in list(table["design"])  # the pin is the design being edited
-    at.multiselect(key="compare_sel").select("preset: SM_V2").run()
-    at.selectbox(key="diff_a").set_value("preset: SM_V2").run()
-    at.selectbox(key="diff_b").set_value("current: SM_V2 (edited) (pinned)").run()
-    diff = next(d.value for d in at.dataframe if "changes" in d.value.columns)
-    assert list(diff["changes"]) == ["—", "c: 16 → 24", "—", "—", "—", "—"]
-    assert diff["Δ params"].iloc[1].startswith("+") and diff["Δ params"].iloc[0] == "+0"
-
-
 def test_measure_on_this_host_stores_a_point_on_the_charts(at):
+    open_tab(at, "Latency on this host")
     at.slider(key="m_budget").set_value(1.0).run()
     at.button(key="m_go").click().run()
     assert not at.error
@@ -170,53 +173,6 @@ def test_classroom_steps(at):
     assert at.session_state["class_step"] == 4
 
 
-def test_train_page_checks_folder(at, tmp_path):
-    from _imagedata import imagenet_layout
-
-    page(at, "train")
-    at.text_input(key="train_dir").set_value(str(tmp_path / "nothing")).run()
-    next(b for b in at.button if b.label == "Check folder").click().run()
-    assert at.error and "\n" not in at.error[0].value.strip()
-    root = imagenet_layout(tmp_path / "ds")
-    at.text_input(key="train_dir").set_value(str(root)).run()
-    next(b for b in at.button if b.label == "Check folder").click().run()
-    assert not at.error and any("4 classes" in s.value for s in at.success)
-
-
-def test_quick_fine_tune_lands_on_the_chart(at, tmp_path):
-    from _imagedata import imagenet_layout, tiny_design_dict
-
-    at.file_uploader(key="upload").upload(
-        "tiny.json", json.dumps(tiny_design_dict()).encode(), "application/json"
-    ).run()
-    page(at, "train")
-    root = imagenet_layout(tmp_path / "ds")
-    at.text_input(key="train_dir").set_value(str(root)).run()
-    next(b for b in at.button if b.label == "Check folder").click().run()
-    at.radio(key="train_budget_kind").set_value("epochs").run()
-    at.selectbox(key="train_res").set_value(96).run()
-    at.number_input(key="train_batch").set_value(16).run()
-    next(b for b in at.button if b.label == "Start fine-tuning").click().run()
-    job = at.session_state["train_job"]
-    assert job.wait(120), "the fine-tune did not finish"
-    at.run()
-    assert not at.error, [e.value for e in at.error]
-    assert any(m.label == "Top-1" for m in at.metric)
-    page(at, "charts")
-    paper_chart = json.dumps(json.loads(at.get("plotly_chart")[0].proto.spec))
-    assert "fine-tuned" not in paper_chart  # 4 classes: its accuracy never shares the paper's ImageNet100 axis
-    four = "ds, 4 classes"  # the dataset's folder name and class count, from the fine-tune's record
-    assert at.selectbox(key="chart_dataset").options == ["ImageNet100, 100 classes", four]
-    at.selectbox(key="chart_dataset").set_value(four).run()
-    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert four in spec["layout"]["title"]["text"]
-    # Not measured yet, so not drawn: the chart names it and says what would place it.
-    assert (
-        "fine-tuned, no latency measured yet (measure it to place it): tiny ("
-        in spec["layout"]["title"]["subtitle"]["text"]
-    )
-
-
 def test_unexpected_errors_show_one_line_not_a_traceback(at, monkeypatch):
     import explorer.ui.widgets as widgets
 
@@ -224,9 +180,30 @@ def test_unexpected_errors_show_one_line_not_a_traceback(at, monkeypatch):
         raise RuntimeError("simulated bug")
 
     monkeypatch.setattr(widgets, "layer_frame", broken)
+    at.session_state["design_tab"] = "Per-layer table"
     at.run()
     assert not at.exception
     assert any("Something went wrong (RuntimeError: simulated bug)" in e.value for e in at.error)
     monkeypatch.undo()
     at.run()
     assert not at.error and metrics(at)["Params"] == si(1_538_372)  # nothing was lost
+
+
+def test_charts_read_the_store_once_per_version_of_it(at, tmp_path, monkeypatch):
+    import explorer.ui.charts_page as charts_page
+    from explorer.store.results import ResultStore
+
+    reads = []
+    real = charts_page.gather
+    monkeypatch.setattr(charts_page, "gather", lambda s, host: reads.append(1) or real(s, host))
+    charts_page._points.clear()
+    page(at, "charts")
+    at.toggle(key="chart_noisy").set_value(True).run()
+    at.toggle(key="chart_noisy").set_value(False).run()
+    assert len(reads) == 1  # clicks do not read the store again
+    row = dict(backend="torch", device="cpu", batch=1, threads=2, input_size=224, median_ms=6.0, per_image_ms=6.0)
+    ResultStore(tmp_path / "data" / "results.sqlite").add_latency(get_preset("SM_V2"), row)
+    at.run()
+    assert len(reads) == 2  # a new measurement is read at once
+    spec = json.loads(at.get("plotly_chart")[1].proto.spec)
+    assert any(t.get("name", "").startswith("measured on") for t in spec["data"])

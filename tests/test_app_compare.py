@@ -1,13 +1,14 @@
-"""Compare page and explorer.viz.compare: real residual adds, stages aligned so removals read as removals,
+"""Compare page and explorer.design.align: real residual adds, stages aligned so removals read as removals,
 readable numbers, no raw None, one entry per network."""
 
 from pathlib import Path
 
 import pytest
+from app_helpers import button, edit, new_app, page
 from streamlit.testing.v1 import AppTest
 
+from explorer.design.align import align_stages, residual_adds, stage_diff
 from explorer.design.presets import get_preset
-from explorer.viz.compare import align_stages, residual_adds, stage_diff
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,3 +73,18 @@ def test_every_preset_is_listed_once(compare_page):
     options = compare_page.multiselect(key="compare_sel").options
     assert len(options) == len(set(options))
     assert "preset: SM_V2" not in options  # it is the design being edited, listed as current
+
+
+def test_pin_and_compare():
+    at = new_app()
+    edit(at, {1: {"c": "24"}})
+    button(at, "Pin for comparison").click().run()
+    page(at, "compare")
+    table = at.dataframe[0].value
+    assert "current: SM_V2 (edited) (pinned)" in list(table["design"])  # the pin is the design being edited
+    at.multiselect(key="compare_sel").select("preset: SM_V2").run()
+    at.selectbox(key="diff_a").set_value("preset: SM_V2").run()
+    at.selectbox(key="diff_b").set_value("current: SM_V2 (edited) (pinned)").run()
+    diff = next(d.value for d in at.dataframe if "changes" in d.value.columns)
+    assert list(diff["changes"]) == ["—", "c: 16 → 24", "—", "—", "—", "—"]
+    assert diff["Δ params"].iloc[1].startswith("+") and diff["Δ params"].iloc[0] == "+0"

@@ -38,11 +38,9 @@ def test_running_the_file_builds_counts_and_runs_one_forward_pass(script):
     r = run_script(script)
     assert r.returncode == 0, r.stderr
     cost = compute_cost(TINY)
-    assert r.stdout.splitlines() == [
-        f"TinyNet: {cost.params:,} params, {cost.macs:,} MACs at 32x32, batch 1",  # counted by hooks = our count
-        r.stdout.splitlines()[1],
-    ]
-    assert re.fullmatch(r"forward pass on a random image: output \(1, 5\), top class [0-4]", r.stdout.splitlines()[1])
+    counts, forward = r.stdout.splitlines()  # exactly two lines
+    assert counts == f"TinyNet: {cost.params:,} params, {cost.macs:,} MACs at 32x32, batch 1"  # hooks = our count
+    assert re.fullmatch(r"forward pass on a random image: output \(1, 5\), top class [0-4]", forward)
 
 
 def test_the_file_loads_a_plain_state_dict_and_a_training_checkpoint(script, tmp_path):
@@ -69,7 +67,7 @@ def test_the_docstring_example_loads_the_apps_weights_download(tmp_path, monkeyp
     from explorer.ui import export_panel
 
     ckpt = save_checkpoint(tmp_path / "run" / "checkpoint.pt", {"model": build_model(TINY).state_dict(), "step": 1})
-    data = export_panel._weights_bytes.__wrapped__(TINY.to_json(), str(ckpt), 0)
+    data = export_panel.weights_bytes.__wrapped__(TINY.to_json(), str(ckpt), 0)
     (tmp_path / "weights.pt").write_bytes(data)
     code = to_python(TINY)
     doc = ast.get_docstring(ast.parse(code))
@@ -96,12 +94,31 @@ def test_the_export_panel_reads_a_checkpoint_once_not_on_every_rerun(tmp_path, m
     reads = []
     real = export_panel.load_weights
     monkeypatch.setattr(export_panel, "load_weights", lambda d, p: reads.append(p) or real(d, p))
-    export_panel._weights_bytes.clear()
+    export_panel.weights_bytes.clear()
     at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=120)
     at.session_state["checkpoints"] = {sm.network_hash(): str(ckpt)}
+    at.session_state["design_tab"] = "Export"
     at.run()
     for baseline in ("SM_V2", "MobileNet V1", "MobileNet V2"):  # clicks elsewhere rerun the page, same design
         at.selectbox(key="baseline").set_value(baseline).run()
     assert not at.exception
     assert any(b.proto.label == "Fine-tuned weights (.pt state dict)" for b in at.get("download_button"))
     assert reads == [str(ckpt)]
+
+
+def test_a_fine_tuned_network_exports_with_its_weights_ticked(tmp_path, monkeypatch):
+    """The Export tab drawn before the fine-tune (box disabled, unticked) must not keep that state afterwards."""
+    from app_helpers import new_app, open_tab
+
+    from explorer.design.presets import get_preset
+
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path / "data"))
+    sm = get_preset("SM_V2")
+    at = open_tab(new_app(), "Export")
+    (box,) = [c for c in at.checkbox if c.label == "with fine-tuned weights"]
+    assert box.disabled and not box.value  # no fine-tune yet
+    ckpt = save_checkpoint(tmp_path / "run" / "checkpoint.pt", {"model": build_model(sm).state_dict()})
+    at.session_state["checkpoints"] = {sm.network_hash(): str(ckpt)}
+    at.run()
+    (box,) = [c for c in at.checkbox if c.label == "with fine-tuned weights"]
+    assert not box.disabled and box.value

@@ -97,13 +97,6 @@ ALLOWED = {
     "cli": {"design", "export", "measure", "predict", "search", "store", "train"},
     "ui": {"design", "export", "measure", "predict", "search", "store", "train", "viz"},
 }
-# Arrows on their way out (issue 21, item 3): tolerated while they exist, never required. Once the moves have
-# landed, delete them here so that they cannot come back.
-LEAVING = {
-    ("search", "viz"),  # stage alignment: viz/compare.py -> design/
-    ("search", "train"),  # the NASWOT objective's images: read without train.data
-    ("export", "train"),  # checkpoint reading: below both train and export
-}
 
 
 def top_package(module: str) -> str:
@@ -157,7 +150,6 @@ def test_every_package_has_a_layer():
 def test_the_declared_dependencies_point_down_the_layers():
     for source, targets in ALLOWED.items():
         assert all(LAYER_OF[t] < LAYER_OF[source] for t in targets), source
-    assert all(LAYER_OF[t] < LAYER_OF[s] for s, t in LEAVING)
 
 
 def test_imports_point_down_the_layers_only():
@@ -170,11 +162,11 @@ def test_imports_point_down_the_layers_only():
 
 
 def undeclared(edges: list[tuple[str, str, str]]) -> list[str]:
-    """The imports between packages that ALLOWED (or LEAVING) does not declare; the foundation imports only itself."""
+    """The imports between packages that ALLOWED does not declare; the foundation imports only itself."""
     wrong = []
     for source, dest, where in edges:
         allowed = FOUNDATION if source in FOUNDATION else FOUNDATION | ALLOWED.get(source, set())
-        if dest not in allowed and (source, dest) not in LEAVING:
+        if dest not in allowed:
             wrong.append(f"{where}: {source} imports {dest}")
     return wrong
 
@@ -199,7 +191,6 @@ def test_the_dependency_check_reports_an_undeclared_import(tmp_path, monkeypatch
     (tmp_path / "explorer" / "search" / "bad.py").write_text("from ..viz.charts import x\nfrom ..design import y\n")
     (tmp_path / "explorer" / "fmt.py").write_text("from .design.plan import z\nfrom . import errors\n")
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
-    monkeypatch.setattr(sys.modules[__name__], "LEAVING", set())
     edges = package_imports()
     assert sorted(edges) == [
         ("fmt", "design", "explorer/fmt.py:1"),

@@ -76,6 +76,105 @@ def test_an_idle_server_with_a_connected_session_is_quiet(server, driver):  # no
     assert "Inotify" not in log and "Network URL" not in log  # no watcher; loopback only
 
 
+def idle_use(proc, window_s: float = IDLE_WINDOW_S) -> float:
+    """Cores the server used over an idle window, after the page's own first work has settled."""
+    time.sleep(2.0)
+    before = cpu_seconds(proc.pid)
+    time.sleep(window_s)
+    return (cpu_seconds(proc.pid) - before) / window_s
+
+
+def _open_page(driver, url: str, path: str, title: str) -> None:  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    driver.get(url + path)
+    _wait_for(driver, lambda d: any(title in h.text for h in d.find_elements(By.TAG_NAME, "h1")), title, 90)
+    _wait_for(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]'), "idle", 60)
+
+
+def _click(driver, label: str) -> None:  # noqa: F811
+    from selenium.webdriver.common.by import By
+
+    button = _wait_for(
+        driver, lambda d: [b for b in d.find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == label], label
+    )[0]
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", button)
+    button.click()
+
+
+def _type_into(driver, label: str, value: str) -> None:  # noqa: F811
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    box = _wait_for(
+        driver,
+        lambda d: d.find_elements(By.XPATH, f'//label[.//p[normalize-space()="{label}"]]/following::input[1]'),
+        label,
+    )[0]
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys(value)
+    time.sleep(0.3)
+    box.send_keys(Keys.ENTER)
+
+
+def _store_prior_profile(data_dir) -> None:
+    from explorer.measure.hostinfo import physical_cores
+    from explorer.predict.model import prior_coefficients
+    from explorer.predict.profile import profile_key
+    from explorer.store.results import ResultStore
+
+    key = profile_key("torch", "cpu", physical_cores(), 1)
+    profile = {"key": key, "model": {"coefficients": prior_coefficients(50.0, 10.0, "torch")}, "band_pct": 10.0}
+    ResultStore(data_dir / "results.sqlite").add_profile(key, profile)
+
+
+def test_every_page_is_idle_including_search_and_fine_tune_after_their_jobs(server, driver, tmp_path):  # noqa: F811
+    """The app's promise, page by page: an idle tab keeps the server under 2 % of a core, also once a search and
+    a fine-tune have run (their polling must stop when the job ends)."""
+    from _imagedata import imagenet_layout
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    proc, url, data_dir = server
+    _store_prior_profile(data_dir)
+    used = {}
+    for path, title in (("", "Design"), ("compare", "Compare"), ("charts", "Charts"), ("classroom", "Classroom")):
+        _open_page(driver, url, path, title)
+        used[title] = idle_use(proc)
+
+    # Fine-tune: one epoch of a tiny folder, then idle on the page that shows its result.
+    _open_page(driver, url, "train", "Fine-tune")
+    _type_into(driver, "Dataset folder", str(imagenet_layout(tmp_path / "ds")))
+    _click(driver, "Check folder")
+    _wait_for(driver, lambda d: "4 classes" in d.page_source, "the folder check")
+    driver.find_element(By.XPATH, '//label[.//p[normalize-space()="epochs"]]').click()
+    _type_into(driver, "Batch", "16")
+    _click(driver, "Start fine-tuning")
+    _wait_for(driver, lambda d: "Top-1" in _metrics(d), "the fine-tune's result", 300)
+    used["Fine-tune (finished)"] = idle_use(proc)
+
+    # Search: the shortest search, one design to measure; then idle on its result.
+    _open_page(driver, url, "search", "Search")
+    _type_into(driver, "Designs to measure", "1")
+    slider = _wait_for(
+        driver, lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="stSlider"] input[type="range"]'), "slider"
+    )[0]
+    driver.execute_script("arguments[0].focus();", slider)  # the range input is visually hidden: focus, then keys
+    ActionChains(driver).send_keys(Keys.HOME).perform()  # the shortest search
+    _wait_for(driver, lambda d: slider.get_attribute("aria-valuetext") == "20", "the time slider at 20 s")
+    time.sleep(1.0)  # the slider's value reaches the server
+    _click(driver, "Search")
+    _wait_for(driver, lambda d: "Budget" in _metrics(d) or "Search stopped" in d.page_source, "the search", 400)
+    used["Search (finished)"] = idle_use(proc)
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / "search_finished.png"))
+    busy = {page: f"{u * 100:.1f} %" for page, u in used.items() if u > IDLE_LIMIT_CORES}
+    assert not busy, f"idle server above {IDLE_LIMIT_CORES * 100:.0f} % of a core on: {busy}"
+    assert len(used) == 6
+
+
 def cli_median(data_dir) -> dict:
     env = {**os.environ, "EXPLORER_DATA_DIR": str(data_dir)}
     out = subprocess.run(

@@ -210,7 +210,10 @@ def test_flops_figure_axes_series_and_r():
     cuda = next(t for t in fig.data if t.name and t.name.startswith("measured on gpu-box (torch, cuda)"))
     assert "r =" not in cuda.name  # two points: no correlation claimed
     paper = next(t for t in fig.data if t.name and t.name.startswith("paper, GTX 1060"))
-    assert "paper's own FLOPs count" in paper.name and "r =" in paper.name
+    assert "r =" in paper.name
+    counted = {d.name: 2 * compute_cost(d).macs / 1e6 for d in all_presets()}
+    names = [h.split("</b>")[0].removeprefix("<b>") for h in paper.hovertext]
+    assert len(names) == 7 and list(paper.x) == pytest.approx([counted[n] for n in names])
     assert "MACs" in hovers(fig) and "params" in hovers(fig)
     fits = [t for t in fig.data if t.mode == "lines" and t.x[0] == 0]
     assert len(fits) == 3  # one through-origin fit per series
@@ -395,3 +398,123 @@ def test_a_noisy_outlier_never_sets_the_axes():
     assert flops_latency_figure([*pts, outlier], include_untrusted=True).layout.yaxis.range[1] > 900
     acc = accuracy_latency_figure([], [*pts, outlier], [])
     assert acc.layout.xaxis.type != "log" and acc.layout.xaxis.range[1] < 2 * trusted_max
+
+
+# ---------- roofline: what the model says, never contradicting itself ----------
+
+
+def _fitted_like_prediction():
+    """Coefficients whose rates exceed the host's measured GEMM and add roofs, as fitted profiles often do."""
+    from explorer.predict import predict
+    from explorer.predict.model import prior_coefficients
+    from explorer.predict.profile import profile_key
+
+    coefficients = prior_coefficients(400.0, 60.0, "torch")
+    profile = {"key": profile_key("torch", "cpu", 2, 1), "model": {"coefficients": coefficients}}
+    return predict(get_preset("MobileNet V2"), profile)
+
+
+def test_roofline_points_sit_under_the_roofs_drawn_and_are_coloured_by_their_bound():
+    from explorer.viz.roofline import BOUND_COLOURS, roofline_figure
+
+    pred = _fitted_like_prediction()
+    measured_roofs = {"peak_gflops": 50.0, "bandwidth_gbs": 10.0}  # slower than the model's own rates
+    fig = roofline_figure(pred, measured_roofs)
+    (roof,) = [t for t in fig.data if t.mode == "lines"]
+    bw, peak = roof.y[0] / roof.x[0], roof.y[1]
+    dots = [t for t in fig.data if t.mode == "markers"]
+    assert sum(len(t.x) for t in dots) == sum(1 for ly in pred["layers"] if ly["flops"])
+    by_name = {ly["name"]: ly for ly in pred["layers"]}
+    for trace in dots:
+        bound = trace.name.split("-bound")[0]
+        assert trace.marker.color == BOUND_COLOURS[bound]
+        for x, y, text in zip(trace.x, trace.y, trace.text, strict=True):
+            assert y <= min(peak, bw * x) * 1.0001  # never above a roof
+            layer = by_name[text.split(" (")[0]]
+            assert layer["bound"] == bound
+            assert y == pytest.approx(layer["flops"] / layer["predicted_ms"] / 1e6)  # attained = FLOPs / time
+    sub = fig.layout.title.subtitle.text
+    assert "count no FLOPs" in sub and "do no counted" not in sub
+    assert "50 GFLOP/s (large GEMM)" in sub  # the measured roofs are named, not drawn as the model's
+
+
+# ---------- search chart ----------
+
+
+def test_search_subtitle_is_two_short_lines_that_count_what_was_measured():
+    from explorer.viz.search_chart import search_figure
+
+    result = {
+        "objective": "params",
+        "budget_ms": 6.0,
+        "budget_source": "the start design's own latency on this host",
+        "screened": 1200,
+        "start": {"name": "SM_V2", "measured_ms": None, "predicted_ms": 6.0, "objective": 1.5e6},
+        "front": [],
+        "candidates": [{"name": "a", "measured_ms": 5.0, "objective": 2e6, "within_budget": True}],
+        "rejected": [{"name": "b", "measured_ms": 5.5, "objective": 2.1e6, "within_budget": False}],
+    }
+    sub = search_figure(result).layout.title.subtitle.text
+    first, second = sub.split("<br>")
+    assert len(first) <= 90 and second == "screened 1,200 designs · measured 2 · kept 1"
+
+
+# ---------- FLOPs: one definition on one axis; nothing silently off the chart; labels clear of error bars ----------
+
+
+def test_paper_points_sit_at_the_flops_this_tool_counts_with_their_own_count_in_the_hover():
+    fig = flops_latency_figure([], paper_gpu())
+    paper = next(t for t in fig.data if t.name and t.name.startswith("paper, GTX 1060"))
+    sm = get_preset("SM_V2")
+    i = list(paper.hovertext).index(next(h for h in paper.hovertext if h.startswith("<b>SM_V2</b>")))
+    assert paper.x[i] == pytest.approx(2 * compute_cost(sm).macs / 1e6)  # 328 M, not the paper's 155 M
+    assert f"the paper's own count: {sm.meta['paper']['flops_m']:g} M" in paper.hovertext[i]
+    assert "Not drawn (no network to count FLOPs from): ShuffleNet V2" in subtitle(fig)
+
+
+def test_a_noisy_point_beyond_the_axis_is_drawn_at_its_edge_pointing_to_its_value():
+    pts = measured(names={"SM_V2", "MobileNet V2"})
+    outlier = with_quality(
+        {**pts[0], "name": "outlier", "latency_ms": 330.0, "p25_ms": 250.0, "p75_ms": 900.0},
+        {"quality": {"verdict": "noisy", "reasons": ["other processes used 1.44 of 2 cores"]}},
+    )
+    fig = flops_latency_figure([*pts, outlier])
+    top = fig.layout.yaxis.range[1]
+    trace = next(t for t in fig.data if t.hovertext and any("<b>outlier</b>" in h for h in t.hovertext))
+    i = next(k for k, h in enumerate(trace.hovertext) if "<b>outlier</b>" in h)
+    assert trace.y[i] <= top and trace.y[i] > 0.9 * top  # on the chart, at its top edge
+    assert trace.marker.symbol[i] == "arrow-up-open" and "beyond the axis (y = 330)" in trace.hovertext[i]
+
+
+def test_labels_are_never_placed_on_an_error_bar():
+    from explorer.viz.labels import label_box
+
+    pts = measured(names={"SM_V2", "MobileNet V2", "SM_V2_x2nr"})
+    pts = [{**p, "p25_ms": p["latency_ms"] - 3.0, "p75_ms": p["latency_ms"] + 3.0} for p in pts]  # tall bars
+    fig = flops_latency_figure(pts)
+    trace = next(t for t in fig.data if t.name and t.name.startswith("measured on"))
+    labelled = [pos for pos, text in zip(trace.textposition, trace.text, strict=True) if text]
+    assert labelled and all(
+        pos in ("middle right", "middle left") or "right" in pos or "left" in pos for pos in labelled
+    )
+    assert label_box(0, 0, "x", "middle right")[0] > 0  # beside the marker, clear of a vertical bar
+
+
+def test_a_fine_tune_on_other_data_is_placed_at_its_networks_measured_latency(tmp_path):
+    """SM_V2 measured with 100 classes, fine-tuned on 10-class data: the point is drawn, and says whose latency."""
+    from explorer.store.results import ResultStore
+    from explorer.viz.chartdata import gather
+
+    s = ResultStore(tmp_path / "r.sqlite")
+    sm = get_preset("SM_V2")
+    ok = {"quality": {"verdict": "ok", "reasons": []}}
+    row = dict(backend="torch", device="cpu", batch=1, threads=2, input_size=224, runs=20, device_name="cpu")
+    s.add_latency(sm, row | dict(median_ms=6.5, iqr_ms=0.1, p25_ms=6.4, p75_ms=6.6, per_image_ms=6.5) | ok)
+    digits = sm.with_changes(num_classes=10)
+    s.add_accuracy(digits, {"top1": 91.0, "dataset": "digits: 10 classes", "dataset_name": "digits", "num_classes": 10})
+    (ft,) = gather(s, "ci-host")["finetune"]
+    assert ft["latency_ms"] == 6.5 and ft["trusted"]
+    assert ft["latency_note"].startswith("latency measured with 100 classes")
+    fig = accuracy_latency_figure([], [], [ft], dataset="digits, 10 classes")
+    assert "latency measured with 100 classes" in hovers(fig)
+    assert "no latency measured yet" not in subtitle(fig)

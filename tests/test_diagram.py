@@ -143,3 +143,12 @@ def test_labels_never_collide_on_presets_or_long_networks(design):
 @given(designs())
 def test_random_designs(design):
     check_structure(design)
+
+
+@pytest.mark.parametrize("design", all_presets(), ids=lambda d: d.name)
+def test_no_two_stages_share_a_colour(design):
+    fig = network_figure(design)
+    stages = [tr for tr in fig.data if (tr.name or "").startswith("stage ")]
+    assert len(stages) == len(design.stages)  # MobileNet V2: 7 stages, 7 colours
+    assert len({tr.marker.color for tr in stages}) == len(stages)
+    assert [tr.name.split(":")[0] for tr in stages] == [f"stage {i + 1}" for i in range(len(stages))]

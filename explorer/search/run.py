@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..design.align import global_diff, stage_diff
 from ..design.cost import compute_cost
 from ..design.limits import DEFAULT_CAP
 from ..design.spec import Design
@@ -36,7 +37,6 @@ from ..options import check_values, option, options_of
 from ..predict import predict
 from ..predict.features import PARAMETER_NAMES
 from ..predict.model import design_row
-from ..viz.compare import global_diff, stage_diff
 from .evolve import Candidate, evolve, pareto_front
 from .objectives import OBJECTIVES, NaswotScorer, objective_value
 from .space import SearchSpace

@@ -15,7 +15,37 @@ from ..viz.charts import (
 )
 from .measure_panel import cached_host_info
 from .predict_panel import render_flops_gap
-from .results_view import store
+from .results_view import open_store, store, store_version
+
+EMPTY = {"measured": [], "flops": [], "finetune": []}
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _points(path: str, version: tuple[int, int], host: str) -> dict:
+    """The chart points of the store at `path`, read once per version of the file: reading decodes every stored
+    measurement, which grows with the store, while a rerun (a toggle, another page and back) changes nothing."""
+    s = open_store(path)
+    before = s.skipped_rows
+    points = gather(s, host)
+    return {"points": points, "skipped": s.skipped_rows - before}
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _figures(key: tuple | None, dev: str, dataset: str, show_ref: bool, noisy: bool) -> tuple:
+    """Both figures, built once per store version and choice of toggles: with thousands of points, placing their
+    labels is the page's largest cost, and a click elsewhere on the page changes none of their inputs."""
+    pts = _points(*key)["points"] if key else EMPTY
+    paper = paper_points_from_presets(all_presets(), dev)
+    acc = accuracy_latency_figure(
+        paper,
+        pts["measured"],
+        pts["finetune"],
+        reference_points_from_paper(dev),
+        show_reference=show_ref,
+        include_untrusted=noisy,
+        dataset=dataset,
+    )
+    return acc, flops_latency_figure(pts["flops"], paper, noisy)
 
 
 def render() -> None:
@@ -26,7 +56,8 @@ def render() -> None:
     )
     s = store()
     host = cached_host_info()["cpu"]
-    pts = gather(s, host) if s else {"measured": [], "flops": [], "finetune": []}
+    read = _points(str(s.path), store_version(s), host) if s else {"points": EMPTY, "skipped": 0}
+    pts = read["points"]
     c1, c2, c3 = st.columns(3)
     device = c1.radio(
         "Paper's timings",
@@ -50,28 +81,25 @@ def render() -> None:
         key="chart_noisy",
         help="Measurements whose quality verdict is not ok are drawn hollow and left out by default",
     )
-    paper = paper_points_from_presets(all_presets(), dev)
-    fig = accuracy_latency_figure(
-        paper,
-        pts["measured"],
-        pts["finetune"],
-        reference_points_from_paper(dev),
-        show_reference=show_ref,
-        include_untrusted=noisy,
-        dataset=dataset,
-    )
-    st.plotly_chart(fig, width="stretch", theme=None, key="acc_lat")
-    st.plotly_chart(flops_latency_figure(pts["flops"], paper, noisy), width="stretch", theme=None, key="flops_lat")
+    key = (str(s.path), store_version(s), host) if s else None
+    acc, flops = _figures(key, dev, dataset, show_ref, noisy)
+    st.plotly_chart(acc, width="stretch", theme=None, key="acc_lat")
+    st.plotly_chart(flops, width="stretch", theme=None, key="flops_lat")
     with st.expander("Why FLOPs miss the time: SM_V2 against SM_V2_x2nr, explained by the latency model"):
         render_flops_gap(get_preset("SM_V2"), get_preset("SM_V2_x2nr"))
     if not pts["measured"]:
         st.info(
             "No measurements on this host yet: use **Latency on this host** on the Design page, or the Classroom page."
         )
-    if s and s.skipped_rows:
-        st.warning(f"{s.skipped_rows} damaged rows of the results store were skipped (their JSON is unreadable).")
+    if read["skipped"]:
+        st.warning(f"{read['skipped']} damaged rows of the results store were skipped (their JSON is unreadable).")
     if s:
         c1, c2 = st.columns(2)
-        c1.download_button("Latency results (CSV)", s.to_csv("latency"), file_name="latency.csv", mime="text/csv")
-        c2.download_button("Accuracy results (CSV)", s.to_csv("accuracy"), file_name="accuracy.csv", mime="text/csv")
+        # Written when clicked, not on every run: a CSV of thousands of rows decodes every stored result.
+        c1.download_button(
+            "Latency results (CSV)", lambda: s.to_csv("latency"), file_name="latency.csv", mime="text/csv"
+        )
+        c2.download_button(
+            "Accuracy results (CSV)", lambda: s.to_csv("accuracy"), file_name="accuracy.csv", mime="text/csv"
+        )
         st.caption(f"Stored in {s.path} — set EXPLORER_DATA_DIR to keep results elsewhere.")

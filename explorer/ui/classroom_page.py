@@ -7,18 +7,22 @@ its reason, and the class is asked to measure again.
 
 from __future__ import annotations
 
+from html import escape
+
+import pandas as pd
 import streamlit as st
 
+from ..design.align import residual_adds
 from ..design.cost import compute_cost
 from ..design.presets import get_preset
 from ..fmt import si
 from ..measure.hostinfo import physical_cores
 from ..measure.quality import is_trusted, reasons
 from ..viz.charts import flops_latency_figure, with_quality
-from ..viz.compare import residual_adds
 from ..viz.diagram import network_figure
 from .measure_panel import cached_host_info, host_line, run_measurement
 from .predict_panel import render_flops_gap
+from .results_view import store
 
 MV2, SM, X2NR = "MobileNet V2", "SM_V2", "SM_V2_x2nr"
 PAPER_RATIOS = {"cpu": {(SM, MV2): 0.70, (X2NR, SM): 1.07}, "gpu": {(SM, MV2): 0.69, (X2NR, SM): 0.96}}
@@ -117,10 +121,17 @@ def _readings() -> None:
     st.markdown(BIG.format(READING_SENTENCE), unsafe_allow_html=True)
 
 
-def _untrusted_line(*names: str) -> str:
-    bad = [n for n in names if _lat(n) and not is_trusted(_lat(n))]
+def untrusted_names(*names: str) -> list[str]:
+    return [n for n in names if _lat(n) and not is_trusted(_lat(n))]
+
+
+def _untrusted_line(*names: str, html: bool = False) -> str:
+    """Why a measurement is not used; `html` for the big projector text (an HTML block, where ** stays literal)."""
+    bold = (lambda n: f"<b>{escape(n)}</b>") if html else (lambda n: f"**{n}**")
+    why = (lambda n: escape("; ".join(reasons(_lat(n))))) if html else (lambda n: "; ".join(reasons(_lat(n))))
     return " ".join(
-        f"The measurement of **{n}** is not trusted ({'; '.join(reasons(_lat(n)))}): measure again." for n in bad
+        f"The measurement of {bold(n)} is not trusted ({why(n)}): measure again with the button below."
+        for n in untrusted_names(*names)
     )
 
 
@@ -136,7 +147,9 @@ def _ratio(a: str, b: str) -> None:
     here = f"{la['median_ms']:.2f} ms vs {lb['median_ms']:.2f} ms, median, this CPU"
     c1.metric(f"Time here, {a} / {b}", f"{la['median_ms'] / lb['median_ms']:.2f}×", help=here)
     c2.metric(f"MACs, {a} / {b}", f"{ca.macs / cb.macs:.2f}×")
-    c3.metric("Time in the paper", f"{p[0]:.2f}× CPU · {p[1]:.2f}× GPU")
+    # Two short values, never one cut short ("0.69× …") in a third of the page.
+    c3.metric("Paper, CPU", f"{p[0]:.2f}×", help=f"On the paper's GPU: {p[1]:.2f}×")
+    c3.caption(f"Paper, GPU: {p[1]:.2f}×")
 
 
 def conclusion() -> str:
@@ -144,7 +157,7 @@ def conclusion() -> str:
     if not (_lat(SM) and _lat(X2NR)):
         return "Measure SM_V2 and SM_V2_x2nr first (steps 3 and 5)."
     if not (ls and lx):
-        return "No verdict from untrusted numbers. " + _untrusted_line(SM, X2NR)
+        return "No verdict from untrusted numbers. " + _untrusted_line(SM, X2NR, html=True)
     r = x2nr_readings()
     t_r = lx["median_ms"] / ls["median_ms"]
     verdict = "less" if t_r < r["preset"] else "more"
@@ -153,6 +166,56 @@ def conclusion() -> str:
         f"took {t_r:.2f}× the time on this host — {verdict} than its MACs predict. Skip connections re-read feature "
         "maps from memory and depthwise convs do little arithmetic per byte, so time follows memory traffic as much "
         "as FLOPs. On the paper's GPU, x2nr was even faster (0.96×)."
+    )
+
+
+RUNTIMES = {"torch": "PyTorch (eager)", "onnxruntime": "ONNX Runtime"}
+
+
+def skip_cost_rows(store) -> list[dict]:
+    """What SM_V2's skips cost on this host, per runtime: SM_V2 against the same network without skips, from
+    the newest trusted measurements of both with the same settings (CPU, batch 1, same threads)."""
+    sm = get_preset(SM)
+    plain = sm.with_skips(False)
+    rows = []
+    for backend, runtime in RUNTIMES.items():
+        found = None
+        with_skips = [r for r in store.latencies(sm.network_hash(), backend=backend, device="cpu", batch=1)]
+        without = [r for r in store.latencies(plain.network_hash(), backend=backend, device="cpu", batch=1)]
+        for a in (r for r in with_skips if is_trusted(r) and r["input_size"] == sm.input_size):
+            b = next((r for r in without if is_trusted(r) and r["threads"] == a["threads"]), None)
+            if b is not None:
+                found = (a, b)
+                break
+        if found is None:
+            rows.append({"runtime": runtime, "with skips": "—", "without": "—", "the 3 skips cost": "not measured"})
+            continue
+        a, b = found
+        cost = a["median_ms"] - b["median_ms"]
+        rows.append(
+            {
+                "runtime": f"{runtime}, {a['threads']} threads",
+                "with skips": f"{a['median_ms']:.2f} ms",
+                "without": f"{b['median_ms']:.2f} ms",
+                "the 3 skips cost": f"{cost:+.2f} ms ({cost / b['median_ms']:+.1%})",
+            }
+        )
+    return rows
+
+
+def _skip_costs() -> None:
+    """The paper's GPU claim is about one runtime: here is what a skip costs on this host's runtimes."""
+    st.markdown("**What SM_V2's skip connections cost on this host's runtimes**")
+    s = store()
+    rows = skip_cost_rows(s) if s else []
+    if not rows:
+        return
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption(
+        "Trusted measurements only (CPU, batch 1, same threads for both). The paper's claim that removing skips "
+        "speeds a network up was measured on its GPU with its framework: whether a skip costs time depends on "
+        "the runtime, which may fuse the add into the convolution before it. To fill a row, measure SM_V2 and "
+        "SM_V2 with the Skip connections switch off on the Design page's Latency tab, with that backend."
     )
 
 
@@ -186,16 +249,22 @@ def render() -> None:
                 name, base = DIAGRAMS[i]
                 fig = network_figure(get_preset(name), get_preset(base) if base else None)
                 st.plotly_chart(fig, width="stretch", theme=None, key=f"cls_diagram_{i}")
+            # Measuring stays possible at every later step: "measure again" always has a button to press.
             if i == 2:
-                if st.button("Measure MobileNet V2 and SM_V2", type="primary", disabled=step != 2, key="cls_m1"):
+                if st.button("Measure MobileNet V2 and SM_V2", type="primary", key="cls_m1"):
                     _measure(MV2, SM)
                 _ratio(SM, MV2)
             if i == 4:
-                if st.button("Measure SM_V2_x2nr", type="primary", disabled=step != 4, key="cls_m2"):
+                if st.button("Measure SM_V2_x2nr", type="primary", key="cls_m2"):
                     _measure(X2NR)
                 _ratio(X2NR, SM)
             if i == 5:
                 st.markdown(BIG.format(conclusion()), unsafe_allow_html=True)
+                again = untrusted_names(SM, X2NR)
+                if again and st.button(f"Measure {' and '.join(again)} again", type="primary", key="cls_again"):
+                    _measure(*again)
+                    st.rerun()
+                _skip_costs()
                 render_flops_gap(get_preset(SM), get_preset(X2NR))
                 st.plotly_chart(flops_latency_figure(_chart_points()), width="stretch", theme=None, key="cls_chart")
     c1, c2, _ = st.columns([1, 1, 4])

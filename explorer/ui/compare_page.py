@@ -5,15 +5,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from ..design.align import global_diff, residual_adds, stage_diff
 from ..design.cost import compute_cost
 from ..design.spec import Design
 from ..measure.quality import is_trusted, verdict
-from ..viz.compare import global_diff, residual_adds, stage_diff
 from . import state
 from .results_view import store
 
 NONE = "—"  # a missing value reads as a dash, never as a raw "None"
-STAGE_HELP = "Index in “From” → index in “To”; stages are paired by stride and width, so a removed stage reads removed"
+STAGE_HELP = (
+    "Stage number in “From” → in “To”, counted from 1; stages are paired by stride and width, so a removed stage "
+    "reads removed"
+)
 
 
 def candidates() -> dict[str, Design]:
@@ -57,7 +60,7 @@ def overview_frame(chosen: dict[str, Design], s) -> pd.DataFrame:
             {
                 "design": label,
                 "stages": len(d.stages),
-                "blocks": sum(st_.n for st_ in d.stages),
+                "blocks": sum(stage.n for stage in d.stages),
                 "residual adds": residual_adds(d),
                 "params": f"{c.params:,}",
                 "MACs": f"{c.macs:,}",
@@ -90,19 +93,25 @@ def _overview(chosen: dict[str, Design]) -> None:
 
 
 def diff_frame(da: Design, db: Design) -> pd.DataFrame:
-    rows = []
-    for r in stage_diff(da, db):
+    return stage_diff_frame(stage_diff(da, db))
+
+
+def stage_diff_frame(rows: list[dict]) -> pd.DataFrame:
+    """explorer.design.align.stage_diff rows as people read them: stages counted from 1, a dash where a stage
+    does not exist, never a raw None or a field name such as from_stage."""
+    out = []
+    for r in rows:
         i, j = r["from_stage"], r["to_stage"]
-        rows.append(
+        out.append(
             {
-                "stage": f"{NONE if i is None else i} → {NONE if j is None else j}",
+                "stage": f"{NONE if i is None else i + 1} → {NONE if j is None else j + 1}",
                 "status": r["status"],
                 "changes": r["changes"] or NONE,
                 "Δ params": f"{r['params_delta']:+,}",
                 "Δ MACs": f"{r['macs_delta']:+,}",
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(out)
 
 
 def _diff(chosen: dict[str, Design]) -> None:

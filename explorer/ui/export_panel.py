@@ -12,7 +12,7 @@ from ..design.spec import Design
 from ..export import class_name, load_weights, onnx_bytes, to_json, to_python
 
 
-def _file_stem(design: Design) -> str:
+def file_stem(design: Design) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", design.name).strip("._") or "design"
 
 
@@ -22,7 +22,7 @@ def _checkpoint(design: Design) -> str | None:
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
-def _weights_bytes(design_json: str, checkpoint: str, mtime_ns: int) -> bytes:
+def weights_bytes(design_json: str, checkpoint: str, mtime_ns: int) -> bytes:
     """The checkpoint's state dict as a .pt file. Cached per file version: reading and re-saving a checkpoint
     on every rerun of the page made each widget click wait for torch."""
     import torch
@@ -39,7 +39,7 @@ def render(design: Design, blocked: str | None = None) -> None:
     if blocked:
         st.caption(blocked)
     off = bool(blocked)
-    stem, h = _file_stem(design), design.network_hash()
+    stem, h = file_stem(design), design.network_hash()
     c1, c2, c3 = st.columns(3)
     c1.download_button(
         "Standalone .py",
@@ -67,7 +67,9 @@ def render(design: Design, blocked: str | None = None) -> None:
             "with fine-tuned weights",
             value=bool(ckpt),
             disabled=not ckpt,
-            key="onnx_weights",
+            # One box per network and checkpoint: a box drawn unticked (and disabled) before the fine-tune must
+            # not keep that state once this network has weights.
+            key=f"onnx_weights::{h}::{ckpt or ''}",
             help="Available after a fine-tune of this design in this session",
         )
         if st.button("Build ONNX", width="stretch", key="onnx_go", disabled=off, help=blocked):
@@ -92,7 +94,7 @@ def render(design: Design, blocked: str | None = None) -> None:
             "open it in Netron (netron.app)"
         )
     if ckpt and not off:
-        data = _weights_bytes(design.to_json(), ckpt, os.stat(ckpt).st_mtime_ns)
+        data = weights_bytes(design.to_json(), ckpt, os.stat(ckpt).st_mtime_ns)
         st.download_button(
             "Fine-tuned weights (.pt state dict)",
             data,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import streamlit as st
@@ -15,17 +16,26 @@ log = logging.getLogger("explorer.ui")
 
 
 def run_guarded(render: Callable[[], None]) -> None:
-    """User mistakes show their message; bugs show one line and go to the server log with the traceback.
-
-    Streamlit's own rerun/stop signals derive from BaseException, so they pass through untouched.
-    """
-    try:
+    """A page inside the error boundary, with the sidebar."""
+    with error_boundary(render.__module__):
         sidebar.render()
         render()
+
+
+@contextmanager
+def error_boundary(where: str):
+    """User mistakes show their message; bugs show one line and go to the server log with the traceback.
+
+    Streamlit's own rerun/stop signals derive from BaseException, so they pass through untouched. A fragment
+    (st.fragment) needs a boundary of its own: Streamlit draws an exception raised inside one, traceback and all,
+    before the page's boundary could see it.
+    """
+    try:
+        yield
     except UserError as e:
         st.error(str(e))
     except Exception as e:
-        log.exception("unexpected error while rendering %s", render.__module__)
+        log.exception("unexpected error while rendering %s", where)
         st.error(
             f"Something went wrong ({type(e).__name__}: {e}). Your designs are kept; the details are in the server log."
         )

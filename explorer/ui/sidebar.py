@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import streamlit as st
 
@@ -15,15 +16,27 @@ log = logging.getLogger(__name__)
 
 def _on_upload() -> None:
     f = st.session_state.get("upload")
-    if f is None:
+    st.session_state.upload_error = None
+    if f is None:  # the file was removed from the box: its error goes with it
         return
     try:
         design = load_design_text(f.getvalue(), origin=f.name)
     except UserError as e:
-        st.session_state.upload_error = str(e).splitlines()
+        # Kept with the file it is about: shown while that file is in the box, gone on other pages and after.
+        st.session_state.upload_error = {"file_id": f.file_id, "lines": str(e).splitlines()}
         return
-    st.session_state.upload_error = None
-    state.set_source(state.add_source(design, f"{design.name or 'design'} (uploaded)"))
+    if not design.name.strip():  # an old file may carry "": the name heads every page and exported file
+        design = design.with_changes(name=Path(f.name).stem or "design")
+    state.set_source(state.add_source(design, f"{design.name} (uploaded)"))
+
+
+def upload_errors() -> list[str]:
+    """The error of the file now in the upload box, if it was refused; nothing for a file no longer there."""
+    error = st.session_state.get("upload_error")
+    f = st.session_state.get("upload")
+    if not error or f is None or getattr(f, "file_id", None) != error["file_id"]:
+        return []
+    return error["lines"]
 
 
 def render() -> None:
@@ -43,7 +56,7 @@ def render() -> None:
             on_change=_on_upload,
             help="A design file as saved by this app or `python -m explorer export --format json`; at most 1 MB.",
         )
-        for line in st.session_state.get("upload_error") or []:
+        for line in upload_errors():
             st.error(line)
         st.session_state.baseline = state.baseline_label()
         st.selectbox(

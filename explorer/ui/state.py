@@ -16,7 +16,7 @@ from ..design.limits import DEFAULT_CAP
 from ..design.presets import BASELINE_PRESET, DEFAULT_PRESET, all_presets, get_preset
 from ..design.spec import Design
 from ..errors import DesignError
-from ..viz.table import design_from_table, design_to_globals, design_to_rows
+from .table import design_from_table, design_to_globals, design_to_rows
 
 BLANK = "Blank table"
 BLANK_DESIGN = Design(name="my design", stages=(get_preset(DEFAULT_PRESET).stages[0],), num_classes=100)
@@ -165,3 +165,19 @@ def set_baseline(label: str) -> None:
 
 def baseline() -> Design:
     return baseline_options()[baseline_label()]
+
+
+def keep_widgets(keys: tuple[str, ...]) -> None:
+    """Widgets keep their values while they are not drawn (another page, a closed tab).
+
+    Streamlit drops a widget's state at the end of a run that does not draw it, so a setting would return to its
+    default when the user comes back. Called before the widgets would be drawn: a value still held is copied
+    aside, and a dropped one is given back from that copy.
+    """
+    s = st.session_state
+    for key in keys:
+        kept = f"kept::{key}"
+        if key in s:
+            s[kept] = s[key]
+        elif kept in s:
+            s[key] = s[kept]

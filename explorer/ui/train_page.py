@@ -7,13 +7,15 @@ import os
 import plotly.graph_objects as go
 import streamlit as st
 
+from ..design.spec import Design
 from ..errors import UserError
+from ..export import to_python
 from ..measure.hostlock import host_lock
 from ..train.checkpoint import runs_dir
 from ..train.data import check_dataset_location, detect_dataset
 from ..train.loop import TrainConfig, fine_tune
 from ..viz.charts import base_layout
-from . import state
+from . import export_panel, state
 from .jobs import Job
 
 
@@ -56,6 +58,7 @@ def _start(design, cfg_kw: dict) -> None:
             return fine_tune(cfg, emit, stop)
 
     st.session_state.train_job = Job(run, name=f"fine-tune {design.name}")
+    st.session_state.train_design = design
 
 
 def _curves(events: list[dict]) -> go.Figure:
@@ -71,6 +74,10 @@ def _curves(events: list[dict]) -> go.Figure:
         yaxis="y2",
     )
     layout = base_layout("Live training curves", "", "step", "loss", height=380)
+    last = max([e["step"] for e in steps + evals], default=0)
+    layout["xaxis"]["tickformat"] = "d"  # steps are whole numbers
+    if last <= 10:  # plotly would tick a short run at 0.5 steps
+        layout["xaxis"].update(tickmode="linear", tick0=0, dtick=1)
     layout["yaxis2"] = dict(
         title="val top-1 %",
         overlaying="y",
@@ -143,10 +150,60 @@ def _result(job: Job) -> None:
         st.warning(f"{s.skipped_images} unreadable images were skipped, e.g. {', '.join(s.skipped_examples)}")
     for n in s.notes:
         st.info(n)
-    st.caption(
-        "Export the fine-tuned weights from the Design page's Export tab (ONNX with weights, or a .pt state dict)."
-    )
+    _fine_tuned_actions(s)
     st.plotly_chart(_curves(job.snapshot()), width="stretch", theme=None, key="train_curves_final")
+
+
+def trained_design(summary) -> Design | None:
+    """The network the fine-tune trained: the design it started from, its classifier sized for the data."""
+    start = st.session_state.get("train_design")
+    if start is None:
+        return None
+    trained = start.with_changes(num_classes=summary.num_classes)
+    if trained.num_classes != start.num_classes:
+        trained = trained.with_changes(name=f"{start.name} ({summary.num_classes} classes)")
+    return trained if trained.network_hash() == summary.design_hash else None
+
+
+def _fine_tuned_actions(summary) -> None:
+    """The result in one click each: its weights and code here, or the network opened where it can be measured
+    (for the Charts page) and exported as ONNX with its weights."""
+    design = trained_design(summary)
+    if design is None:
+        st.caption("Export the fine-tuned weights from the Design page's Export tab.")
+        return
+    start = st.session_state.train_design
+    if design.num_classes != start.num_classes:
+        st.info(
+            f"The classifier was sized for the data: {design.num_classes} classes instead of {start.num_classes}. "
+            "The buttons below use the fine-tuned network."
+        )
+    stem = export_panel.file_stem(design)
+    c1, c2, c3 = st.columns(3)
+    c1.download_button(
+        "Fine-tuned weights (.pt)",
+        export_panel.weights_bytes(design.to_json(), summary.checkpoint, os.stat(summary.checkpoint).st_mtime_ns),
+        file_name=f"{stem}_weights.pt",
+        width="stretch",
+        help="A plain state dict for the standalone .py's build_model()",
+    )
+    c2.download_button(
+        f"Standalone .py ({design.num_classes} classes)",
+        to_python(design),
+        file_name=f"{stem}.py",
+        mime="text/x-python",
+        width="stretch",
+        help="Run `python <file>.py <weights.pt>` to load the fine-tuned weights",
+    )
+    if c3.button(
+        "Open it on the Design page",
+        width="stretch",
+        help="Its Export tab builds ONNX with these weights; its Latency tab measures it for the Charts page",
+    ):
+        key = state.add_source(design, design.name)
+        state.set_source(key)
+        st.session_state["design_tab"] = "Export"
+        st.switch_page("explorer/ui/pages/design.py")
 
 
 def render() -> None:

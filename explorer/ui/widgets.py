@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pandas as pd
@@ -45,7 +46,17 @@ def percent_text(ratio: float) -> str:
     sign, pct = ("+" if ratio > 0 else "−"), abs(ratio) * 100
     if pct < 0.1:
         return f"{sign}<0.1%"
+    if 99.5 <= pct < 100:  # almost all of it gone, not all: never "−100%" for a design that still has some
+        return f"{sign}{min(pct, 99.9):.1f}%"
     return f"{sign}{pct:.1f}%" if pct < 10 else f"{sign}{pct:.0f}%"
+
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$])")
+
+
+def escape_markdown(text: str) -> str:
+    """A user's text (a design name) shown literally inside Markdown: `**x**` stays two stars and an x."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 
 def layer_frame(

@@ -83,8 +83,18 @@ def gather(store, host: str) -> dict[str, list[dict]]:
         if (a["design_hash"], dataset) in seen:
             continue
         seen.add((a["design_hash"], dataset))
-        # Its latency: this exact network (its classifier sized for the data) measured here, batch 1.
+        # Its latency: this exact network (its classifier sized for the data) measured here, batch 1; else the
+        # same network with another class count (the start of a fine-tune on other data), said so on the point.
         lat = next((r for r in latencies if r["design_hash"] == a["design_hash"] and r["batch"] == 1), None)
+        note = None
+        if lat is None and design is not None:
+            lat = _same_body(store, design, latencies, cache)
+            if lat is not None:
+                other = _stored_design(store, lat["design_hash"], cache)
+                note = (
+                    f"latency measured with {other.num_classes} classes (the same network but its classifier; "
+                    f"fine-tuned with {design.num_classes})"
+                )
         point = dict(
             name=a["design_name"],
             accuracy=a["top1"],
@@ -94,8 +104,26 @@ def gather(store, host: str) -> dict[str, list[dict]]:
             img_size=a.get("img_size"),
         )
         point.update(_per_image(lat) if lat else dict(latency_ms=None))
+        if note:
+            point["latency_note"] = note
         finetune.append(with_quality(point, lat) if lat else point)
     return {"measured": measured, "flops": flops, "finetune": finetune}
+
+
+def body_hash(design) -> str:
+    """The network without its class count: a fine-tune on other data changes only the classifier."""
+    return design.with_changes(num_classes=1).network_hash()
+
+
+def _same_body(store, design, latencies: list[dict], cache: dict) -> dict | None:
+    want = body_hash(design)
+    for r in latencies:  # newest first
+        if r["batch"] != 1:
+            continue
+        other = _stored_design(store, r["design_hash"], cache)
+        if other is not None and body_hash(other) == want:
+            return r
+    return None
 
 
 def datasets(points: dict[str, list[dict]]) -> list[str]:

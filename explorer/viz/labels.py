@@ -45,10 +45,16 @@ def boxes_overlap(a: tuple, b: tuple) -> bool:
     return not (a[2] <= b[0] or a[0] >= b[2] or a[3] <= b[1] or a[1] >= b[3])
 
 
-def place_labels(xs_px: list[float], ys_px: list[float], names: list[str], plot_px: tuple[float, float]) -> list:
+def place_labels(
+    xs_px: list[float],
+    ys_px: list[float],
+    names: list[str],
+    plot_px: tuple[float, float],
+    obstacles: list[tuple[float, float, float, float]] = (),
+) -> list:
     """Greedy: for each point the first of eight positions whose text box stays inside the plot and hits no
-    label or marker placed so far; None (no label, the name stays in the hover) when all are taken. Repeated
-    names close together (one model measured twice) get one label."""
+    label, marker or obstacle (an error bar) placed so far; None (no label, the name stays in the hover) when all
+    are taken. Repeated names close together (one model measured twice) get one label."""
     w_px, h_px = plot_px
     markers = [(x - MARKER_PX, y - MARKER_PX, x + MARKER_PX, y + MARKER_PX) for x, y in zip(xs_px, ys_px, strict=True)]
     taken: list[tuple[float, float, float, float]] = []
@@ -58,7 +64,7 @@ def place_labels(xs_px: list[float], ys_px: list[float], names: list[str], plot_
         if any(n == name and abs(px - x) < 60 and abs(py - y) < 30 for n, px, py in placed):
             out.append(None)
             continue
-        others = taken + markers[:i] + markers[i + 1 :]
+        others = taken + markers[:i] + markers[i + 1 :] + list(obstacles)
         pos = None
         for side, _, _ in LABEL_SIDES:
             box = label_box(x, y, name, side)

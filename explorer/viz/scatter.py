@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from ..design.cost import compute_cost
+from ..design.presets import all_presets
 from .fits import pareto_front, pearson
-from .provenance import PAPER_DATASET, PAPER_FLOPS, latency_hover, measured_labels, quality_hover, spread
+from .provenance import PAPER_DATASET, latency_hover, measured_labels, quality_hover, spread
 from .scatter_series import add_point, axis_points, axis_ranges, hollow_legend, point_traces
 from .style import base_layout, finite, legend_line, log_ticks, ms, show_empty
 
@@ -36,8 +38,37 @@ def accuracy_latency_figure(
     """
     series: dict[str, dict] = {}
     notes: list[str] = []
-    paper_data = dataset == PAPER_DATASET
-    for p in (paper_points or []) if paper_data else []:
+    if dataset == PAPER_DATASET:
+        _paper_series(series, paper_points or [])
+        _measured_series(series, notes, measured_points or [])
+    _finetune_series(series, notes, finetune_points or [], dataset)
+    if show_reference and dataset == PAPER_DATASET:
+        if not reference_points:
+            notes.append("no reference points given")
+        _reference_series(series, reference_points or [])
+    xs = [p["x"] for p in axis_points(series, include_untrusted)]
+    log_x = bool(xs) and min(xs) > 0 and max(xs) / min(xs) > 15
+    layout = _accuracy_layout(dataset, notes, log_x)
+    if not xs:
+        show_empty(layout, "No points yet: paper numbers, measurements or fine-tunes appear here.")
+        return go.Figure(data=[], layout=layout)
+    xr, yr = axis_ranges(series, log_x, zero=False, include_untrusted=include_untrusted)
+    layout["xaxis"].update(range=xr)
+    layout["yaxis"].update(range=yr)
+    if log_x:
+        ticks = log_ticks(xs)
+        layout["xaxis"].update(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+    data = point_traces(series, layout, log_x, "x")
+    data += _front_lines(series, include_untrusted)
+    if len(data) > len(series):
+        data.append(legend_line("Pareto front (dashed, per series)", "dash"))
+    if any(not p["trusted"] for s in series.values() for p in s["pts"]):
+        data.append(hollow_legend(include_untrusted))
+    return go.Figure(data=data, layout=layout)
+
+
+def _paper_series(series: dict, points: list[dict]) -> None:
+    for p in points:
         if finite(p.get("latency_ms"), p.get("accuracy")):
             src = ", ".join(s for s in (p.get("table"), p.get("hardware")) if s) or "paper"
             hover = (
@@ -47,11 +78,14 @@ def accuracy_latency_figure(
             )
             label = p.get("series") or f"paper, {p.get('hardware', '')}"
             add_point(series, label, "paper", p["latency_ms"], p["accuracy"], p["name"], hover)
-    measured_all = (measured_points or []) if paper_data else []
-    no_acc = [p.get("name", "?") for p in measured_all if not finite(p.get("accuracy"))]
+
+
+def _measured_series(series: dict, notes: list[str], points: list[dict]) -> None:
+    """Measured here, at the paper's top-1 of the same network (networks the paper did not train are named)."""
+    no_acc = [p.get("name", "?") for p in points if not finite(p.get("accuracy"))]
     if no_acc:
         notes.append("measured, but no ImageNet100 top-1 known (not drawn): " + ", ".join(no_acc))
-    measured = [p for p in measured_all if finite(p.get("latency_ms"), p.get("accuracy"))]
+    measured = [p for p in points if finite(p.get("latency_ms"), p.get("accuracy"))]
     for p, label in zip(measured, measured_labels(measured), strict=True):
         lat, extents = latency_hover(p)
         hover = (
@@ -70,7 +104,10 @@ def accuracy_latency_figure(
             **extents,
             trusted=p.get("trusted", True),
         )
-    for p in (q for q in finetune_points or [] if finite(q.get("accuracy"))):
+
+
+def _finetune_series(series: dict, notes: list[str], points: list[dict], dataset: str) -> None:
+    for p in (q for q in points if finite(q.get("accuracy"))):
         if p.get("dataset", PAPER_DATASET) != dataset:
             continue
         if not finite(p.get("latency_ms")):
@@ -85,7 +122,7 @@ def accuracy_latency_figure(
         lat, extents = latency_hover(p)
         hover = (
             f"<b>{p['name']}</b><br>top-1: {p['accuracy']:.1f} % after a fine-tune here on {dataset}"
-            f"<br>{lat}" + quality_hover(p)
+            f"<br>{lat}" + (f"<br>{p['latency_note']}" if p.get("latency_note") else "") + quality_hover(p)
         )
         label = f"fine-tuned here on {dataset} ({budget}, res {p.get('img_size', '?')}) · latency measured here"
         add_point(
@@ -99,9 +136,10 @@ def accuracy_latency_figure(
             **extents,
             trusted=p.get("trusted", True),
         )
-    if show_reference and paper_data and not reference_points:
-        notes.append("no reference points given")
-    for p in (reference_points or []) if show_reference and paper_data else []:
+
+
+def _reference_series(series: dict, points: list[dict]) -> None:
+    for p in points:
         if finite(p.get("latency_ms"), p.get("accuracy")):
             hover = (
                 f"<b>{p['name']}</b><br>top-1: {p['accuracy']:.1f} % on ImageNet-1k (literature; not comparable "
@@ -110,8 +148,8 @@ def accuracy_latency_figure(
             label = p.get("series") or "paper Table 2, ImageNet-1k accuracy"
             add_point(series, label, "reference", p["latency_ms"], p["accuracy"], p["name"], hover)
 
-    xs = [p["x"] for p in axis_points(series, include_untrusted)]
-    log_x = bool(xs) and min(xs) > 0 and max(xs) / min(xs) > 15
+
+def _accuracy_layout(dataset: str, notes: list[str], log_x: bool) -> dict:
     layout = base_layout(
         f"Accuracy vs latency · top-1 on {dataset}",
         "Up and to the left is better. Legend and hover say where each coordinate comes from.",
@@ -121,21 +159,17 @@ def accuracy_latency_figure(
     if notes:  # under the subtitle: the reader sees what is missing and why
         layout["title"]["subtitle"]["text"] += "".join(f"<br>{n if len(n) < 110 else n[:108] + '…'}" for n in notes)
         layout["margin"]["t"] += 20 * len(notes)
-    if not xs:
-        show_empty(layout, "No points yet: paper numbers, measurements or fine-tunes appear here.")
-        return go.Figure(data=[], layout=layout)
-    xr, yr = axis_ranges(series, log_x, zero=False, include_untrusted=include_untrusted)
-    layout["xaxis"].update(range=xr)
-    layout["yaxis"].update(range=yr)
-    if log_x:
-        ticks = log_ticks(xs)
-        layout["xaxis"].update(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
-    data = point_traces(series, layout, log_x, "x")
+    return layout
+
+
+def _front_lines(series: dict, include_untrusted: bool) -> list[dict]:
+    """Each series' Pareto front as a dashed step line (references have none)."""
+    lines = []
     for label, s in series.items():
         usable = [p for p in s["pts"] if include_untrusted or p["trusted"]]
         front = [usable[i] for i in pareto_front([(p["x"], p["y"]) for p in usable])]
         if s["kind"] != "reference" and len(front) >= 2:
-            data.append(
+            lines.append(
                 dict(
                     type="scatter",
                     mode="lines",
@@ -147,11 +181,31 @@ def accuracy_latency_figure(
                     hoverinfo="skip",
                 )
             )
-    if len(data) > len(series):
-        data.append(legend_line("Pareto front (dashed, per series)", "dash"))
-    if any(not p["trusted"] for s in series.values() for p in s["pts"]):
-        data.append(hollow_legend(include_untrusted))
-    return go.Figure(data=data, layout=layout)
+    return lines
+
+
+def _add_measured_flops_point(series: dict, p: dict, label: str, scale: float, unit: str) -> None:
+    sp = spread(p)
+    hover = (
+        f"<b>{p['name']}</b><br>FLOPs: {2 * p['macs'] / scale:.4g} {unit} (MACs {p['macs'] / scale:.4g} {unit}), "
+        "counted by this tool"
+        + (f"<br>params: {p['params'] / 1e6:.3g} M" if finite(p.get("params")) else "")
+        + f"<br>latency: {ms(p['latency_ms'])} per image, median of runs measured here"
+        + (f" (p25–p75 {ms(sp[0])}–{ms(sp[1])})" if sp else " (spread not stored)")
+        + quality_hover(p)
+    )
+    extents = dict(ylo=sp[0], yhi=sp[1]) if sp else {}
+    add_point(
+        series,
+        label,
+        "measured",
+        2 * p["macs"] / scale,
+        p["latency_ms"],
+        p["name"],
+        hover,
+        **extents,
+        trusted=p.get("trusted", True),
+    )
 
 
 def flops_latency_figure(
@@ -159,41 +213,27 @@ def flops_latency_figure(
 ) -> go.Figure:
     """Latency against FLOPs (2 x MACs), one series per host/backend/device, r per series, fit through the origin.
 
-    FLOPs of measured points are counted by this tool from the design; the paper's are its own count."""
+    One FLOPs definition on one axis: every point, the paper's included, sits at the FLOPs this tool counts from
+    the network (the paper's own count, e.g. 155 M for SM_V2 where 2 x MACs is 328 M, is in the hover). A paper
+    network without a preset (nothing to count from) is named under the title instead of drawn."""
+    counted = {d.name: 2 * compute_cost(d).macs for d in all_presets()}
     pts = [p for p in points or [] if finite(p.get("macs"), p.get("latency_ms"))]
-    paper = [p for p in paper_points or [] if finite(p.get("flops_m"), p.get("latency_ms"))]
-    flops = [2 * p["macs"] for p in pts] + [p["flops_m"] * 1e6 for p in paper]
+    paper = [p for p in paper_points or [] if finite(p.get("latency_ms"))]
+    uncounted = [p["name"] for p in paper if p["name"] not in counted]
+    paper = [p for p in paper if p["name"] in counted]
+    flops = [2 * p["macs"] for p in pts] + [counted[p["name"]] for p in paper]
     scale, unit = (1e9, "G") if flops and max(flops) >= 1e10 else (1e6, "M")  # the presets stay in M
     series: dict[str, dict] = {}
     for p, label in zip(pts, measured_labels(pts), strict=True):
-        sp = spread(p)
-        hover = (
-            f"<b>{p['name']}</b><br>FLOPs: {2 * p['macs'] / scale:.4g} {unit} (MACs {p['macs'] / scale:.4g} {unit}), "
-            "counted by this tool"
-            + (f"<br>params: {p['params'] / 1e6:.3g} M" if finite(p.get("params")) else "")
-            + f"<br>latency: {ms(p['latency_ms'])} per image, median of runs measured here"
-            + (f" (p25–p75 {ms(sp[0])}–{ms(sp[1])})" if sp else " (spread not stored)")
-            + quality_hover(p)
-        )
-        extents = dict(ylo=sp[0], yhi=sp[1]) if sp else {}
-        add_point(
-            series,
-            label,
-            "measured",
-            2 * p["macs"] / scale,
-            p["latency_ms"],
-            p["name"],
-            hover,
-            **extents,
-            trusted=p.get("trusted", True),
-        )
+        _add_measured_flops_point(series, p, label, scale, unit)
     for p in paper:
+        own = f"{p['flops_m']:g} M" if finite(p.get("flops_m")) else "not given"
         hover = (
-            f"<b>{p['name']}</b><br>FLOPs as the paper reports them: {p['flops_m']:g} M (convention unstated)"
-            f"<br>latency: {ms(p['latency_ms'])} per image (paper)"
+            f"<b>{p['name']}</b><br>FLOPs: {counted[p['name']] / scale:.4g} {unit} (2 × MACs, counted by this tool; "
+            f"the paper's own count: {own})<br>latency: {ms(p['latency_ms'])} per image (paper)"
         )
-        label = (p.get("series") or "paper") + PAPER_FLOPS
-        add_point(series, label, "paper", p["flops_m"] * 1e6 / scale, p["latency_ms"], p["name"], hover)
+        label = p.get("series") or "paper"
+        add_point(series, label, "paper", counted[p["name"]] / scale, p["latency_ms"], p["name"], hover)
 
     layout = base_layout(
         "FLOPs vs latency",
@@ -201,6 +241,9 @@ def flops_latency_figure(
         f"FLOPs (2 × MACs) [{unit}]",
         "latency [ms per image]",
     )
+    if uncounted:
+        layout["title"]["subtitle"]["text"] += "<br>Not drawn (no network to count FLOPs from): " + ", ".join(uncounted)
+        layout["margin"]["t"] += 20
     if not series:
         show_empty(layout, "No measurements yet: use “Measure on this host” to add points.")
         return go.Figure(data=[], layout=layout)

@@ -63,54 +63,110 @@ def axis_ranges(
     return xr, yr
 
 
+ERROR_BAR_PX = 3.0  # half the width of an error bar's box, as an obstacle for labels
+EDGE = 0.985  # where a point beyond the axis is drawn: just inside the edge
+
+
+def clamp_to_axes(pts: list[dict], layout: dict, log_x: bool) -> list[dict]:
+    """Points beyond the axes (a noisy measurement left out of the axis fit) are drawn at the edge, pointing the
+    way to their value, rather than silently off the chart; their hover says so."""
+    (x0, x1), (y0, y1) = layout["xaxis"]["range"], layout["yaxis"]["range"]
+    x_edge = 10 ** (x0 + EDGE * (x1 - x0)) if log_x else x0 + EDGE * (x1 - x0)
+    x_max = 10**x1 if log_x else x1
+    y_edge = y0 + EDGE * (y1 - y0)
+    out = []
+    for p in pts:
+        beyond_x, beyond_y = p["x"] > x_max, p["y"] > y1
+        if not (beyond_x or beyond_y):
+            out.append(p)
+            continue
+        where = " and ".join(w for w, b in ((f"x = {p['x']:.4g}", beyond_x), (f"y = {p['y']:.4g}", beyond_y)) if b)
+        clamped = {**p, "x": x_edge if beyond_x else p["x"], "y": y_edge if beyond_y else p["y"]}
+        clamped.update(xlo=None, xhi=None, ylo=None, yhi=None, clipped="right" if beyond_x else "up")
+        clamped["hover"] = p["hover"] + f"<br><b>beyond the axis ({where}): drawn at its edge</b>"
+        out.append(clamped)
+    return out
+
+
+def _error_bar_boxes(pts: list[dict], layout: dict, log_x: bool, plot_px: tuple, err_axis: str) -> list[tuple]:
+    """Each p25-p75 bar as a thin box in pixels: labels must not sit on them."""
+    (x0, x1), (y0, y1) = layout["xaxis"]["range"], layout["yaxis"]["range"]
+    boxes = []
+    for p in pts:
+        lo, hi = p.get(f"{err_axis}lo"), p.get(f"{err_axis}hi")
+        if lo is None or hi is None:
+            continue
+        (x,) = to_pixels([p["x"]], x0, x1, plot_px[0], log_x)
+        (y,) = to_pixels([p["y"]], y0, y1, plot_px[1])
+        if err_axis == "y":
+            ylo, yhi = to_pixels([lo, hi], y0, y1, plot_px[1])
+            boxes.append((x - ERROR_BAR_PX, ylo, x + ERROR_BAR_PX, yhi))
+        else:
+            xlo, xhi = to_pixels([lo, hi], x0, x1, plot_px[0], log_x)
+            boxes.append((xlo, y - ERROR_BAR_PX, xhi, y + ERROR_BAR_PX))
+    return boxes
+
+
 def point_traces(series: dict, layout: dict, log_x: bool, err_axis: str, legend_suffix=None) -> list[dict]:
     """One marker trace per series (hollow markers for untrusted points), labels placed over all series
-    (references last: they yield space)."""
+    (references last: they yield space), clear of every marker and error bar."""
     ordered = sorted(series.items(), key=lambda kv: kv[1]["kind"] == "reference")
+    ordered = [(label, {**s, "pts": clamp_to_axes(s["pts"], layout, log_x)}) for label, s in ordered]
     flat = [p for _, s in ordered for p in s["pts"]]
     (x0, x1), (y0, y1) = layout["xaxis"]["range"], layout["yaxis"]["range"]
     m = layout["margin"]
     plot_px = (ASSUMED_PLOT_WIDTH_PX, layout["height"] - m["t"] - m["b"])
     xs_px = to_pixels([p["x"] for p in flat], x0, x1, plot_px[0], log_x)
     ys_px = to_pixels([p["y"] for p in flat], y0, y1, plot_px[1])
-    positions = iter(place_labels(xs_px, ys_px, [p["name"] for p in flat], plot_px))
+    bars = _error_bar_boxes(flat, layout, log_x, plot_px, err_axis)
+    positions = iter(place_labels(xs_px, ys_px, [p["name"] for p in flat], plot_px, bars))
     colors = series_colors(lab for lab, s in series.items() if s["kind"] != "reference")
     traces = []
     for label, s in ordered:
-        pts, (symbol, size) = s["pts"], STYLE[s["kind"]]
-        pos = [next(positions) for _ in pts]
-        color = s["color"] = GREY if s["kind"] == "reference" else colors[series_key(label)]
-        hollow = [s["kind"] == "reference" or not p["trusted"] for p in pts]
-        marker = dict(
-            color=color,
-            symbol=[symbol + "-open" if h else symbol for h in hollow],
-            size=size,
-            opacity=0.8 if s["kind"] == "reference" else 1,
-            line=dict(width=[2.5 if h else 1 for h in hollow], color=[color if h else "white" for h in hollow]),
-        )
-        trace = dict(
-            type="scatter",
-            mode="markers+text",
-            legendgroup=label,
-            name=label + (legend_suffix(s) if legend_suffix else ""),
-            x=[p["x"] for p in pts],
-            y=[p["y"] for p in pts],
-            text=[p["name"] if ps else "" for p, ps in zip(pts, pos, strict=True)],
-            textposition=[ps or "top center" for ps in pos],
-            textfont=dict(size=14, color="#222222"),
-            hovertext=[p["hover"] for p in pts],
-            hovertemplate="%{hovertext}<extra></extra>",
-            marker=marker,
-        )
-        lo_key, hi_key = f"{err_axis}lo", f"{err_axis}hi"
-        if any(p.get(lo_key) is not None for p in pts):  # p25-p75 around the median, not median ± IQR / 2
-            up = [p[hi_key] - p[err_axis] if p.get(hi_key) is not None else 0.0 for p in pts]
-            down = [p[err_axis] - p[lo_key] if p.get(lo_key) is not None else 0.0 for p in pts]
-            trace[f"error_{err_axis}"] = dict(
-                type="data", symmetric=False, array=up, arrayminus=down, thickness=1.5, width=4
-            )
-        traces.append(trace)
+        pos = [next(positions) for _ in s["pts"]]
+        color = series[label]["color"] = GREY if s["kind"] == "reference" else colors[series_key(label)]
+        traces.append(_series_trace(label, s, color, pos, err_axis, legend_suffix))
     return traces
+
+
+CLIPPED_SYMBOL = {"right": "arrow-right", "up": "arrow-up"}
+
+
+def _series_trace(label: str, s: dict, color: str, pos: list, err_axis: str, legend_suffix) -> dict:
+    pts, (symbol, size) = s["pts"], STYLE[s["kind"]]
+    hollow = [s["kind"] == "reference" or not p["trusted"] for p in pts]
+    symbols = [
+        CLIPPED_SYMBOL.get(p.get("clipped"), symbol) + ("-open" if h else "") for p, h in zip(pts, hollow, strict=True)
+    ]
+    marker = dict(
+        color=color,
+        symbol=symbols,
+        size=size,
+        opacity=0.8 if s["kind"] == "reference" else 1,
+        line=dict(width=[2.5 if h else 1 for h in hollow], color=[color if h else "white" for h in hollow]),
+    )
+    trace = dict(
+        type="scatter",
+        mode="markers+text",
+        legendgroup=label,
+        name=label + (legend_suffix(s) if legend_suffix else ""),
+        x=[p["x"] for p in pts],
+        y=[p["y"] for p in pts],
+        text=[p["name"] if ps else "" for p, ps in zip(pts, pos, strict=True)],
+        textposition=[ps or "top center" for ps in pos],
+        textfont=dict(size=14, color="#222222"),
+        hovertext=[p["hover"] for p in pts],
+        hovertemplate="%{hovertext}<extra></extra>",
+        marker=marker,
+    )
+    lo_key, hi_key = f"{err_axis}lo", f"{err_axis}hi"
+    if any(p.get(lo_key) is not None for p in pts):  # p25-p75 around the median, not median ± IQR / 2
+        up = [p[hi_key] - p[err_axis] if p.get(hi_key) is not None else 0.0 for p in pts]
+        down = [p[err_axis] - p[lo_key] if p.get(lo_key) is not None else 0.0 for p in pts]
+        trace[f"error_{err_axis}"] = dict(
+            type="data", symmetric=False, array=up, arrayminus=down, thickness=1.5, width=4
+        )
+    return trace
 
 
 def hollow_legend(included: bool) -> dict:

@@ -22,30 +22,56 @@ def search_figure(result: dict, references: list[dict] | None = None) -> go.Figu
     """references: [{"name", "latency_ms", "objective", "source": "measured" | "predicted"}] (the presets)."""
     objective = result["objective"]
     div, unit = _scale(objective)
+    front = result.get("front") or []
+    measured = [c for c in result["candidates"] + result.get("rejected", []) if c.get("measured_ms") is not None]
+    refs = [r for r in references or [] if r.get("latency_ms")]
+    kept = sum(1 for c in measured if c.get("within_budget"))
     layout = base_layout(
         "Design search on this host",
-        f"Budget {result['budget_ms']:.2f} ms ({result['budget_source']}); screened {result['screened']:,} designs, "
-        f"measured {result['measured']}",
+        # Two short lines: one long line was cut at the chart's edge on a laptop screen.
+        f"Budget {result['budget_ms']:.2f} ms ({result['budget_source']})<br>"
+        f"screened {result['screened']:,} designs · measured {len(measured)} · kept {kept}",
         xtitle="latency on this host (ms)",
         ytitle=OBJECTIVE_TITLES[objective] + unit,
         height=560,
     )
-    traces = []
-    front = result.get("front") or []
-    if front:
-        traces.append(
-            dict(
-                type="scatter",
-                mode="lines+markers",
-                x=[p["predicted_ms"] for p in front],
-                y=[p["objective"] / div for p in front],
-                name="screened: best predicted at each latency",
-                line=dict(color=GREY, dash="dot", width=1.5),
-                marker=dict(size=6, color=GREY),
-                hovertemplate="predicted %{x:.2f} ms<br>%{y:.3g}<extra>screened (predicted)</extra>",
-            )
+    start_ms = result["start"]["measured_ms"] or result["start"]["predicted_ms"]
+    traces = [
+        *_front_trace(front, div),
+        *_measured_traces(measured, div),
+        _start_trace(result["start"], start_ms, div),
+        *_reference_traces(refs, div),
+    ]
+    layout["shapes"] = [_budget_line(result["budget_ms"])]
+    # The axis fits what can be trusted: one noisy candidate at 500 ms must not flatten the rest.
+    trusted_x = [result["budget_ms"], start_ms, *(p["predicted_ms"] for p in front), *(r["latency_ms"] for r in refs)]
+    trusted_x += [c["measured_ms"] for c in measured if c.get("within_budget")]
+    layout["xaxis"]["range"] = [0, 1.15 * max(trusted_x)]
+    if not measured and not front:
+        show_empty(layout, "Nothing screened yet")
+    return go.Figure(data=traces, layout=layout)
+
+
+def _front_trace(front: list[dict], div: float) -> list[dict]:
+    if not front:
+        return []
+    return [
+        dict(
+            type="scatter",
+            mode="lines+markers",
+            x=[p["predicted_ms"] for p in front],
+            y=[p["objective"] / div for p in front],
+            name="screened: best predicted at each latency",
+            line=dict(color=GREY, dash="dot", width=1.5),
+            marker=dict(size=6, color=GREY),
+            hovertemplate="predicted %{x:.2f} ms<br>%{y:.3g}<extra>screened (predicted)</extra>",
         )
-    measured = [c for c in result["candidates"] + result.get("rejected", []) if c.get("measured_ms") is not None]
+    ]
+
+
+def _measured_traces(measured: list[dict], div: float) -> list[dict]:
+    """Kept candidates solid, the others (over budget or noisy) hollow."""
+    traces = []
     for ok in (True, False):
         group = [c for c in measured if bool(c.get("within_budget")) is ok]
         if not group:
@@ -67,22 +93,25 @@ def search_figure(result: dict, references: list[dict] | None = None) -> go.Figu
                 hovertemplate="%{text}<br>measured %{x:.2f} ms<br>%{y:.3g}<extra></extra>",
             )
         )
-    start = result["start"]
-    start_ms = start["measured_ms"] or start["predicted_ms"]
-    traces.append(
-        dict(
-            type="scatter",
-            mode="markers+text",
-            x=[start_ms],
-            y=[start["objective"] / div],
-            text=[f"start: {start['name']}"],
-            textposition="bottom center",
-            name=f"start ({'measured' if start['measured_ms'] else 'predicted'})",
-            marker=dict(size=16, symbol="star", color=ORANGE, line=dict(color=BLACK, width=1)),
-            hovertemplate="%{text}<br>%{x:.2f} ms<br>%{y:.3g}<extra></extra>",
-        )
+    return traces
+
+
+def _start_trace(start: dict, start_ms: float, div: float) -> dict:
+    return dict(
+        type="scatter",
+        mode="markers+text",
+        x=[start_ms],
+        y=[start["objective"] / div],
+        text=[f"start: {start['name']}"],
+        textposition="bottom center",
+        name=f"start ({'measured' if start['measured_ms'] else 'predicted'})",
+        marker=dict(size=16, symbol="star", color=ORANGE, line=dict(color=BLACK, width=1)),
+        hovertemplate="%{text}<br>%{x:.2f} ms<br>%{y:.3g}<extra></extra>",
     )
-    refs = [r for r in references or [] if r.get("latency_ms")]
+
+
+def _reference_traces(refs: list[dict], div: float) -> list[dict]:
+    traces = []
     for source in ("measured", "predicted"):
         group = [r for r in refs if r["source"] == source]
         if group:
@@ -102,22 +131,17 @@ def search_figure(result: dict, references: list[dict] | None = None) -> go.Figu
                     hovertemplate="%{text}<br>%{x:.2f} ms (" + source + ")<br>%{y:.3g}<extra></extra>",
                 )
             )
-    layout["shapes"] = [
-        dict(
-            type="line",
-            xref="x",
-            yref="paper",
-            x0=result["budget_ms"],
-            x1=result["budget_ms"],
-            y0=0,
-            y1=1,
-            line=dict(color=VERMILLION, dash="dash", width=1.5),
-        )
-    ]
-    # The axis fits what can be trusted: one noisy candidate at 500 ms must not flatten the rest.
-    trusted_x = [result["budget_ms"], start_ms, *(p["predicted_ms"] for p in front), *(r["latency_ms"] for r in refs)]
-    trusted_x += [c["measured_ms"] for c in measured if c.get("within_budget")]
-    layout["xaxis"]["range"] = [0, 1.15 * max(trusted_x)]
-    if not measured and not front:
-        show_empty(layout, "Nothing screened yet")
-    return go.Figure(data=traces, layout=layout)
+    return traces
+
+
+def _budget_line(budget_ms: float) -> dict:
+    return dict(
+        type="line",
+        xref="x",
+        yref="paper",
+        x0=budget_ms,
+        x1=budget_ms,
+        y0=0,
+        y1=1,
+        line=dict(color=VERMILLION, dash="dash", width=1.5),
+    )

@@ -10,9 +10,9 @@ from __future__ import annotations
 import math
 from dataclasses import asdict
 
-from ..design.cost import Cost, compute_cost
-from ..design.plan import blocks
-from ..design.spec import Design, Stage
+from .cost import Cost, compute_cost
+from .plan import blocks
+from .spec import Design, Stage
 
 FIELDS = ("t", "c", "n", "s", "skip", "out_act", "kernel")
 GAP_COST = 1.0  # adding or removing a stage
@@ -29,9 +29,8 @@ def stage_totals(cost: Cost) -> dict[int, dict[str, int]]:
     """Params and MACs per stage index, summed over the stage's blocks."""
     out: dict[int, dict[str, int]] = {}
     for lc in cost.layers:
-        if lc.layer.block:
-            i = int(lc.layer.block.split(".")[1])
-            tot = out.setdefault(i, {"params": 0, "macs": 0})
+        if lc.layer.stage is not None:
+            tot = out.setdefault(lc.layer.stage, {"params": 0, "macs": 0})
             tot["params"] += lc.params
             tot["macs"] += lc.macs
     return out

@@ -1,4 +1,4 @@
-"""The editable bottleneck table and global controls <-> a Design.
+"""The Design page's editor grid and global controls <-> a Design (the grid's adapter).
 
 The app's grid hands back rows with pandas quirks (NaN in empty cells, whole columns turned float when one
 cell is empty); they are normalised here so validation speaks about what the user typed.
@@ -12,8 +12,10 @@ from dataclasses import asdict
 from typing import Any
 
 from ..design.spec import STAGE_KEYS, Design, parse_design
+from ..errors import DesignError
 
 DEFAULT_LAST_CONV = 1280
+NAME_MISSING = "name: must not be empty (it names the design on every page and its exported files)"
 
 
 def design_to_rows(design: Design) -> list[dict]:
@@ -79,5 +81,13 @@ def design_from_table(rows: list[dict], g: dict, meta: dict | None = None) -> De
         "stages": stages,
         **(meta or {}),
     }
+    if not str(g["name"] or "").strip():
+        # The parser takes "" (an old file may have it); the editor does not: the name heads the page, the pins,
+        # the comparisons and every exported file.
+        try:
+            parse_design({**raw, "name": "unnamed"})
+        except DesignError as e:
+            raise DesignError([NAME_MISSING, *e.problems]) from None
+        raise DesignError([NAME_MISSING])
     design = parse_design(raw)
     return design if g.get("skips_on", True) else design.with_skips(False)
