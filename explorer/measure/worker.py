@@ -11,7 +11,6 @@ Fresh processes matter: a long-lived process drifts 10-20 % slower on a shared V
 from __future__ import annotations
 
 import os
-import resource
 import sys
 
 from ..errors import UserError, first_line
@@ -32,8 +31,12 @@ class Wire:
         self.file.flush()
 
 
-def peak_rss_bytes() -> int:
-    """This process's peak resident memory so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
+def peak_rss_bytes() -> int | None:
+    """This process's peak resident memory so far (ru_maxrss: KiB on Linux, bytes on macOS; None elsewhere)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 
