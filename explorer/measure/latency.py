@@ -193,12 +193,24 @@ def measure(
     waited for up to lock_timeout seconds (0: raise HostBusy at once), with
     progress(0, "waiting for another measurement ...") meanwhile.
     """
-    from ..model.build import build_model
-
     target = Target(backend, device, threads, batch)
     plan = RunPlan(budget_s, min_runs, warmup, channels_last, state_wait_s, lock_timeout, host_held)
+    return measure_with(design, target, plan, input_size, progress, cancel)
+
+
+def measure_with(
+    design: Design,
+    target: Target,
+    plan: RunPlan,
+    input_size: int | None = None,
+    progress: Progress | None = None,
+    cancel: threading.Event | None = None,
+) -> LatencyResult:
+    """`measure` with typed arguments: where (Target) and how (RunPlan); the measurement worker's entry."""
+    from ..model.build import build_model
+
     plan.check(target)
-    mdesign = measured_design(design, input_size, batch, backend)
+    mdesign = measured_design(design, input_size, target.batch, target.backend)
     subject = Subject(lambda: build_model(mdesign), design.name, design.network_hash(), mdesign.input_size)
     return _measure(subject, target, plan, progress, cancel)
 

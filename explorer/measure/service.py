@@ -33,6 +33,7 @@ from ..errors import UserError
 from . import quality
 from .hostlock import WAIT_MESSAGE, Cancelled
 from .job import MeasureJob, parse_event
+from .target import Target
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # so `-m explorer...` finds this very copy
 WORKER_COMMAND = (sys.executable, "-m", "explorer.measure.worker")
@@ -270,17 +271,23 @@ class MeasureRun:
         return measured
 
 
+def stored_results(store, design: Design, target: Target, input_size: int, channels_last: bool = False) -> list[dict]:
+    """This network's stored results under exactly these settings, newest first."""
+    return store.latencies(
+        design.network_hash(),
+        backend=target.backend,
+        device=target.device,
+        batch=target.batch,
+        threads=target.threads,
+        input_size=input_size,
+        channels_last=channels_last,
+    )
+
+
 def earlier_results(store, design: Design, result: dict) -> list[dict]:
     """Earlier results of this network under exactly these settings, on this device, newest first."""
-    rows = store.latencies(
-        design.network_hash(),
-        backend=result["backend"],
-        device=result["device"],
-        batch=result["batch"],
-        threads=result["threads"],
-        input_size=result["input_size"],
-        channels_last=result.get("channels_last", False),
-    )
+    target = Target(result["backend"], result["device"], result["threads"], result["batch"])
+    rows = stored_results(store, design, target, result["input_size"], bool(result.get("channels_last")))
     return [r for r in rows if r.get("device_name") == result.get("device_name")]
 
 

@@ -11,7 +11,6 @@ Fresh processes matter: a long-lived process drifts 10-20 % slower on a shared V
 from __future__ import annotations
 
 import os
-import resource
 import sys
 
 from ..errors import UserError, first_line
@@ -32,15 +31,19 @@ class Wire:
         self.file.flush()
 
 
-def peak_rss_bytes() -> int:
-    """This process's peak resident memory so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
+def peak_rss_bytes() -> int | None:
+    """This process's peak resident memory so far (ru_maxrss: KiB on Linux, bytes on macOS; None elsewhere)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 
 
 def measure_design(job: MeasureJob, index: int, send) -> dict:
     """One design: timed (and re-timed while noisy, up to job.retries), optionally split per layer."""
-    from .latency import measure
+    from .latency import RunPlan, measure_with
     from .memory import estimate_bytes
     from .probe import STATE_WAIT_S
     from .quality import is_trusted
@@ -51,24 +54,18 @@ def measure_design(job: MeasureJob, index: int, send) -> dict:
     def progress(fraction: float, message: str) -> None:
         send("progress", design=index, fraction=round(fraction, 4), message=message)
 
+    plan = RunPlan(
+        job.budget_s,
+        job.min_runs,
+        job.warmup,
+        job.channels_last,
+        state_wait_s=STATE_WAIT_S if job.wait_for_fast_state else 0.0,
+        host_held=True,  # this worker holds the host lock for the whole job
+    )
     tries = 0
     while True:
         tries += 1
-        result = measure(
-            design,
-            backend=target.backend,
-            device=target.device,
-            batch=target.batch,
-            threads=target.threads,
-            input_size=job.input_size,
-            channels_last=job.channels_last,
-            budget_s=job.budget_s,
-            min_runs=job.min_runs,
-            warmup=job.warmup,
-            progress=progress,
-            state_wait_s=STATE_WAIT_S if job.wait_for_fast_state else 0.0,
-            host_held=True,
-        ).to_dict()
+        result = measure_with(design, target, plan, job.input_size, progress).to_dict()
         if is_trusted(result) or tries > job.retries:
             break
         progress(0.0, f"noisy ({'; '.join(result['quality']['reasons'])[:80]}): timing again")

@@ -31,7 +31,7 @@ from ..measure import quality
 from ..measure.hostlock import DEFAULT_TIMEOUT_S, WAIT_MESSAGE, host_lock
 from ..measure.job import MeasureJob
 from ..measure.quality import is_trusted, median
-from ..measure.service import Measured, MeasureRun, WorkerFailed
+from ..measure.service import Measured, MeasureRun, WorkerFailed, stored_results
 from ..measure.target import Target
 from ..options import check_values, option, options_of
 from ..predict import predict
@@ -169,7 +169,7 @@ class Search:
     # 1. the start design -------------------------------------------------------------------------------
     def start_point(self) -> StartPoint:
         point = StartPoint(predict(self.start, self.profile)["predicted_ms"])
-        stored = _stored_start(self.store, self.start, self.profile["key"])
+        stored = _stored_start(self.store, self.start, self.target)
         if stored is not None:
             point.measured_ms, point.source = (
                 stored["median_ms"],
@@ -420,18 +420,11 @@ def _result(search: Search, point: StartPoint, budget, screening: Screening, ran
     }
 
 
-def _stored_start(store, start: Design, key: dict) -> dict | None:
+def _stored_start(store, start: Design, target: Target) -> dict | None:
+    """The newest trusted stored measurement of the start under the profile's settings."""
     if store is None:
         return None
-    rows = store.latencies(
-        start.network_hash(),
-        backend=key["backend"],
-        device=key["device"],
-        batch=key["batch"],
-        threads=key["threads"],
-        input_size=start.input_size,
-    )
-    return next((r for r in rows if is_trusted(r)), None)
+    return next((r for r in stored_results(store, start, target, start.input_size) if is_trusted(r)), None)
 
 
 def predicted_ms(design: Design, profile: dict) -> float:
