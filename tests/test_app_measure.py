@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
+from app_helpers import open_tab
+from scripted_worker import scripted_worker
 from streamlit.testing.v1 import AppTest
 
 from explorer.design.presets import get_preset
@@ -33,18 +35,10 @@ def fake_result(backend: str, median_ms: float, verdict: str, reasons=()) -> dic
 
 
 def app() -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    """The Design page with its Latency tab open (the page draws only the open tab)."""
+    at = open_tab(AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run(), "Latency on this host")
     assert not at.exception
     return at
-
-
-def scripted_worker(monkeypatch, mode: str) -> None:
-    """The app's measurements go to tests/_fake_worker.py: the service's wire format, results known in advance."""
-    import sys
-
-    from explorer.measure import service
-
-    monkeypatch.setattr(service, "WORKER_COMMAND", (sys.executable, str(ROOT / "tests" / "_fake_worker.py"), mode))
 
 
 def test_a_finished_measurement_leaves_no_cancel_button_or_progress_bar(monkeypatch, data_dir):
@@ -126,11 +120,12 @@ def test_the_latency_tab_predicts_and_explains_with_a_profile(data_dir):
     assert predicted and predicted[0].value.endswith(" ms")  # the band is in the caption: the value stays whole
     assert any("predicted latency ±8 %" in c.value for c in at.caption)
     assert predicted[0].delta.endswith("% vs MobileNet V2")  # the metrics row compares with the baseline
-    table = next(d.value for d in at.dataframe if "kind" in d.value.columns)
-    assert table["predicted ms"].notna().all() and set(table["bound"]) <= {"compute", "memory", "overhead"}
     titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")]
     assert any("roofline" in t.lower() for t in titles)
     assert [b for b in at.button if b.label == "Calibrate again"]
+    open_tab(at, "Per-layer table")
+    table = next(d.value for d in at.dataframe if "kind" in d.value.columns)
+    assert table["predicted ms"].notna().all() and set(table["bound"]) <= {"compute", "memory", "overhead"}
 
 
 def test_without_a_profile_the_latency_tab_offers_a_calibration():

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from scripted_worker import scripted_calibration
 
 from explorer.cli.main import main
 
@@ -29,22 +30,8 @@ def test_predict_without_a_profile_exits_2_naming_the_calibrate_command(capsys, 
     assert "calibrate --backend onnxruntime" in errors(capsys)[0]
 
 
-def scripted(monkeypatch, mode: str, designs: int) -> None:
-    """Calibration's networks measured by tests/_fake_worker.py (clean medians from a MACs rule), `designs` of them."""
-    import sys
-    from pathlib import Path
-
-    from explorer.measure import service
-    from explorer.predict import calibrate as calibration
-    from explorer.predict.sampling import calibration_designs
-
-    fake = Path(__file__).resolve().parent / "_fake_worker.py"
-    monkeypatch.setattr(service, "WORKER_COMMAND", (sys.executable, str(fake), mode, "0.05", "0.2"))
-    monkeypatch.setattr(calibration, "calibration_designs", lambda n, seed=0: calibration_designs(designs, seed))
-
-
 def test_calibrate_then_predict(capsys, store, monkeypatch):
-    scripted(monkeypatch, "ok", 8)
+    scripted_calibration(monkeypatch, "ok", 8)
     assert main(["calibrate", "--seconds", "10", "--threads", "1", "--json", "--store", store]) == 0
     cal = json.loads(capsys.readouterr().out)
     assert cal["backend"] == "torch" and cal["threads"] == 1 and cal["batch"] == 1
@@ -69,7 +56,7 @@ def test_calibrate_then_predict(capsys, store, monkeypatch):
 
 
 def test_a_calibration_with_too_few_clean_networks_refuses_and_says_why(capsys, store, monkeypatch):
-    scripted(monkeypatch, "noisy-odd", 4)  # 2 clean of 4: too few for a fit
+    scripted_calibration(monkeypatch, "noisy-odd", 4)  # 2 clean of 4: too few for a fit
     assert main(["calibrate", "--seconds", "10", "--threads", "1", "--store", store]) == 2
     (line,) = errors(capsys)
     assert line == (

@@ -13,7 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(args, tmp_path, launcher=("-m", "explorer"), timeout=150):
-    env = {**os.environ, "EXPLORER_DATA_DIR": str(tmp_path / "explorer-data"), "OMP_NUM_THREADS": "1"}
+    lock = tmp_path / "host" / "measure.lock"
+    env = {**os.environ, "EXPLORER_DATA_DIR": str(tmp_path / "explorer-data"), "EXPLORER_HOST_LOCK": str(lock)}
+    env["OMP_NUM_THREADS"] = "1"
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     cmd = [sys.executable, *launcher, "train", *args]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
@@ -94,10 +96,12 @@ def test_train_holds_the_host_lock_and_waits_for_a_measurement(tmp_path, spec):
     from explorer.measure.hostlock import host_lock
 
     data = imagenet_layout(tmp_path / "data", classes=2, train=3, val=1)
-    env = {**os.environ, "EXPLORER_DATA_DIR": str(tmp_path / "explorer-data"), "OMP_NUM_THREADS": "1"}
+    lock = tmp_path / "host" / "measure.lock"
+    env = {**os.environ, "EXPLORER_DATA_DIR": str(tmp_path / "explorer-data"), "EXPLORER_HOST_LOCK": str(lock)}
+    env["OMP_NUM_THREADS"] = "1"
     args = ["--spec", spec, "--data", str(data), "--max-steps", "1", "--img-size", "32", "--batch", "2", "--no-store"]
     cmd = [sys.executable, "-m", "explorer", "train", *args, "--workers", "0", "--out", str(tmp_path / "run")]
-    with host_lock("a measurement in the test", timeout=0, path=tmp_path / "explorer-data" / "measure.lock"):
+    with host_lock("a measurement in the test", timeout=0, path=lock):
         child = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
         first_line = child.stderr.readline()  # blocks until the child says something: it must be the wait
         assert not (tmp_path / "run" / "last.pt").exists()

@@ -9,6 +9,7 @@ import sqlite3
 import threading
 
 import pytest
+from scripted_worker import scripted_calibration
 
 from explorer.design.cost import compute_cost
 from explorer.design.presets import get_preset
@@ -37,9 +38,10 @@ def calibrated(tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
     mp = pytest.MonkeyPatch()
     mp.setenv("EXPLORER_DATA_DIR", str(data))
+    scripted_calibration(mp, "ok", 8)  # a real calibration on a busy host refuses (too few clean networks)
     events = []
     try:
-        profile = calibrate("torch", "cpu", threads=1, batch=1, seconds=1, progress=lambda f, m: events.append(f))
+        profile = calibrate("torch", "cpu", threads=1, batch=1, seconds=10, progress=lambda f, m: events.append(f))
         store = ResultStore(data / "results.sqlite")
         row = store.add_profile(profile["key"], profile)
         yield profile, events, store, row
@@ -204,7 +206,7 @@ def test_cancelled_calibration_raises_and_returns_nothing(tmp_path, monkeypatch)
     cancel = threading.Event()
     cancel.set()
     with pytest.raises(Cancelled):
-        calibrate("torch", "cpu", threads=1, seconds=5, cancel=cancel)
+        calibrate("torch", "cpu", threads=1, seconds=10, cancel=cancel)
 
 
 @pytest.mark.parametrize("backend", ["torch", "onnxruntime"])
@@ -214,7 +216,7 @@ def test_cuda_is_refused_on_a_host_without_it(backend):
     if torch.cuda.is_available():
         pytest.skip("this host has CUDA")
     with pytest.raises(UserError, match="CUDA requested"):
-        calibrate(backend, "cuda", threads=1, seconds=5)
+        calibrate(backend, "cuda", threads=1, seconds=10)
     with pytest.raises(UserError, match="CUDA requested"):
         profile_key(backend, "cuda", 1, 1)
 

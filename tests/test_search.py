@@ -4,6 +4,7 @@ import random
 import threading
 
 import pytest
+from scripted_worker import scripted_worker
 from tiny_design import TINY
 
 from explorer.design.cost import compute_cost
@@ -146,16 +147,6 @@ def test_naswot_scores_are_deterministic_and_tell_designs_apart():
     assert first == NaswotScorer(tiny.input_size, seed=0).score(tiny)
     assert first != scorer.score(wider) and first > 0
     assert "random inputs" in scorer.note
-
-
-def scripted_worker(monkeypatch, mode: str, ms_per_mmac: float, base_ms: float = 0.0) -> None:
-    import sys
-    from pathlib import Path
-
-    from explorer.measure import service
-
-    fake = Path(__file__).resolve().parent / "_fake_worker.py"
-    monkeypatch.setattr(service, "WORKER_COMMAND", (sys.executable, str(fake), mode, str(ms_per_mmac), str(base_ms)))
 
 
 def test_measured_candidates_are_accepted_or_rejected_exactly_by_the_rules(data_dir, monkeypatch):
