@@ -12,13 +12,12 @@ from explorer.design.presets import get_preset
 from explorer.design.spec import parse_design
 from explorer.errors import UserError
 from explorer.measure.hostlock import Cancelled
-from explorer.predict import predict
+from explorer.predict import predict, predicted_ms
 from explorer.predict.model import prior_coefficients
 from explorer.predict.profile import profile_key
 from explorer.search import SearchRequest, SearchSpace, run_search
 from explorer.search.evolve import Candidate, pareto_front
 from explorer.search.objectives import NaswotScorer
-from explorer.search.run import predicted_ms
 from explorer.search.space import mutate
 
 

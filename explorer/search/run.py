@@ -34,9 +34,7 @@ from ..measure.quality import is_trusted, median
 from ..measure.service import Measured, MeasureRun, WorkerFailed, stored_results
 from ..measure.target import Target
 from ..options import check_values, option, options_of
-from ..predict import predict
-from ..predict.features import PARAMETER_NAMES
-from ..predict.model import design_row
+from ..predict import predict, predicted_ms
 from .evolve import Candidate, evolve, pareto_front
 from .objectives import OBJECTIVES, NaswotScorer, objective_value
 from .space import SearchSpace
@@ -425,13 +423,6 @@ def _stored_start(store, start: Design, target: Target) -> dict | None:
     if store is None:
         return None
     return next((r for r in stored_results(store, start, target, start.input_size) if is_trusted(r)), None)
-
-
-def predicted_ms(design: Design, profile: dict) -> float:
-    """The model's whole-network prediction without its per-layer report: the same sum, a few times faster."""
-    coefficients = profile["model"]["coefficients"]
-    row = design_row(design, int(profile["key"]["batch"]))
-    return sum(float(coefficients.get(name, 0.0)) * value for name, value in zip(PARAMETER_NAMES, row, strict=True))
 
 
 def pick_batch(pool: list[Candidate], budget: float, local: float, size: int) -> list[Candidate]:
