@@ -207,7 +207,9 @@ class ResultStore:
                 return
             raise UserError(f"{self.path}: cannot open the results store ({e})") from None
         try:
-            self._check_or_create(con, write)
+            if not self._check_or_create(con, write):
+                yield None  # an empty file (being created by another process): nothing to read yet
+                return
             con.row_factory = sqlite3.Row
             yield con
         except sqlite3.DatabaseError as e:
@@ -217,10 +219,11 @@ class ResultStore:
         finally:
             con.close()
 
-    def _check_or_create(self, con: sqlite3.Connection, write: bool) -> None:
+    def _check_or_create(self, con: sqlite3.Connection, write: bool) -> bool:
+        """Whether the store has its tables (created now for a write); a foreign or newer file is refused."""
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not tables and not write:
-            return  # an empty file (another process is creating it): nothing to read yet
+            return False
         if not tables:
             con.execute("BEGIN IMMEDIATE")  # another process may be creating it at this very moment
             try:
@@ -246,6 +249,7 @@ class ResultStore:
             raise self._refuse(f"was written by a newer version of the explorer (schema {version})")
         if not {"latency", "accuracy"} <= tables:
             raise self._refuse("is a results store with missing tables (damaged)")
+        return True
 
     def _insert(self, table: str, values: dict) -> int:
         cols = ", ".join(values)
