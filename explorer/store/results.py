@@ -29,6 +29,7 @@ from urllib.parse import quote
 from ..design.spec import parse_design
 from ..errors import DesignError, UserError
 from ..paths import default_data_dir, now_iso, user_path
+from ..safeio import make_folder
 from .rows import accuracy_problems, latency_problems, profile_problems
 
 APP_ID = "cnn-explorer-results"
@@ -186,10 +187,7 @@ class ResultStore:
         """A connection, or None for a read of a store that does not exist yet (reads never create it)."""
         self._check_file_type()
         if write:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise UserError(f"{self.path.parent}: cannot create the results folder ({e.strerror or e})") from None
+            make_folder(self.path.parent, "results folder")
         elif not self.exists:
             yield None
             return
