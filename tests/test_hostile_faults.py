@@ -554,8 +554,11 @@ def test_the_exported_py_has_help_one_line_errors_and_takes_another_class_count(
 # -- 14. the smaller ones ---------------------------------------------------------------------------------
 
 
-def test_a_folder_that_takes_no_files_is_said_plainly(tmp_path):
+def test_a_folder_that_takes_no_files_is_said_plainly(tmp_path, files):
     line = one_error(run_cli(["export", "--preset", "SM_V2", "--format", "json", "--out", "/proc/version"], tmp_path))
+    assert "No such file" not in line and "takes no new files" in line
+    args = ["train", "--spec", files["spec"], "--data", files["data"], "--out", "/proc/explorer-run", "--no-store"]
+    line = one_error(run_cli([*args, "--batch", "4", "--img-size", "32"], tmp_path))
     assert "No such file" not in line and "takes no new files" in line
 
 
