@@ -101,5 +101,5 @@ def store_result(summary: TrainSummary, cfg: TrainConfig, design: Design) -> Non
         from ..store.results import ResultStore
 
         ResultStore(cfg.results_path).add_accuracy(design, summary.record)
-    except UserError as e:  # a bad store must not throw away a finished run
+    except (UserError, ValueError) as e:  # a bad store or a refused record must not throw away a finished run
         summary.notes.append(f"result not stored: {e}")
