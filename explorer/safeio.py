@@ -57,12 +57,22 @@ def _why(e: OSError) -> str:
     return e.strerror or str(e)
 
 
-def _cannot_create(folder: Path, e: OSError) -> str:
-    """Why a new file cannot be made in `folder`, said plainly ("No such file or directory" misleads when the
-    folder exists but takes no new files, as /proc does)."""
+def cannot_create(folder: Path, e: OSError) -> str:
+    """Why a new file or folder cannot be made in `folder`, said plainly ("No such file or directory" misleads
+    when the folder exists but takes nothing new, as /proc does)."""
     if e.errno == errno.ENOENT:
         return "its folder takes no new files" if folder.is_dir() else f"no folder {folder}"
     return _why(e)
+
+
+def make_folder(folder: Path, what: str = "folder") -> None:
+    """`folder` and its missing parents, or one UserError saying why not."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        existing = next((p for p in folder.parents if p.exists()), folder.parent)
+        reason = cannot_create(existing, e) if e.errno == errno.ENOENT else _why(e)
+        raise UserError(f"{folder}: cannot create the {what} ({reason})") from None
 
 
 def _size(n: int) -> str:
@@ -152,7 +162,7 @@ def _create_temp(target: Path, what: str, shown: Path | None = None) -> tuple[in
         except FileExistsError:
             continue
         except OSError as e:
-            raise UserError(f"{shown or target}: cannot write here ({_cannot_create(target.parent, e)})") from None
+            raise UserError(f"{shown or target}: cannot write here ({cannot_create(target.parent, e)})") from None
         try:  # held while the file is ours: a cleaner (remove_stale_temps) never removes a locked one
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -167,7 +167,7 @@ def _png_header_only(path: Path, width: int, height: int) -> None:
 def test_huge_images_are_refused_before_decoding_without_a_pillow_warning(side, tmp_path, recwarn):
     path = tmp_path / "huge.png"
     _png_header_only(path, side, side)
-    with pytest.raises(explorer.train.images.UNREADABLE):
+    with pytest.raises(explorer.train.images.UNREADABLE, match="larger than the 50,000,000 pixels decoded at most"):
         explorer.train.images.load_image(str(path), 32, train=False)
     assert [w for w in recwarn if "DecompressionBomb" in type(w.message).__name__] == []
 
@@ -487,9 +487,9 @@ def test_argument_errors_are_one_short_line(args, words, tmp_path):
 
 
 def test_every_command_has_a_description(tmp_path):
-    for command in ("presets", "summary"):
+    for command, words in (("presets", "the paper's models"), ("summary", "per-layer params")):
         r = run_cli([command, "--help"], tmp_path)
-        assert r.returncode == 0 and r.stdout.splitlines()[2].strip(), r.stdout  # the line after the usage
+        assert r.returncode == 0 and words in " ".join(r.stdout.split()), r.stdout
 
 
 def test_a_python_without_the_libraries_says_what_to_run(tmp_path):
@@ -554,8 +554,11 @@ def test_the_exported_py_has_help_one_line_errors_and_takes_another_class_count(
 # -- 14. the smaller ones ---------------------------------------------------------------------------------
 
 
-def test_a_folder_that_takes_no_files_is_said_plainly(tmp_path):
+def test_a_folder_that_takes_no_files_is_said_plainly(tmp_path, files):
     line = one_error(run_cli(["export", "--preset", "SM_V2", "--format", "json", "--out", "/proc/version"], tmp_path))
+    assert "No such file" not in line and "takes no new files" in line
+    args = ["train", "--spec", files["spec"], "--data", files["data"], "--out", "/proc/explorer-run", "--no-store"]
+    line = one_error(run_cli([*args, "--batch", "4", "--img-size", "32"], tmp_path))
     assert "No such file" not in line and "takes no new files" in line
 
 

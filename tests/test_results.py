@@ -226,8 +226,9 @@ def test_rows_with_bad_json_are_skipped_and_counted(store, design):
     rows = store.accuracies()
     assert [r["top1"] for r in rows] == [1.0] and store.skipped_rows == 2
     assert store.design(design.network_hash()) == json.loads(design.to_json())  # from the intact accuracy row
+    assert store.skipped_rows == 2 + 1  # the latency row's broken design was passed over, and counted
     assert "1.0" in store.to_csv("accuracy")
-    assert store.skipped_rows == 2 + 2  # counted across this object's queries: to_csv read the two again
+    assert store.skipped_rows == 3 + 2  # counted across this object's queries: to_csv read the two again
     fresh = ResultStore(store.path)
     fresh.latencies()
     assert fresh.skipped_rows == 0  # the latency row's own JSON is intact

@@ -26,7 +26,7 @@ OPSET = Option(
     lo=DEFAULT_OPSET,
     hi=20,
     metavar="N",
-    help="ONNX opset (17 is the oldest kept; 20 the newest)",
+    help="ONNX opset version",
 )
 OPSETS = range(int(OPSET.lo), int(OPSET.hi) + 1)
 # Relative to the largest logit: float32 kernels of two runtimes agree to ~1e-6 of the output scale on a

@@ -29,6 +29,7 @@ from urllib.parse import quote
 from ..design.spec import parse_design
 from ..errors import DesignError, UserError
 from ..paths import default_data_dir, now_iso, user_path
+from ..safeio import make_folder
 from .rows import accuracy_problems, latency_problems, profile_problems
 
 APP_ID = "cnn-explorer-results"
@@ -186,10 +187,7 @@ class ResultStore:
         """A connection, or None for a read of a store that does not exist yet (reads never create it)."""
         self._check_file_type()
         if write:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise UserError(f"{self.path.parent}: cannot create the results folder ({e.strerror or e})") from None
+            make_folder(self.path.parent, "results folder")
         elif not self.exists:
             yield None
             return
@@ -207,7 +205,9 @@ class ResultStore:
                 return
             raise UserError(f"{self.path}: cannot open the results store ({e})") from None
         try:
-            self._check_or_create(con, write)
+            if not self._check_or_create(con, write):
+                yield None  # an empty file (being created by another process): nothing to read yet
+                return
             con.row_factory = sqlite3.Row
             yield con
         except sqlite3.DatabaseError as e:
@@ -217,10 +217,11 @@ class ResultStore:
         finally:
             con.close()
 
-    def _check_or_create(self, con: sqlite3.Connection, write: bool) -> None:
+    def _check_or_create(self, con: sqlite3.Connection, write: bool) -> bool:
+        """Whether the store has its tables (created now for a write); a foreign or newer file is refused."""
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not tables and not write:
-            return  # an empty file (another process is creating it): nothing to read yet
+            return False
         if not tables:
             con.execute("BEGIN IMMEDIATE")  # another process may be creating it at this very moment
             try:
@@ -246,6 +247,7 @@ class ResultStore:
             raise self._refuse(f"was written by a newer version of the explorer (schema {version})")
         if not {"latency", "accuracy"} <= tables:
             raise self._refuse("is a results store with missing tables (damaged)")
+        return True
 
     def _insert(self, table: str, values: dict) -> int:
         cols = ", ".join(values)

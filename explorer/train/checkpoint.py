@@ -19,7 +19,7 @@ import torch
 from ..design.spec import Design
 from ..errors import UserError
 from ..model.checkpoint import MAX_CHECKPOINT_BYTES, load_checkpoint
-from ..safeio import TEMP_PREFIX, TEMP_SUFFIX, atomic_write, remove_stale_temps
+from ..safeio import TEMP_PREFIX, TEMP_SUFFIX, atomic_write, make_folder, remove_stale_temps
 
 __all__ = ["MAX_CHECKPOINT_BYTES", "load_checkpoint", "save_checkpoint", "warm_start"]
 
@@ -32,10 +32,7 @@ STALE_TEMP_PATTERNS = (f"{TEMP_PREFIX}*{TEMP_SUFFIX}", f".{CHECKPOINT_NAME}.*.tm
 def save_checkpoint(path: str | Path, payload: dict) -> Path:
     """Write atomically (safeio.atomic_write: temporary file, fsync, rename; never through a symbolic link)."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"{path.parent}: cannot create the run folder ({e.strerror or e})") from None
+    make_folder(path.parent, "run folder")
     with atomic_write(path, "checkpoint") as sink:
         torch.save(payload, sink.file)
     return path

@@ -65,13 +65,16 @@ def _crop_resize(img: Image.Image, box: tuple[float, float, float, float], size:
 def load_image(path: str, size: int, train: bool, scale=(0.25, 1.0), rng: random.Random | None = None) -> torch.Tensor:
     """Decode, crop and resize one image to a (3, size, size) uint8 tensor. Raises one of UNREADABLE."""
     rng = rng or random
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        img = Image.open(path)  # reads only the header: the size is known before any decoding
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)  # reads only the header: the size is known before any decoding
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ImageTooLarge(f"{path}: larger than the {MAX_IMAGE_PIXELS:,} pixels decoded at most") from None
     with img:
         w, h = img.size
         if w * h > MAX_IMAGE_PIXELS:
-            raise ImageTooLarge(f"{path}: {w} x {h} pixels, over the {MAX_IMAGE_PIXELS:,} decoded at most")
+            raise ImageTooLarge(f"{path}: {w} x {h}, larger than the {MAX_IMAGE_PIXELS:,} pixels decoded at most")
         box = _random_box(w, h, scale, rng) if train else _center_box(w, h)
         out = _crop_resize(img, box, size)
     if train and rng.random() < 0.5:

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..design.spec import Design
 from ..errors import UserError
 from ..paths import user_path
-from ..safeio import check_output_path, check_writable_folder
+from ..safeio import check_output_path, check_writable_folder, make_folder
 from .checkpoint import CHECKPOINT_NAME, latest_run_dir, new_run_dir, remove_stale_temps_in
 from .config import TrainConfig, TrainSummary, accuracy_record
 
@@ -40,10 +40,7 @@ def run_folder(cfg: TrainConfig, design: Design) -> Path:
 def check_outputs(out: Path, checkpoint_path: Path, cfg: TrainConfig) -> None:
     """Every place the run will write, tried before the first step: the run folder (a temporary file is
     created and removed there), the checkpoint path and the results store."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise UserError(f"{out}: cannot create the run folder ({e.strerror or e})") from None
+    make_folder(out, "run folder")
     remove_stale_temps_in(out)  # left by a run killed while writing its checkpoint
     check_output_path(checkpoint_path, "checkpoint")
     check_writable_folder(out, "run folder")
@@ -104,5 +101,5 @@ def store_result(summary: TrainSummary, cfg: TrainConfig, design: Design) -> Non
         from ..store.results import ResultStore
 
         ResultStore(cfg.results_path).add_accuracy(design, summary.record)
-    except UserError as e:  # a bad store must not throw away a finished run
+    except (UserError, ValueError) as e:  # a bad store or a refused record must not throw away a finished run
         summary.notes.append(f"result not stored: {e}")
