@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .spec import Design
+from .spec import STAGE_KEYS, Design
 
 
 class LayerKind(StrEnum):
@@ -79,8 +79,8 @@ IMAGE_CHANNELS = 3
 STEM_KERNEL = 3
 STEM_STRIDE = 2
 
-# The order of a stage table row in the data explorer.model.network.ExplorerNet is built from.
-STAGE_FIELDS = ("t", "c", "n", "s", "skip", "out_act", "kernel")
+# The order of a stage table row in the data explorer.model.network.ExplorerNet is built from: the spec's own.
+STAGE_FIELDS = STAGE_KEYS
 
 
 def network_data(design: Design) -> dict:

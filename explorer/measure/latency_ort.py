@@ -10,15 +10,13 @@ from collections.abc import Callable
 
 from ..errors import UserError, first_line
 
-ONNX_OPSET = 17
-
 
 def export_onnx(model, x) -> tuple[bytes, str]:
     """ONNX bytes of an eval model (static shapes: the batch being timed) and which exporter made them."""
-    from ..export.onnx_file import EXPORTER, model_to_onnx
+    from ..export.onnx_file import DEFAULT_OPSET, EXPORTER, model_to_onnx
 
     try:
-        return model_to_onnx(model, x, ONNX_OPSET, dynamic_batch=False), f"{EXPORTER}, opset {ONNX_OPSET}"
+        return model_to_onnx(model, x, DEFAULT_OPSET, dynamic_batch=False), f"{EXPORTER}, opset {DEFAULT_OPSET}"
     except Exception as e:  # an exporter failure is reported as one line, not a traceback
         raise UserError(f"ONNX export failed: {type(e).__name__}: {first_line(e)}") from None
 
