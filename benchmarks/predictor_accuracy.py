@@ -1,6 +1,6 @@
 """How well the latency model predicts designs it never saw, per target, against one `bench`-style measurement.
 
-Run (a quiet host; the full run takes about 50 min):
+Run (a quiet host; the full run takes about 70 min, batch 8 the longest):
 
     python benchmarks/predictor_accuracy.py --targets torch:2:1 torch:1:1 torch:2:8 onnxruntime:2:1 \\
         --raw predictor_accuracy_raw.json --out docs/predictor_accuracy.md
