@@ -53,7 +53,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SEARCH_STARTS = ("SM_V2", "MobileNet V2")
 BACKENDS = ("torch", "onnxruntime")
 BUSY_NOTE = "BUSY — the figures are indicative only; rerun on a quiet host"
-QUIET_NOISY_SHARE = 0.05  # more than this share of the run's measurements judged noisy: the host was busy
+QUIET_NOISY_SHARE = 0.05
+# the flags that decide what was measured: saved in --raw, and used again by --rescore
+MEASURED_WITH = (
+    "designs",
+    "seed",
+    "budget",
+    "per_worker",
+    "noise_repeats",
+    "search_seconds",
+    "search_top",
+)  # more than this share of the run's measurements judged noisy: the host was busy
 
 
 # -- scoring (pure functions: tests/test_predictor_benchmark.py checks them on synthetic numbers) -------------
@@ -688,6 +698,8 @@ def main() -> None:
     started = time.time()
     if args.rescore:
         saved = json.loads(Path(args.rescore).read_text())
+        for name, value in saved["run"].get("args", {}).items():  # score what was measured, not today's flags
+            setattr(args, name, value)
         run = {**saved["run"], "header": saved["run"]["header"] + f"\nrescored by: {' '.join(sys.argv)}"}
         raws = saved["targets"]
         for raw in raws:
@@ -695,7 +707,9 @@ def main() -> None:
     else:
         targets = [parse_target(t) for t in args.targets]  # every one checked before any work
         cores = host_info()["logical_cores"]
+        measured_with = {k: getattr(args, k) for k in MEASURED_WITH}
         run = {"header": header("predictor accuracy"), "start_load": os.getloadavg()[0], "cores": cores}
+        run["args"] = measured_with
         store = ResultStore(args.store)
         raws = [measure_target(t, args, store) for t in targets]
         run["footer"] = footer(started)

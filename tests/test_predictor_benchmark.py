@@ -4,6 +4,7 @@ Nothing here is measured: the shares, ranks, noise floor, corrections and goal v
 checked against values worked out by hand.
 """
 
+import json
 import math
 import sys
 from pathlib import Path
@@ -174,3 +175,60 @@ def test_score_target_and_report_on_synthetic_measurements(tmp_path):
     assert "| torch, 2 threads, batch 1 | search-picked designs within ±10 % ≥ 90 % | – % | **no data** |" in text
     busy = pa.report([result], {"header": "h", "start_load": 1.9, "cores": 2}, args)
     assert "met (busy host: not quotable)" in busy
+
+
+def test_rescore_refits_the_saved_samples_and_scores_with_the_saved_flags(tmp_path, monkeypatch):
+    from explorer.predict.calibrate import build_profile
+    from explorer.predict.model import design_row, network_ms
+    from explorer.predict.profile import profile_key
+    from explorer.predict.sampling import calibration_designs
+
+    prior = prior_coefficients(250.0, 10.0, "onnxruntime")
+    samples = [
+        {
+            "design_hash": d.network_hash(),
+            "name": d.name,
+            "median_ms": network_ms(prior, design_row(d)),  # a host that follows the roofline prior exactly
+            "quality": {"verdict": "ok", "reasons": []},
+            "probe_ms": None,
+            "design": d,
+        }
+        for d in calibration_designs(12, 0)
+    ]
+    key = profile_key("onnxruntime", "cpu", 2, 1)
+    profile = build_profile(key, samples, {"peak_gflops": 250.0, "bandwidth_gbs": 10.0}, "onnxruntime", None)
+    profile["calibration"] = {"wall_s": 42.0}
+    designs = heldout_designs(3, 5)
+    heldout = {
+        d.network_hash(): {"name": d.name, "median_ms": network_ms(prior, design_row(d)) * f, "verdict": "ok"}
+        for d, f in zip(designs, (1.0, 1.07, 1.5), strict=True)
+    }
+    saved = {
+        "run": {
+            "header": "predictor accuracy",
+            "start_load": 0.0,
+            "cores": 2,
+            "args": {"designs": 3, "seed": 5, "noise_repeats": 2, "search_seconds": 0.0},
+        },
+        "targets": [
+            {
+                "target": {"backend": "onnxruntime", "device": "cpu", "threads": 2, "batch": 1},
+                "failures": [],
+                "profile": json.loads(json.dumps(profile, default=str)),
+                "heldout": heldout,
+            }
+        ],
+    }
+    raw_file, out = tmp_path / "raw.json", tmp_path / "report.md"
+    raw_file.write_text(json.dumps(saved))
+    monkeypatch.setattr(sys, "argv", ["predictor_accuracy.py", "--rescore", str(raw_file), "--out", str(out)])
+    pa.main()
+    text = out.read_text()
+    # the refit of an exact prior recovers it: errors 0, 6.5 and 33 % -> 2 of 3 within ±10 %, 1 of 3 within ±5 %
+    assert (
+        "| onnxruntime, 2 threads, batch 1 | random held-out, one measurement each | 3 | **66.7 %** | **33.3 %** |"
+        in text
+    )
+    assert "| onnxruntime, 2 threads, batch 1 | calibration ≤ 60 s | 42.0 s | **met** |" in text
+    assert "heldout_designs(3, seed=5)" in text
+    assert "rescored by:" in text
