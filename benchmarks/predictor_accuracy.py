@@ -274,7 +274,7 @@ def measure_noise(designs, target, budget: float, repeats: int, say) -> tuple[di
     """Each design in `repeats` fresh processes (one design per process), rounds interleaved over the designs."""
     out: dict[str, list[dict]] = {d.name: [] for d in designs}
     failures = []
-    for r in range(repeats):
+    for r in range(repeats if designs else 0):
         for d in designs:
             got, failed = measure([d], target, budget, 1, lambda m: None)
             failures += failed
