@@ -711,10 +711,12 @@ def main() -> None:
         run = {"header": header("predictor accuracy"), "start_load": os.getloadavg()[0], "cores": cores}
         run["args"] = measured_with
         store = ResultStore(args.store)
-        raws = [measure_target(t, args, store) for t in targets]
-        run["footer"] = footer(started)
-        if args.raw:
-            Path(args.raw).write_text(json.dumps({"run": run, "targets": raws}, default=str))
+        raws = []
+        for t in targets:
+            raws.append(measure_target(t, args, store))
+            run["footer"] = footer(started)
+            if args.raw:  # after every target: a run stopped at the last one keeps the others' measurements
+                Path(args.raw).write_text(json.dumps({"run": run, "targets": raws}, default=str))
     results = [score_target(raw, args) for raw in raws]
     text = report(results, run, args)
     Path(args.out).write_text(text)
