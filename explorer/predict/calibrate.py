@@ -32,7 +32,7 @@ from ..measure.service import MeasureRun, WorkerFailed
 from ..measure.target import Target
 from ..measure.timing import median
 from ..options import Option
-from .model import design_row, fit, fit_trimmed, prior_coefficients
+from .model import design_row, fit, fit_trimmed, network_ms, prior_coefficients
 from .profile import PROFILE_FORMAT, key_hash, profile_key
 from .sampling import calibration_designs
 
@@ -337,7 +337,7 @@ def cross_validate(rows: list[list[float]], times: list[float], prior: dict) -> 
         train = [i for i in range(n) if i % CV_FOLDS != k]
         coef = fit([rows[i] for i in train], [times[i] for i in train], prior)
         for i in range(k, n, CV_FOLDS):
-            pred = sum(c * v for c, v in zip(coef.values(), rows[i], strict=True))  # the model's dot product
+            pred = network_ms(coef, rows[i])
             errors.append(abs(pred - times[i]) / times[i] * 100)
     errors.sort()
     return {
