@@ -139,3 +139,20 @@ def test_small_changes_never_read_as_zero_percent():
     assert delta_text(1001, 1000) == "+1 (+0.1%)"
     assert delta_text(1000, 1000) == "same as baseline"
     assert delta_text(999_999, 1_000_000) == "-1 (−<0.1%)"
+
+
+def test_the_latency_tabs_target_is_kept_while_another_tab_is_open(at):
+    open_tab(at, "Latency on this host")
+    at.number_input(key="m_batch").set_value(4).run()
+    open_tab(at, "Diagram")  # the Latency tab is not drawn now: its widgets would lose their values
+    open_tab(at, "Per-layer table")
+    assert at.session_state["m_batch"] == 4  # the metrics row still predicts for the chosen target
+    open_tab(at, "Latency on this host")
+    assert at.number_input(key="m_batch").value == 4
+
+
+def test_only_the_open_tab_is_drawn(at):
+    assert len(at.get("plotly_chart")) == 1  # the diagram; no roofline, no export files built
+    assert not at.get("download_button") and not [b for b in at.button if b.label == "Measure on this host"]
+    open_tab(at, "Export")
+    assert not at.get("plotly_chart") and len(at.get("download_button")) == 2
