@@ -139,6 +139,8 @@ def test_small_changes_never_read_as_zero_percent():
     assert delta_text(1001, 1000) == "+1 (+0.1%)"
     assert delta_text(1000, 1000) == "same as baseline"
     assert delta_text(999_999, 1_000_000) == "-1 (−<0.1%)"
+    assert percent_text(-0.997) == "−99.7%"  # the Blank table against MobileNet V2: never "−100%" for a rest
+    assert percent_text(-1.0) == "−100%"
 
 
 def test_the_latency_tabs_target_is_kept_while_another_tab_is_open(at):
