@@ -129,3 +129,39 @@ def test_small_changes_never_read_as_zero_percent():
     assert delta_text(1001, 1000) == "+1 (+0.1%)"
     assert delta_text(1000, 1000) == "same as baseline"
     assert delta_text(999_999, 1_000_000) == "-1 (−<0.1%)"
+    assert percent_text(-0.997) == "−99.7%"  # the Blank table against MobileNet V2: never "−100%" for a rest
+    assert percent_text(-1.0) == "−100%"
+
+
+def test_the_latency_tabs_target_is_kept_while_another_tab_is_open(at):
+    open_tab(at, "Latency on this host")
+    at.number_input(key="m_batch").set_value(4).run()
+    open_tab(at, "Diagram")  # the Latency tab is not drawn now: its widgets would lose their values
+    open_tab(at, "Per-layer table")
+    assert at.session_state["m_batch"] == 4  # the metrics row still predicts for the chosen target
+    open_tab(at, "Latency on this host")
+    assert at.number_input(key="m_batch").value == 4
+
+
+def test_only_the_open_tab_is_drawn(at):
+    assert len(at.get("plotly_chart")) == 1  # the diagram; no roofline, no export files built
+    assert not at.get("download_button") and not [b for b in at.button if b.label == "Measure on this host"]
+    open_tab(at, "Export")
+    assert not at.get("plotly_chart") and len(at.get("download_button")) == 2
+
+
+def test_a_setting_problem_is_not_called_a_table_problem_and_is_named_by_its_label(at):
+    number_input(at, "Input size").set_value(8).run()
+    assert errors(at) == [
+        "The design has a problem; the numbers below are of the last valid design, greyed.",
+        "Input size: must be at least the total stride 32 of the stem and stages, got 8",
+    ]
+
+
+def test_problems_count_rows_from_one_as_the_row_tools_do():
+    from explorer.ui.design_page import readable_problem
+
+    assert readable_problem("stages[0].c: must be from 1 to 4096, got 0") == "row 1, c: must be from 1 to 4096, got 0"
+    assert readable_problem("stages[3]: unknown key 'x'") == "row 4: unknown key 'x'"
+    assert readable_problem("num_classes: must be from 1 to 100000, got 0").startswith("Classes: must be")
+    assert readable_problem("design: 25 G MACs is over the cap") == "design: 25 G MACs is over the cap"

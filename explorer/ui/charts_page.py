@@ -20,7 +20,9 @@ from .results_view import open_store, store, store_version
 EMPTY = {"measured": [], "flops": [], "finetune": []}
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+# cache_resource, not cache_data: the same objects are handed out, never unpickled copies (with thousands of
+# points, copying them cost more than drawing them). The page only reads them.
+@st.cache_resource(max_entries=4, show_spinner=False)
 def _points(path: str, version: tuple[int, int], host: str) -> dict:
     """The chart points of the store at `path`, read once per version of the file: reading decodes every stored
     measurement, which grows with the store, while a rerun (a toggle, another page and back) changes nothing."""
@@ -30,7 +32,7 @@ def _points(path: str, version: tuple[int, int], host: str) -> dict:
     return {"points": points, "skipped": s.skipped_rows - before}
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=16, show_spinner=False)
 def _figures(key: tuple | None, dev: str, dataset: str, show_ref: bool, noisy: bool) -> tuple:
     """Both figures, built once per store version and choice of toggles: with thousands of points, placing their
     labels is the page's largest cost, and a click elsewhere on the page changes none of their inputs."""

@@ -19,7 +19,7 @@ from ..options import Option, options_of
 from . import export_panel, measure_panel, predict_panel, state
 from .diagram_view import render_diagram
 from .nav import error_boundary
-from .results_view import store
+from .results_view import open_store, store, store_version
 from .widgets import delta_text, escape_markdown, layer_table, stale_style
 
 STAGE_OPTIONS = {o.name: o for o in options_of(Stage)}
@@ -195,16 +195,17 @@ def _as_text(v) -> str:
 
 
 def _editor(d: state.Draft) -> None:
-    if d.editor_key not in st.session_state or d.editor_input is None:
+    if d.editor_key not in st.session_state or d.editor_input is None or d.editor_columns is None:
         d.editor_input = _editor_frame(d.rows)
+        # Built with the editor's input, never from its output: the column config is part of the grid's
+        # identity, and a config that changed with every edit would give a new grid that forgot the edits.
+        d.editor_columns = stage_columns(d.rows)
     # The grid's toolbar floats above its top edge on hover: this gap keeps it off the caption above.
     st.space("small")
     edited = st.data_editor(
         d.editor_input,
         key=d.editor_key,
-        # Built from the editor's input, never from its output: the column config is part of the grid's identity,
-        # and a config that changed with every edit would give a new grid that forgot the edits.
-        column_config=stage_columns(d.editor_input.to_dict("records")),
+        column_config=d.editor_columns,
         num_rows="dynamic",
         width="stretch",
         # A grid index would show "None" for a new row; problems count stages from 1, as people count rows.
@@ -270,14 +271,25 @@ def latency_target() -> tuple[str, str, int, int]:
     return backend, device, threads, batch
 
 
+@st.cache_data(max_entries=256, show_spinner=False)
+def _newest_trusted(path: str, version: tuple, design_hash: str, input_size: int, target: tuple) -> dict | None:
+    """The newest trusted measurement of a network on a target, read once per version of the store: an edit
+    (back to a design measured before, too) must not wait for a query."""
+    backend, device, threads, batch = target
+    rows = open_store(path).latencies(design_hash, backend=backend, device=device, threads=threads, batch=batch)
+    return next((r for r in rows if is_trusted(r) and r["input_size"] == input_size), None)
+
+
 def _predicted_latency(design: Design, base: Design, where) -> tuple[dict | None, dict | None]:
     """The latency model's prediction for the Latency tab's target, with the newest trusted measurement of the
     same target beside it: measured stays the ground truth."""
     backend, device, threads, batch = latency_target()
     profile = predict_panel.current_profile(backend, device, threads, batch)
     s = store()
-    rows = s.latencies(design.network_hash(), backend=backend, device=device, threads=threads, batch=batch) if s else []
-    measured = next((r for r in rows if is_trusted(r) and r["input_size"] == design.input_size), None)
+    target = (backend, device, threads, batch)
+    measured = (
+        _newest_trusted(str(s.path), store_version(s), design.network_hash(), design.input_size, target) if s else None
+    )
     prediction = predict_panel.render_predicted_metric(
         design,
         base,

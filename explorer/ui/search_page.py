@@ -17,6 +17,7 @@ from ..fmt import si
 from ..measure.hostinfo import available_devices, physical_cores
 from ..measure.hostlock import host_lock
 from ..measure.quality import is_trusted, reasons
+from ..options import BATCH, THREADS, options_of
 from ..predict import predict
 from ..search import FIELDS, OBJECTIVES, SearchRequest, run_search
 from ..train.loop import TrainConfig, fine_tune
@@ -338,6 +339,8 @@ def _show_result(result: dict, profile: dict) -> None:
     _fine_tune_top(result)
 
 
+REQUEST = {o.name: o for o in options_of(SearchRequest)}  # bounds and defaults, declared once in explorer.search
+
 SETTINGS = (
     "s_backend",
     "s_device",
@@ -370,8 +373,21 @@ def render() -> None:
     backend = BACKENDS[c1.selectbox("Backend", list(BACKENDS), key="s_backend")]
     devices = [d for d in available_devices() if d != "mps"]
     device = c2.selectbox("Device", devices, key="s_device")
-    threads = int(c3.number_input("Threads", 1, max(64, physical_cores()), physical_cores(), key="s_threads"))
-    batch = int(c4.number_input("Batch", 1, 256, 1, key="s_batch"))
+    threads = int(
+        c3.number_input(
+            "Threads",
+            int(THREADS.lo),
+            int(THREADS.hi),
+            physical_cores(),
+            key="s_threads",
+            help=THREADS.help_text().replace("%%", "%"),
+        )
+    )
+    batch = int(
+        c4.number_input(
+            "Batch", int(BATCH.lo), int(BATCH.hi), 1, key="s_batch", help=BATCH.help_text().replace("%%", "%")
+        )
+    )
     profile = predict_panel.current_profile(backend, device, threads, batch)
     if profile is None:
         st.warning("The search screens designs with the latency model: calibrate this host first (about a minute).")
@@ -380,8 +396,27 @@ def render() -> None:
 
     c1, c2, c3 = st.columns(3)
     objective = c1.radio("Objective", OBJECTIVES, key="s_objective", horizontal=True)
-    seconds = c2.slider("Time budget (s)", 20, 300, 60, 10, key="s_seconds")
-    top = int(c3.number_input("Designs to measure", 1, 10, 5, key="s_top"))
+    # A slider over the option's whole range (5 s to an hour) could not be set to the second; this one spans
+    # what a page visit waits for, inside that range.
+    seconds = c2.slider(
+        "Time budget (s)",
+        max(20, int(REQUEST["seconds"].lo)),
+        min(300, int(REQUEST["seconds"].hi)),
+        int(REQUEST["seconds"].default),
+        10,
+        key="s_seconds",
+        help="Screening and measuring together; the CLI's --seconds allows " + REQUEST["seconds"].allowed(),
+    )
+    top = int(
+        c3.number_input(
+            "Designs to measure",
+            int(REQUEST["top"].lo),
+            int(REQUEST["top"].hi),
+            int(REQUEST["top"].default),
+            key="s_top",
+            help="The best screened designs, measured for real in fresh workers",
+        )
+    )
     own = st.checkbox(
         "Budget: the start design's own latency on this host (measured at the start when not stored)",
         value=True,

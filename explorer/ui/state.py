@@ -30,6 +30,7 @@ class Draft:
     globals: dict
     gen: int = 0  # bumped to give the editor a fresh key (reset, row moves, uploads)
     editor_input: pd.DataFrame | None = None
+    editor_columns: dict | None = None  # the grid's column config, built with its input (part of its identity)
     last_valid: Design | None = None
     problems: list[str] = field(default_factory=list)  # the table does not describe a network (numbers: last valid)
     over_cap: list[str] = field(default_factory=list)  # a valid network too big to build, measure or export
