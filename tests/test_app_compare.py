@@ -7,7 +7,8 @@ import pytest
 from app_helpers import button, edit, new_app, page
 from streamlit.testing.v1 import AppTest
 
-from explorer.design.align import align_stages, residual_adds, stage_diff
+from explorer.design.align import align_stages, stage_diff
+from explorer.design.plan import residual_adds
 from explorer.design.presets import get_preset
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,18 +11,11 @@ import math
 from dataclasses import asdict
 
 from .cost import Cost, compute_cost
-from .plan import blocks
-from .spec import Design, Stage
+from .spec import STAGE_KEYS, Design, Stage
 
-FIELDS = ("t", "c", "n", "s", "skip", "out_act", "kernel")
 GAP_COST = 1.0  # adding or removing a stage
 STRIDE_MISMATCH_COST = 2.0  # pairing a stride-2 stage with a stride-1 one: worse than a removal plus an addition
 WIDTH_COST = 0.5  # per doubling (or halving) of the channels
-
-
-def residual_adds(design: Design) -> int:
-    """Blocks whose residual add actually happens (skip asked, stride 1, same width), not skip flags set."""
-    return sum(1 for b in blocks(design) if b.skip)
 
 
 def stage_totals(cost: Cost) -> dict[int, dict[str, int]]:
@@ -86,11 +79,11 @@ def stage_diff(a: Design, b: Design) -> list[dict]:
         sa = asdict(a.stages[i]) if i is not None else None
         sb = asdict(b.stages[j]) if j is not None else None
         if sa is None:
-            status, changes = "added", ", ".join(f"{k}={sb[k]}" for k in FIELDS)
+            status, changes = "added", ", ".join(f"{k}={sb[k]}" for k in STAGE_KEYS)
         elif sb is None:
-            status, changes = "removed", ", ".join(f"{k}={sa[k]}" for k in FIELDS)
+            status, changes = "removed", ", ".join(f"{k}={sa[k]}" for k in STAGE_KEYS)
         else:
-            diffs = [f"{k}: {sa[k]} → {sb[k]}" for k in FIELDS if sa[k] != sb[k]]
+            diffs = [f"{k}: {sa[k]} → {sb[k]}" for k in STAGE_KEYS if sa[k] != sb[k]]
             status, changes = ("changed" if diffs else "same"), ", ".join(diffs)
         ca = ta.get(i, zero) if i is not None else zero
         cb = tb.get(j, zero) if j is not None else zero

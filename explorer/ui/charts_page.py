@@ -94,7 +94,7 @@ def render() -> None:
             "No measurements on this host yet: use **Latency on this host** on the Design page, or the Classroom page."
         )
     if read["skipped"]:
-        st.warning(f"{read['skipped']} damaged rows of the results store were skipped (their JSON is unreadable).")
+        st.warning(f"{read['skipped']} damaged rows of the results store were skipped.")
     if s:
         c1, c2 = st.columns(2)
         # Written when clicked, not on every run: a CSV of thousands of rows decodes every stored result.

@@ -12,8 +12,8 @@ from html import escape
 import pandas as pd
 import streamlit as st
 
-from ..design.align import residual_adds
 from ..design.cost import compute_cost
+from ..design.plan import residual_adds
 from ..design.presets import get_preset
 from ..fmt import si
 from ..measure.hostinfo import physical_cores

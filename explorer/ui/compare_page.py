@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from ..design.align import global_diff, residual_adds, stage_diff
+from ..design.align import global_diff, stage_diff
 from ..design.cost import compute_cost
+from ..design.plan import residual_adds
 from ..design.spec import Design
 from ..measure.quality import is_trusted, verdict
 from . import state

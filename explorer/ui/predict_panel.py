@@ -23,7 +23,7 @@ from ..predict.profile import calibrate_command, profile_key
 from ..viz.roofline import roofline_figure
 from .jobs import Job
 from .results_view import store
-from .widgets import PROGRESS_POLL_S, coarse_progress
+from .widgets import PROGRESS_POLL_S, coarse_progress, delta_text
 
 
 @st.cache_resource
@@ -62,10 +62,12 @@ def render_predicted_metric(
     pred = predict(design, profile)
     band = pred["band_pct"]
     value = f"{pred['predicted_ms']:.2f} ms" + (f" ±{band:.0f}%" if band is not None and band_in_value else "")
-    delta = None
+    delta, same = None, False
     if baseline is not None and baseline.network_hash() != design.network_hash():
         base = predict(baseline, profile)["predicted_ms"]
-        delta = f"{(pred['predicted_ms'] - base) / base * 100:+.0f} % vs {baseline.name}"
+        # As the other metrics of the row: the change and its share; the row's caption names the baseline.
+        delta = delta_text(pred["predicted_ms"], base, fmt=lambda ms: f"{ms:.2f} ms")
+        same = pred["predicted_ms"] == base
     prof = pred["profile"]
     helptext = (
         "Latency model calibrated on this host "
@@ -78,7 +80,8 @@ def render_predicted_metric(
         helptext += (
             f" Measured: {measured_ms:.2f} ms ({(pred['predicted_ms'] - measured_ms) / measured_ms * 100:+.0f} %)."
         )
-    where.metric("Predicted latency", value, delta, delta_color="inverse", help=helptext)
+    arrow, colour = ("off", "off") if same else ("auto", "inverse")  # an unchanged value has no direction
+    where.metric("Predicted latency", value, delta, delta_color=colour, delta_arrow=arrow, help=helptext)
     return pred
 
 

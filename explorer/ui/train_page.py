@@ -11,8 +11,7 @@ from ..design.spec import Design
 from ..errors import UserError
 from ..export import to_python
 from ..measure.hostlock import host_lock
-from ..train.checkpoint import runs_dir
-from ..train.data import check_dataset_location, detect_dataset
+from ..train.data import check_checkpoint_location, check_dataset_location, detect_dataset
 from ..train.loop import TrainConfig, fine_tune
 from ..viz.charts import base_layout
 from . import export_panel, state
@@ -24,11 +23,8 @@ def _listen_address() -> str | None:
 
 
 def _allowed_init(path: str) -> str:
-    """A warm-start checkpoint: under the dataset root, or one of the explorer's own runs."""
-    try:
-        return str(check_dataset_location(path, _listen_address()))
-    except UserError:
-        return str(check_dataset_location(path, _listen_address(), root=str(runs_dir())))
+    """A warm-start checkpoint: under the dataset root, or one of the explorer's own runs (one answer for the rest)."""
+    return str(check_checkpoint_location(path, _listen_address()))
 
 
 def _check_folder(path: str) -> None:
