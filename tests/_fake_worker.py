@@ -9,6 +9,7 @@ worker's. Modes:
   garbage     prints a line that is not an event, then exits 0 without a result
   kill        kills itself with SIGKILL after its first progress event
   hang        ignores SIGTERM and sleeps (the cancel policy must escalate to SIGKILL)
+  first-only  measures the first design, says done and exits 0 without a word about the others
 """
 
 import json
@@ -77,7 +78,9 @@ def main() -> int:
         verdict = "noisy" if mode == "noisy-odd" and i % 2 else "ok"
         send("progress", design=i, fraction=1.0, message="done")
         send("result", design=i, result=result(design, job, median_ms, verdict), tries=1, layers=None)
-    send("done", measured=len(designs))
+        if mode == "first-only":
+            break
+    send("done", measured=1 if mode == "first-only" else len(designs))
     return 0
 
 

@@ -20,7 +20,7 @@ from explorer.design.spec import parse_design
 from explorer.errors import UserError
 from explorer.measure import service
 from explorer.measure.hostlock import Cancelled, host_lock
-from explorer.measure.job import MeasureJob
+from explorer.measure.job import PAST_DEADLINE, MeasureJob
 from explorer.measure.memory import check_memory, estimate_bytes
 from explorer.measure.service import Background, MeasureRun, WorkerFailed
 from explorer.measure.target import Target
@@ -83,6 +83,21 @@ def test_exact_accept_and_reject_outcomes(tiny):
 def test_a_refused_design_is_its_own_error_and_the_others_are_measured(tiny):
     outcomes = list(MeasureRun(job_of(tiny, get_preset("SM_V2")), command=fake("error-first")))
     assert [(m.error, m.result is None) for m in outcomes] == [("refused by the fake worker", True), (None, False)]
+
+
+def test_a_design_the_worker_never_answered_for_is_said_not_dropped(tiny):
+    outcomes = list(MeasureRun(job_of(tiny, get_preset("SM_V2")), command=fake("first-only")))
+    assert [m.index for m in outcomes] == [0, 1]
+    assert outcomes[0].result is not None and outcomes[0].error is None
+    assert outcomes[1].error == "not measured: the worker ended without a result for it"
+
+
+def test_the_real_worker_says_which_designs_the_deadline_left_unmeasured(tiny):
+    job = job_of(tiny, get_preset("SM_V2"), budget_s=0.2, wait_for_fast_state=False, stop_at=time.time())
+    outcomes = list(MeasureRun(job))
+    assert [m.index for m in outcomes] == [0, 1]
+    assert outcomes[0].result is not None  # the first design always runs: a job never measures nothing
+    assert outcomes[1].error == PAST_DEADLINE and outcomes[1].result is None
 
 
 @pytest.mark.parametrize(

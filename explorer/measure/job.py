@@ -33,6 +33,10 @@ PURPOSES = ("bench", "app", "classroom", "calibration", "search", "benchmark")
 EVENTS = ("progress", "roofs", "result", "error", "done")
 
 
+# The error a worker sends for each design its caller's deadline left no time for (expected, not a failure).
+PAST_DEADLINE = "not measured: the time limit came before its turn"
+
+
 @dataclass
 class MeasureJob:
     designs: list[Design]

@@ -214,6 +214,7 @@ class MeasureRun:
         check_designs(self.job)  # cost cap and memory, before a worker starts
         worker = self.worker = WorkerProcess(self.job, self.command).start()
         told_wait = False
+        answered: set[int] = set()
         try:
             while True:
                 if self.cancel is not None and self.cancel.is_set():
@@ -229,6 +230,9 @@ class MeasureRun:
                     why = worker.failure(event["status"])
                     if why:
                         raise WorkerFailed(why)
+                    for i, design in enumerate(self.job.designs):  # a design is never dropped without a word
+                        if i not in answered:
+                            yield Measured(i, design, error="not measured: the worker ended without a result for it")
                     return
                 if kind == "progress":
                     message = str(event.get("message", ""))
@@ -243,8 +247,10 @@ class MeasureRun:
                     raise UserError(str(event.get("message") or "the measurement failed"))
                 elif kind == "error":
                     i = int(event["design"])
+                    answered.add(i)
                     yield Measured(i, self.job.designs[i], error=str(event.get("message")))
                 elif kind == "result":
+                    answered.add(int(event["design"]))
                     yield self._settle(event)
         finally:
             worker.cancel()  # a caller that stops iterating early ends the worker too

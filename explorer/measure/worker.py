@@ -14,7 +14,7 @@ import os
 import sys
 
 from ..errors import UserError, first_line
-from .job import MeasureJob, event_line
+from .job import PAST_DEADLINE, MeasureJob, event_line
 
 
 class Wire:
@@ -125,8 +125,10 @@ def run(job: MeasureJob, wire: Wire) -> int:
             wire.send("roofs", roofs=measure_roofs(job.target, job.budget_s))
         for i in range(len(job.designs)):
             left = job.time_left()
-            if i and left is not None and left <= 0:
-                break  # the caller's deadline: the design in flight finished, no new one starts
+            if i and left is not None and left <= 0:  # the caller's deadline: no new design starts, each is said
+                for j in range(i, len(job.designs)):
+                    wire.send("error", design=j, message=PAST_DEADLINE)
+                break
             try:
                 wire.send("result", design=i, **measure_design(job, i, wire.send))
                 measured += 1

@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 from ..errors import UserError
 from ..measure.hostlock import DEFAULT_TIMEOUT_S
-from ..measure.job import MeasureJob
+from ..measure.job import PAST_DEADLINE, MeasureJob
 from ..measure.probe import SLOW_STATE_RATIO, slow_state
 from ..measure.quality import is_trusted
 from ..measure.service import MeasureRun, WorkerFailed
@@ -164,7 +164,8 @@ def _measure(target: Target, seconds: float, seed: int, report, cancel, lock_tim
         try:
             for m in run:
                 if m.error:
-                    errors.append(f"{m.design.name}: {m.error}")
+                    if m.error != PAST_DEADLINE:  # the seconds ran out: expected, not a failure to report
+                        errors.append(f"{m.design.name}: {m.error}")
                     continue
                 measured.append(sample(m))
                 noisy = sum(1 for x in measured if not is_trusted(x))

@@ -29,7 +29,7 @@ from ..design.spec import Design
 from ..errors import UserError
 from ..measure import quality
 from ..measure.hostlock import DEFAULT_TIMEOUT_S, WAIT_MESSAGE, host_lock
-from ..measure.job import MeasureJob
+from ..measure.job import PAST_DEADLINE, MeasureJob
 from ..measure.quality import is_trusted, median
 from ..measure.service import Measured, MeasureRun, WorkerFailed, stored_results
 from ..measure.target import Target
@@ -467,6 +467,9 @@ def _entry(start: Design, cand: Candidate, m: Measured | None, budget: float) ->
         "global_diff": global_diff(start, cand.design),
     }
     if m is None:
+        return entry
+    if m.error == PAST_DEADLINE:
+        entry.update(within_budget=False, why=PAST_DEADLINE)
         return entry
     if m.error:
         entry.update(within_budget=False, error=m.error, why=f"measuring failed: {m.error}")
