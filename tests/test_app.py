@@ -118,9 +118,10 @@ def test_an_oversized_or_unnamed_upload_gets_a_clear_line(at):
     big = b'{"name": "x", "notes": "' + b"a" * 1_100_000 + b'"}'
     at.file_uploader(key="upload").upload("big.json", big, "application/json").run()
     assert any("big.json: file is 1,100,0" in e and "at most 1,000,000" in e for e in errors(at))
-    unnamed = get_preset("SM_V2").with_changes(name="").to_json().encode()
-    at.file_uploader(key="upload").clear().upload("my_net.json", unnamed, "application/json").run()
-    assert at.selectbox(key="source").value == "my_net (uploaded)" and at.subheader[0].value == "my_net"
+    unnamed = json.loads(get_preset("SM_V2").to_json()) | {"name": "  "}  # a blank name would head every page
+    at.file_uploader(key="upload").clear().upload("my_net.json", json.dumps(unnamed).encode(), "application/json").run()
+    assert 'name: must not be empty, got "  "' in errors(at)
+    assert at.selectbox(key="source").value == "SM_V2"  # nothing was added or switched to
 
 
 def test_an_empty_design_name_is_refused_in_the_editor(at):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import streamlit as st
 
@@ -25,8 +24,6 @@ def _on_upload() -> None:
         # Kept with the file it is about: shown while that file is in the box, gone on other pages and after.
         st.session_state.upload_error = {"file_id": f.file_id, "lines": str(e).splitlines()}
         return
-    if not design.name.strip():  # an old file may carry "": the name heads every page and exported file
-        design = design.with_changes(name=Path(f.name).stem or "design")
     state.set_source(state.add_source(design, f"{design.name} (uploaded)"))
 
 
