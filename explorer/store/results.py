@@ -314,20 +314,28 @@ class ResultStore:
 
     def design(self, design_hash: str) -> dict | None:
         """The stored design file of a hash (from its newest row of either kind), for charts of old results."""
+        return self.designs(design_hash).get(design_hash)
+
+    def designs(self, design_hash: str | None = None) -> dict[str, dict]:
+        """{hash: design file} for every stored network (or one), each from its newest row, a latency row first;
+        one query per table, so a chart of thousands of results does not open a connection per design."""
+        out: dict[str, dict] = {}
         with self._connect() as con:
             if con is None:
-                return None
+                return out
             for table in KINDS:
-                sql = f"SELECT design_json FROM {table} WHERE design_hash = ? ORDER BY id DESC LIMIT 1"
-                row = con.execute(sql, (design_hash,)).fetchone()
-                if row is None:
-                    continue
-                design = _json_object(row[0])
-                if design is None or _design_problem(design):  # a damaged design never reaches a chart
-                    self.skipped_rows += 1
-                    continue
-                return design
-        return None
+                where, params = ("WHERE design_hash = ?", (design_hash,)) if design_hash is not None else ("", ())
+                newest = f"SELECT max(id) FROM {table} {where} GROUP BY design_hash"
+                sql = f"SELECT design_hash, design_json FROM {table} WHERE id IN ({newest})"
+                for h, text in con.execute(sql, params):
+                    if h in out:
+                        continue
+                    design = _json_object(text)
+                    if design is None or _design_problem(design):  # a damaged design never reaches a chart
+                        self.skipped_rows += 1
+                        continue
+                    out[h] = design
+        return out
 
     def _select(
         self,

@@ -14,25 +14,23 @@ from ..design.presets import all_presets
 from ..design.spec import parse_design
 from .provenance import PAPER_DATASET, with_quality
 
-KEY = ("design_hash", "backend", "device", "batch", "threads", "input_size")
+
+class _StoredDesigns:
+    """The store's design files, read in one go and parsed on first use."""
+
+    def __init__(self, store):
+        self.raw = store.designs()
+        self.parsed: dict[str, object] = {}
+
+    def get(self, design_hash: str):
+        if design_hash not in self.parsed:
+            raw = self.raw.get(design_hash)
+            self.parsed[design_hash] = None if raw is None else parse_design(raw)
+        return self.parsed[design_hash]
 
 
-def latest_per_setting(latency_rows: list[dict]) -> list[dict]:
-    """Newest measurement per design and setting (rows come newest first)."""
-    seen, out = set(), []
-    for r in latency_rows:
-        k = tuple(r.get(f) for f in KEY)
-        if k not in seen:
-            seen.add(k)
-            out.append(r)
-    return out
-
-
-def _stored_design(store, design_hash: str, cache: dict) -> dict | None:
-    if design_hash not in cache:
-        raw = store.design(design_hash)
-        cache[design_hash] = None if raw is None else parse_design(raw)
-    return cache[design_hash]
+def _stored_design(store, design_hash: str, cache: _StoredDesigns):
+    return cache.get(design_hash)
 
 
 def dataset_of(record: dict, classes: int | None) -> str:
@@ -54,8 +52,8 @@ def _per_image(r: dict) -> dict:
 def gather(store, host: str) -> dict[str, list[dict]]:
     """measured (accuracy/latency), flops (FLOPs/latency) and finetune points, all from the store."""
     paper_acc = {d.network_hash(): d.meta["paper"]["accuracy_top1"] for d in all_presets() if "paper" in d.meta}
-    latencies = latest_per_setting(store.latencies())
-    cache: dict = {}
+    latencies = store.latencies(latest_per_setting=True)  # only the rows a chart draws are decoded
+    cache = _StoredDesigns(store)
     measured, flops = [], []
     for r in latencies:
         h = r["design_hash"]
