@@ -365,7 +365,7 @@ def test_panel_shows_the_prediction_its_band_and_the_delta():
     assert not at.exception
     metric, missing = at.metric
     assert metric.value.endswith("ms ±8%")
-    assert "vs MobileNet V2" in metric.delta and metric.delta.startswith("-")
+    assert metric.delta.startswith("-") and metric.delta.endswith("%)")  # ms and share against MobileNet V2
     assert missing.value == "—"
     texts = " ".join(c.value for c in at.caption) + " ".join(w.value for w in at.warning)
     assert "GTX 1060" in texts and "leave-one-out" in texts
