@@ -151,7 +151,8 @@ def test_every_page_is_idle_including_search_and_fine_tune_after_their_jobs(serv
     _type_into(driver, "Dataset folder", str(imagenet_layout(tmp_path / "ds")))
     _click(driver, "Check folder")
     _wait_for(driver, lambda d: "4 classes" in d.page_source, "the folder check", 60)
-    driver.find_element(By.XPATH, '//label[.//p[normalize-space()="epochs"]]').click()
+    epochs = '//label[.//p[normalize-space()="epochs"]]'
+    _wait_for(driver, lambda d: d.find_elements(By.XPATH, epochs), "the budget's epochs choice", 60)[0].click()
     _type_into(driver, "Batch", "16")
     _click(driver, "Start fine-tuning")
     _wait_for(driver, lambda d: "Top-1" in _metrics(d), "the fine-tune's result", 300)
