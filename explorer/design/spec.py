@@ -42,24 +42,24 @@ class Stage:
     Upper bounds are generous for research and small enough to catch typos (c=10000 instead of 1000).
     """
 
-    t: int = option(lo=1, hi=32)
-    c: int = option(lo=1, hi=4096)
-    n: int = option(lo=1, hi=32)
-    s: int = option(choices=STRIDES)
-    skip: bool = option(True)
-    out_act: str = option("linear", choices=OUT_ACTS)
-    kernel: int = option(3, choices=KERNELS)
+    t: int = option(lo=1, hi=32, help="Expansion: hidden width = t × input channels (1 = no expansion conv)")
+    c: int = option(lo=1, hi=4096, help="Output channels of each block")
+    n: int = option(lo=1, hi=32, help="Blocks in the stage")
+    s: int = option(choices=STRIDES, help="Stride of the stage's first block")
+    skip: bool = option(True, help="Residual add where stride is 1 and channels match")
+    out_act: str = option("linear", choices=OUT_ACTS, help="After the 1×1 projection: linear bottleneck or ReLU6")
+    kernel: int = option(3, choices=KERNELS, help="Depthwise kernel size")
 
 
 @dataclass(frozen=True)
 class Design:
     name: str
     stages: tuple[Stage, ...]
-    num_classes: int = option(1000, lo=1, hi=100_000)
-    input_size: int = option(224, lo=8, hi=1024)
-    stem_channels: int = option(32, lo=1, hi=1024)
-    last_conv: int = option(0, lo=0, hi=8192)
-    dropout: float = option(0.2, lo=0, hi=1, hi_open=True)
+    num_classes: int = option(1000, lo=1, hi=100_000, help="Outputs of the classifier")
+    input_size: int = option(224, lo=8, hi=1024, help="Image side in pixels")
+    stem_channels: int = option(32, lo=1, hi=1024, help="Channels of the stem conv")
+    last_conv: int = option(0, lo=0, hi=8192, help="Channels of the final 1×1 conv before pooling (0: none)")
+    dropout: float = option(0.2, lo=0, hi=1, hi_open=True, help="Dropout before the classifier")
     # Metadata (paper numbers, notes) never changes the network, so it is not part of equality or the hash.
     meta: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 

@@ -25,24 +25,16 @@ from .widgets import delta_text, escape_markdown, layer_table, stale_style
 STAGE_OPTIONS = {o.name: o for o in options_of(Stage)}
 NETWORK_OPTIONS = {o.name: o for o in options_of(Design)}
 # What each field means; what it may be comes from the option layer (explorer.design.spec), never restated here.
-STAGE_MEANING = {
-    "t": "Expansion: hidden width = t × input channels (1 = no expansion conv)",
-    "c": "Output channels of each block",
-    "n": "Blocks in the stage",
-    "s": "Stride of the stage's first block",
-    "skip": "Residual add where stride is 1 and channels match",
-    "out_act": "After the 1×1 projection: linear bottleneck or ReLU6",
-    "kernel": "Depthwise kernel size",
-}
 # t, c, n and s are text cells on purpose: a number cell with bounds silently clamps (n = 999 became 32) or
 # reverts ("abc", an emptied cell) what the user typed. As text, every value reaches the design validator,
 # which names the cell and what is allowed, exactly as for an uploaded file.
 NUMBER_FIELDS = ("t", "c", "n", "s")
 
 
-def field_help(option: Option, meaning: str) -> str:
-    """The meaning, then what is allowed, as the validator will say it."""
-    return f"{meaning}; {option.allowed()}" if option.kind is not bool else meaning
+def field_help(option: Option) -> str:
+    """The field's meaning (declared with its option in explorer.design.spec), then what is allowed, as the
+    validator will say it."""
+    return f"{option.help}; {option.allowed()}" if option.kind is not bool else option.help
 
 
 def stage_columns(rows: list[dict]) -> dict:
@@ -51,9 +43,9 @@ def stage_columns(rows: list[dict]) -> dict:
     last = rows[-1] if rows else {}
     cols = {}
     for name in STAGE_KEYS:
-        option, meaning = STAGE_OPTIONS[name], STAGE_MEANING[name]
+        option = STAGE_OPTIONS[name]
         default = last.get(name, option.default)
-        helptext = field_help(option, meaning)
+        helptext = field_help(option)
         if name in NUMBER_FIELDS:
             cols[name] = st.column_config.TextColumn(name, help=helptext, default=_as_text(default) or None)
         elif option.kind is bool:
@@ -88,7 +80,7 @@ def _truthy(v) -> bool:
     return bool(v) and v == v  # NaN (an empty cell) is no skip
 
 
-def _number_kw(name: str, label: str, step: int, meaning: str, lo: int | None = None) -> dict:
+def _number_kw(name: str, label: str, step: int, lo: int | None = None) -> dict:
     """A number input whose bounds and help are the option's (lo: a tighter floor, e.g. a width when on)."""
     option = NETWORK_OPTIONS[name]
     return dict(
@@ -96,7 +88,7 @@ def _number_kw(name: str, label: str, step: int, meaning: str, lo: int | None = 
         min_value=int(option.lo if lo is None else lo),
         max_value=int(option.hi),
         step=step,
-        help=field_help(option, meaning),
+        help=field_help(option),
     )
 
 
@@ -118,10 +110,10 @@ def _global_specs(d: state.Draft) -> list[tuple[str, Callable, dict]]:
             st.toggle,
             dict(label="Final 1×1 conv", help="MobileNetV2's 1×1 conv to 1280 before pooling; SM_V2 removes it"),
         ),
-        ("last_conv_width", st.number_input, _number_kw("last_conv", "Final conv width", 64, "Its channels", lo=1)),
-        ("input_size", st.number_input, _number_kw("input_size", "Input size", 16, "Image side in pixels")),
-        ("num_classes", st.number_input, _number_kw("num_classes", "Classes", 1, "Outputs of the classifier")),
-        ("stem_channels", st.number_input, _number_kw("stem_channels", "Stem width", 8, "Channels of the stem conv")),
+        ("last_conv_width", st.number_input, _number_kw("last_conv", "Final conv width", 64, lo=1)),
+        ("input_size", st.number_input, _number_kw("input_size", "Input size", 16)),
+        ("num_classes", st.number_input, _number_kw("num_classes", "Classes", 1)),
+        ("stem_channels", st.number_input, _number_kw("stem_channels", "Stem width", 8)),
         ("name", st.text_input, dict(label="Design name", max_chars=MAX_NAME, help="Names the files you export")),
     ]
 
