@@ -15,6 +15,7 @@ import sys
 import typing
 
 from ..errors import UserError
+from ..safeio import command_inputs
 from . import bench, calibrate, export, predict, search, train
 from .design_args import add_design_args, design_from_args
 
@@ -209,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(parser, argv)  # a mistake in the arguments: one line, exit 2
     real_stdout, sys.stdout = sys.stdout, PrintableStream(sys.stdout)
     try:
-        status = int(args.func(args) or 0)
+        with command_inputs():  # no output of the command may replace a file it read
+            status = int(args.func(args) or 0)
         sys.stdout.flush()  # a full stdout is found here, not as a traceback while Python shuts down
         return status
     except StdoutError as e:

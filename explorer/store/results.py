@@ -29,7 +29,7 @@ from urllib.parse import quote
 from ..design.spec import parse_design
 from ..errors import DesignError, UserError
 from ..paths import default_data_dir, now_iso, user_path
-from ..safeio import make_folder
+from ..safeio import make_folder, note_input
 from .rows import accuracy_problems, latency_problems, profile_problems
 
 APP_ID = "cnn-explorer-results"
@@ -140,6 +140,7 @@ class ResultStore:
     def __init__(self, path: str | Path | None = None):
         self.path = store_path(path)
         self.skipped_rows = 0  # damaged rows skipped by this object's queries so far, so pages can say so
+        note_input(self.path)  # an output of the same command must never replace the store
         with self._connect() as con:  # refuse a foreign or damaged file now, not after a long measurement
             if con is not None:
                 self._check_integrity(con)
