@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import UserError
+from .errors import Problems, UserError
 
 OPTION_KEY = "explorer.option"  # where `option()` keeps an option's declaration in a dataclass field's metadata
 
@@ -285,7 +285,7 @@ def check_args(args: argparse.Namespace, options: Iterable[Option]) -> None:
     """Check parsed arguments against their options; one line per problem, each naming the flag."""
     problems = [line for o in options if (line := o.message(getattr(args, o.name), o.cli_flag))]
     if problems:
-        raise UserError("\n".join(problems))
+        raise Problems(problems)
 
 
 def check_values(values: dict[str, Any], options: Iterable[Option]) -> list[str]:

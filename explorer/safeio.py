@@ -329,6 +329,36 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+# The largest image decoded: 50 megapixels (an 8K photo is 33). A 13000 x 13000 PNG is refused before any
+# pixel is decoded instead of growing a loader to ~1 GB. Pillow's own check (a warning on stderr above 89 M
+# pixels, an error above 179 M) is turned into this refusal too, so no raw DecompressionBomb* reaches the user.
+MAX_IMAGE_PIXELS = 50_000_000
+
+
+class ImageTooLarge(ValueError):
+    """An image over MAX_IMAGE_PIXELS: skipped and counted like any unreadable file."""
+
+
+def open_image(path: str | os.PathLike):
+    """A Pillow image, its header read and its size checked: every reader of image files (training, the NASWOT
+    minibatch) opens them here. Raises ImageTooLarge for a decompression bomb, Pillow's own errors otherwise."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)  # reads only the header: the size is known before any decoding
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ImageTooLarge(f"{path}: larger than the {MAX_IMAGE_PIXELS:,} pixels decoded at most") from None
+    w, h = img.size
+    if w * h > MAX_IMAGE_PIXELS:
+        img.close()
+        raise ImageTooLarge(f"{path}: {w} x {h}, larger than the {MAX_IMAGE_PIXELS:,} pixels decoded at most")
+    return img
+
+
 def remove_stale_temps(folder: str | os.PathLike, pattern: str = f"{TEMP_PREFIX}*{TEMP_SUFFIX}") -> list[Path]:
     """Delete temporary files a killed writer left in `folder`: only regular files of our naming pattern that
     no live writer holds. A writer keeps an exclusive lock on its temporary file (see _create_temp), which the

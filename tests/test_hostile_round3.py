@@ -7,15 +7,25 @@ ever replaces one of the command's own inputs, a results store or a checkpoint.
 from __future__ import annotations
 
 import json
+import sqlite3
+import struct
+import sys
+import zlib
+from pathlib import Path
 
 import pytest
 import torch
-from _imagedata import tiny_design_dict
+from _imagedata import imagenet_layout, tiny_design_dict
 
 from explorer.cli.main import main
 from explorer.design.spec import parse_design
+from explorer.errors import UserError
 from explorer.model.build import build_model
+from explorer.paths import user_path
+from explorer.search.images import minibatch
 from explorer.store.results import ResultStore
+from explorer.train.data import detect_dataset
+from explorer.train.resume import state_problems
 
 TINY = parse_design(tiny_design_dict())
 
@@ -70,3 +80,170 @@ def test_export_never_replaces_a_database_or_a_checkpoint(tmp_path, capsys, kind
     other.write_text("old")
     assert main(["export", "--preset", "SM_V2", "--format", "py", "--out", str(other)]) == 0
     assert other.read_text() != "old"
+
+
+# B: user mistakes that ended as internal errors
+def _png_header_only(path: Path, width: int, height: int) -> None:
+    """A PNG whose header declares width x height (what Pillow reads before decoding anything)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+    )
+
+
+def test_naswot_images_are_read_like_every_other_path(tmp_path):
+    with pytest.raises(UserError, match="home folder not known here"):
+        minibatch("~nosuchuser_explorer/x", 32, 4, seed=0)
+    root = imagenet_layout(tmp_path / "ds", classes=2, train=3, val=1)
+    _png_header_only(root / "train" / "bomb.png", 20000, 20000)  # over Pillow's own error limit (179 M pixels)
+    images, note = minibatch(root, 32, 100, seed=0)
+    readable = len(list(root.rglob("*.JPEG"))) - 1  # less the fixture's one corrupt file
+    assert readable == 8 and images.shape == (readable, 3, 32, 32)
+    assert note.endswith("(2 unreadable skipped)")  # the bomb and the fixture's one corrupt file
+
+
+def test_a_name_too_long_is_one_line_naming_the_path(tmp_path, capsys):
+    long = str(tmp_path / ("a" * 300))
+    with pytest.raises(UserError, match="names are at most 255 bytes"):
+        user_path(long, "dataset folder")
+    with pytest.raises(UserError, match="names are at most 255 bytes"):
+        detect_dataset(long)  # the app's Fine-tune page asks the library directly
+    line = one_error(capsys, main(["train", "--preset", "SM_V2", "--data", long, "--no-store"]), "at most 255")
+    assert len(line) < 300  # the path is shortened, not printed whole
+    spec = tmp_path / "d.json"
+    spec.write_text(json.dumps(tiny_design_dict()))
+    one_error(capsys, main(["export", "--spec", str(spec), "--format", "py", "--out", long]), "at most 255")
+
+
+def test_an_os_error_about_a_path_is_one_line(monkeypatch, capsys):
+    cli_main = sys.modules["explorer.cli.main"]
+
+    def refuse(args):
+        raise OSError(36, "File name too long", "x" * 5000)
+
+    monkeypatch.setattr(cli_main, "cmd_presets", refuse)
+    line = one_error(capsys, main(["presets"]), "File name too long")
+    assert len(line) < 200
+
+
+@pytest.mark.parametrize("nested", [True, False])
+def test_a_state_dict_with_keys_that_are_not_text_is_not_a_checkpoint(tmp_path, capsys, nested):
+    bad = {1: torch.ones(2), "stem.conv.weight": torch.ones(2)}
+    path = tmp_path / "w.pt"
+    torch.save({"model": bad} if nested else bad, path)
+    spec = tmp_path / "d.json"
+    spec.write_text(json.dumps(tiny_design_dict()))
+    code = main(
+        ["export", "--spec", str(spec), "--format", "onnx", "--weights", str(path), "--out", str(tmp_path / "x")]
+    )
+    one_error(capsys, code, "not a checkpoint")
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"classes": 5}, "classes must be a list"),
+        ({"classes": ["n01", "n01"]}, "classes lists a class twice"),
+        ({"step": 10**30}, "step must be from 0"),
+        ({"train_size": -1}, "train_size must be from 0"),
+    ],
+)
+def test_damaged_resume_state_is_named(change, words):
+    state = {
+        "design": tiny_design_dict(),
+        "model": {},
+        "optimizer": {},
+        "scheduler": {"elapsed_s": 1.0},
+        "rng": {},
+        "history": [],
+        "step": 2,
+        "epoch": 0,
+        "epoch_offset": 0,
+        "images_seen": 4,
+        "classes": ["n01", "n02"],
+        "train_size": 9,
+    }
+    assert state_problems(state) == []
+    problems = state_problems({**state, **change})
+    assert len(problems) == 1 and words in problems[0], problems
+
+
+# C: stored numbers no measurement or fit can produce are damage, skipped and counted
+def _profile(tmp_path) -> tuple[dict, dict, tuple[str, ...]]:
+    from explorer.predict.features import PARAMETER_NAMES
+    from explorer.predict.model import prior_coefficients
+    from explorer.predict.profile import profile_key
+
+    key = profile_key("torch", "cpu", 1, 1)
+    return (
+        key,
+        {"key": key, "model": {"coefficients": prior_coefficients(50.0, 10.0, "torch")}, "band_pct": 10.0},
+        (PARAMETER_NAMES),
+    )
+
+
+@pytest.mark.parametrize(
+    "damage",
+    ["inf", "huge", "zero", "tiny", "missing", "band"],
+)
+def test_implausible_profiles_are_skipped_and_counted(tmp_path, damage):
+    from explorer.store.rows import profile_problems
+
+    key, profile, names = _profile(tmp_path)
+    assert profile_problems(profile, names) == []
+    coefficients = profile["model"]["coefficients"]
+    if damage == "inf":
+        coefficients["pw.gflop"] = float("inf")
+    elif damage == "huge":
+        coefficients["pw.gflop"] = 1e308
+    elif damage in ("zero", "tiny"):
+        coefficients.update(dict.fromkeys(coefficients, 0.0 if damage == "zero" else 1e-300))
+    elif damage == "missing":
+        del coefficients["pw.gflop"]
+    else:
+        profile["band_pct"] = 1e308
+    assert len(profile_problems(profile, names)) == 1
+    store = ResultStore(tmp_path / "s.sqlite")
+    _, good, _ = _profile(tmp_path)
+    store.add_profile(key, good)
+    with sqlite3.connect(store.path) as con:  # as a damaged file holds it: written behind the store's checks
+        con.execute("UPDATE profile SET profile_json = ?", (json.dumps(profile),))
+    assert store.latest_profile(key, names) is None
+    assert store.skipped_rows == 1
+
+
+def test_an_impossible_latency_median_is_damage():
+    from explorer.store.rows import latency_problems
+
+    row = {"backend": "torch", "device": "cpu", "batch": 1, "threads": 1, "input_size": 224, "median_ms": 12.5}
+    assert latency_problems(row) == []
+    assert len(latency_problems({**row, "median_ms": 1e308})) == 1
+
+
+# D: a control character inside a user value never splits or forges a line
+def test_printable_escapes_every_control_and_format_character():
+    from explorer.fmt import printable, shell_word, shown
+
+    assert printable("a\nb\tc\x1b[31md\r\u202ee") == "a\\nb\\tc\\x1b[31md\\r\\u202ee"
+    assert shell_word("x y\nz") == "'x y\\nz'"
+    assert len(shown("p" * 5000)) <= 120
+
+
+def test_a_newline_in_a_path_stays_on_one_line(tmp_path, capsys):
+    bad = tmp_path / "no\nsuch"
+    one_error(capsys, main(["train", "--preset", "SM_V2", "--data", str(bad), "--no-store"]), "no\\nsuch")
+    spec = tmp_path / "d.json"
+    spec.write_text(json.dumps(tiny_design_dict()))
+    out = tmp_path / "new\nline.py"
+    assert main(["export", "--spec", str(spec), "--format", "py", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 1 and "new\\nline.py" in printed[0], printed
+    assert out.exists()
+    store = tmp_path / "s\nx.sqlite"
+    line = one_error(capsys, main(["predict", "--spec", str(spec), "--store", str(store)]), "does not exist")
+    assert f"--store '{tmp_path}/s\\nx.sqlite'" in line

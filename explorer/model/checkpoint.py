@@ -67,7 +67,19 @@ def load_checkpoint(path: str | Path) -> dict:
         except (RuntimeError, ValueError, EOFError, AttributeError) as e:  # a truncated or corrupt archive
             raise UserError(f"{path}: not a PyTorch checkpoint ({first_line(e)})") from None
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
+        _check_tensor_names(obj["model"], path)
         return obj
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        _check_tensor_names(obj, path)
         return {"model": obj}
     raise UserError(f"{path}: not a checkpoint: expected a dict with a 'model' state dict, or a state dict")
+
+
+def _check_tensor_names(state_dict: dict, path: Path) -> None:
+    """A state dict names its tensors with text ("stem.conv.weight"); any other key is not one torch wrote."""
+    odd = next((k for k in state_dict if not isinstance(k, str)), None)
+    if odd is not None:
+        raise UserError(
+            f"{path}: not a checkpoint: its state dict names a tensor by {type(odd).__name__} {str(odd)[:40]!r}, "
+            "not by text"
+        )

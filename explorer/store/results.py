@@ -437,9 +437,10 @@ class ResultStore:
             )
             return int(cur.lastrowid)
 
-    def latest_profile(self, key: dict) -> dict | None:
+    def latest_profile(self, key: dict, coefficients: tuple[str, ...] = ()) -> dict | None:
         """The newest usable profile stored under exactly `key`, or None (also for a store without profiles).
-        Rows are read newest first, one at a time: a damaged row is skipped and counted, never returned."""
+        Rows are read newest first, one at a time: a damaged row (one lacking any of `coefficients`, the names
+        the reader's model needs, included) is skipped and counted, never returned."""
         key_json = self._profile_key_json(key)
         with self._connect() as con:
             if con is None:
@@ -449,7 +450,7 @@ class ResultStore:
             sql = "SELECT id, profile_json FROM profile WHERE key_json = ? ORDER BY id DESC"
             for row in con.execute(sql, (key_json,)):  # streamed: usually only the newest row is fetched
                 profile = _json_object(row["profile_json"])
-                if profile is None or profile_problems(profile):
+                if profile is None or profile_problems(profile, coefficients):
                     self.skipped_rows += 1
                     continue
                 profile["stored_id"] = row["id"]

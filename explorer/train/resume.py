@@ -151,7 +151,12 @@ def restore_training_state(
     return state
 
 
-COUNTERS = tuple(Option(name, int, lo=0) for name in ("step", "epoch", "epoch_offset", "images_seen"))
+# A counter past 2**53 was never written by a run (a million images a second for 285 years); torch keeps steps
+# in 64-bit integers, so a larger one would end as an overflow deep inside the optimizer.
+MAX_COUNTER = 2**53
+COUNTERS = tuple(
+    Option(name, int, lo=0, hi=MAX_COUNTER) for name in ("step", "epoch", "epoch_offset", "images_seen", "train_size")
+)
 ELAPSED = Option("scheduler.elapsed_s", float, lo=0)
 
 
@@ -169,8 +174,10 @@ def state_problems(ck: dict) -> list[str]:
     for o in COUNTERS:
         if o.name in ck and (line := o.message(ck[o.name])):
             out.append(line)
-        elif o.name not in ck:
+        elif o.name not in ck and o.name != "train_size":  # a missing train_size reads as another dataset below
             out.append(f"no {o.name}")
+    if line := _classes_problem(ck.get("classes")):
+        out.append(line)
     scheduler = ck.get("scheduler")
     if "scheduler" in ck:
         if not isinstance(scheduler, dict) or "elapsed_s" not in scheduler:
@@ -197,6 +204,17 @@ def state_problems(ck: dict) -> list[str]:
 
 
 METRIC_KEYS = ("step", "top1", "top5", "val_loss", "val_images")
+
+
+def _classes_problem(classes) -> str | None:
+    """The class list a run was trained on: distinct names (absent from the oldest checkpoints)."""
+    if classes is None:
+        return None
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        return "classes must be a list of class names"
+    if len(set(classes)) != len(classes):
+        return "classes lists a class twice"
+    return None
 
 
 def _is_point(p) -> bool:
