@@ -247,3 +247,31 @@ def test_a_newline_in_a_path_stays_on_one_line(tmp_path, capsys):
     store = tmp_path / "s\nx.sqlite"
     line = one_error(capsys, main(["predict", "--spec", str(spec), "--store", str(store)]), "does not exist")
     assert f"--store '{tmp_path}/s\\nx.sqlite'" in line
+
+
+# H: a stored text that a spreadsheet would run as a formula is exported as text
+def test_csv_cells_never_start_a_formula(tmp_path):
+    store = ResultStore(tmp_path / "s.sqlite")
+    store.add_accuracy(TINY.with_changes(name="=HYPERLINK(1)"), {"top1": 50.0, "label": "@SUM(A1)"})
+    text = store.to_csv("accuracy")
+    assert "'=HYPERLINK(1)" in text and "'@SUM(A1)" in text
+    assert ",=" not in text and ",@" not in text
+    assert ",50.0," in text  # numbers stay numbers
+
+
+# E: the right cause: a diverged checkpoint is named as such, by export and by a warm start alike
+def test_non_finite_weights_are_named_as_the_cause(tmp_path, capsys):
+    from explorer.train.checkpoint import warm_start
+
+    state = build_model(TINY).state_dict()
+    state["stem.conv.weight"] = torch.full_like(state["stem.conv.weight"], float("nan"))
+    path = tmp_path / "nan.pt"
+    torch.save({"model": state}, path)
+    spec = tmp_path / "d.json"
+    spec.write_text(json.dumps(tiny_design_dict()))
+    out = tmp_path / "x.onnx"
+    code = main(["export", "--spec", str(spec), "--format", "onnx", "--weights", str(path), "--out", str(out)])
+    one_error(capsys, code, "NaN or infinite weights", "stem.conv.weight")
+    assert not out.exists()
+    with pytest.raises(UserError, match="NaN or infinite weights"):
+        warm_start(build_model(TINY), path)

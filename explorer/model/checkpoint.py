@@ -83,3 +83,19 @@ def _check_tensor_names(state_dict: dict, path: Path) -> None:
             f"{path}: not a checkpoint: its state dict names a tensor by {type(odd).__name__} {str(odd)[:40]!r}, "
             "not by text"
         )
+
+
+def check_finite(state_dict: dict, path: str | Path) -> None:
+    """UserError when a floating-point tensor holds NaN or inf: weights of a run that diverged. Said here, of
+    the file, rather than later as a loss that "diverged" under a learning rate that is not to blame."""
+    broken = [
+        name
+        for name, t in state_dict.items()
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all())
+    ]
+    if broken:
+        more = f" and {len(broken) - 1} more" if len(broken) > 1 else ""
+        raise UserError(
+            f"{path}: holds NaN or infinite weights ({str(broken[0])[:60]}{more}): the run that wrote it diverged; "
+            "use an earlier checkpoint"
+        )

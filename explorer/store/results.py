@@ -109,6 +109,17 @@ def store_path(path: str | os.PathLike | None) -> Path:
     return user_path(path, "results store")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell starting so as a formula
+
+
+def spreadsheet_safe(value):
+    """A CSV cell that a spreadsheet shows as text: a stored label or name starting like a formula
+    (`=HYPERLINK(...)`) gets a leading apostrophe, the usual guard; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _json_object(text) -> dict | None:
     """A stored JSON object, or None when the row is damaged (not text, not JSON, not an object)."""
     try:
@@ -398,7 +409,7 @@ class ResultStore:
                 "quality_verdict": quality.get("verdict") if quality.get("verdict") in ("ok", "noisy") else "unchecked",
                 "quality_reasons": "; ".join(quality.get("reasons") or []),
             }
-            w.writerow({**r, **extra} if kind == "latency" else r)
+            w.writerow({k: spreadsheet_safe(v) for k, v in ({**r, **extra} if kind == "latency" else r).items()})
         return buf.getvalue()
 
     # -- latency-model profiles (explorer.predict) ----------------------------------------------------------

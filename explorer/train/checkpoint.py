@@ -18,7 +18,7 @@ import torch
 
 from ..design.spec import Design
 from ..errors import UserError
-from ..model.checkpoint import MAX_CHECKPOINT_BYTES, load_checkpoint
+from ..model.checkpoint import MAX_CHECKPOINT_BYTES, check_finite, load_checkpoint
 from ..safeio import CHECKPOINT_KIND, TEMP_PREFIX, TEMP_SUFFIX, atomic_write, make_folder, remove_stale_temps
 
 __all__ = ["MAX_CHECKPOINT_BYTES", "load_checkpoint", "save_checkpoint", "warm_start"]
@@ -82,6 +82,7 @@ def warm_start(model: torch.nn.Module, path: str | Path) -> WarmStart:
         raise UserError(
             f"{path}: no tensor matches this design by name and shape; is it a checkpoint of this explorer?"
         )
+    check_finite(matched, path)
     model.load_state_dict(matched, strict=False)
     report.loaded = list(matched)
     report.missing = [k for k in own if k not in matched]

@@ -14,6 +14,7 @@ from torch import nn
 
 from ..design.spec import Design, parse_design
 from ..errors import DesignError, UserError, first_line
+from ..model.checkpoint import check_finite
 from ..options import Option
 from .checkpoint import load_checkpoint, rng_state, set_rng_state
 from .config import TrainConfig
@@ -114,6 +115,7 @@ def restore_training_state(
             f"the folder now gives {len(info.train)} of {info.num_classes}; resume with the same "
             "--data and --per-class"
         )
+    check_finite(ck["model"], path)  # a diverged run's state: said of the file, not blamed on the learning rate
     try:
         net.load_state_dict(ck["model"])
     except (RuntimeError, TypeError, KeyError, AttributeError) as e:
