@@ -275,3 +275,23 @@ def test_non_finite_weights_are_named_as_the_cause(tmp_path, capsys):
     assert not out.exists()
     with pytest.raises(UserError, match="NaN or infinite weights"):
         warm_start(build_model(TINY), path)
+
+
+# G: a name that looks blank or like another name is refused; bidirectional controls are refused in notes too
+@pytest.mark.parametrize(
+    "name", ["SM\u3164", "\u2800", "x\u115f", "SM_V2\uffa0", "\ufe0f", "SM_V2 \ufe0f", " SM_V2", "SM_V2 ", "SM\u00a0V2"]
+)
+def test_names_that_look_blank_or_like_another_are_refused(name):
+    from explorer.errors import DesignError
+
+    with pytest.raises(DesignError, match="name: must not"):
+        parse_design({**tiny_design_dict(), "name": name})
+
+
+def test_visible_names_and_bidi_free_notes_are_kept():
+    from explorer.errors import DesignError
+
+    for name in ["\u2764\ufe0f net", "\U0001f9d1\u200d\U0001f4bb", "SM V2"]:
+        assert parse_design({**tiny_design_dict(), "name": name}).name == name
+    with pytest.raises(DesignError, match="notes: must not hold bidirectional"):
+        parse_design({**tiny_design_dict(), "notes": "read \u202eevil"})
