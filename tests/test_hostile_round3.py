@@ -295,3 +295,41 @@ def test_visible_names_and_bidi_free_notes_are_kept():
         assert parse_design({**tiny_design_dict(), "name": name}).name == name
     with pytest.raises(DesignError, match="notes: must not hold bidirectional"):
         parse_design({**tiny_design_dict(), "notes": "read \u202eevil"})
+
+
+def test_a_dataset_without_one_readable_training_image_is_refused_before_training(tmp_path):
+    from explorer.train.data import check_readable
+
+    root = imagenet_layout(tmp_path / "ds", classes=2, train=3, val=1)
+    info = detect_dataset(root)
+    check_readable(info)  # sound data: one decode per split, no complaint
+    for path, _ in info.train:
+        Path(path).write_bytes(b"not an image")
+    with pytest.raises(UserError, match="none of 7 training images tried could be read"):
+        check_readable(info)
+
+
+def test_a_host_lock_under_an_unknown_account_is_a_user_error(monkeypatch):
+    from explorer.measure.hostlock import default_lock_path
+
+    monkeypatch.setenv("EXPLORER_HOST_LOCK", "~nosuchuser_explorer/l")
+    with pytest.raises(UserError, match="EXPLORER_HOST_LOCK"):
+        default_lock_path()
+
+
+# F: a refusal is our one line, with no library warning printed beside it
+def test_refusing_a_pickle_checkpoint_prints_no_torch_warning(tmp_path, recwarn):
+    import pickle
+
+    from explorer.model.checkpoint import load_checkpoint
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("ran",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"model": Evil()}, path, pickle_protocol=4)
+    with pytest.raises(UserError, match="refused"):
+        load_checkpoint(path)
+    assert [str(w.message) for w in recwarn if "pickle" in str(w.message).lower()] == []
+    assert pickle.HIGHEST_PROTOCOL >= 4

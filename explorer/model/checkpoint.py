@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -54,7 +55,9 @@ def load_checkpoint(path: str | Path) -> dict:
                 raise UserError(f"{path}: not a PyTorch checkpoint (not a file written by torch.save)")
             if head == b"PK\x03\x04":
                 _check_archive(f, path, os.fstat(f.fileno()).st_size)
-            obj = torch.load(f, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch's note on the pickle protocol is not ours to print
+                warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+                obj = torch.load(f, map_location="cpu", weights_only=True)
         except OSError as e:
             raise UserError(f"{path}: cannot read checkpoint ({e.strerror or e})") from None
         except pickle.UnpicklingError as e:

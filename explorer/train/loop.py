@@ -27,7 +27,7 @@ from ..model.build import build_model
 from . import ddp
 from .checkpoint import CHECKPOINT_NAME, save_checkpoint, warm_start
 from .config import QUICK_MINUTES, TrainConfig, TrainSummary, validate
-from .data import detect_dataset
+from .data import check_readable, detect_dataset
 from .evaluate import evaluate
 from .images import normalize_batch
 from .loaders import ResumableSampler, ShardSampler, auto_workers, make_loader
@@ -109,6 +109,7 @@ class _Run:
         # before any image is listed or any tensor allocated: a step that cannot fit is refused in one line
         check_training_memory(cfg.design, cfg.img_size, cfg.batch, cfg.optimizer, self.dev)
         self.info = detect_dataset(cfg.data, cfg.per_class, cfg.val_per_class)
+        check_readable(self.info, cfg.seed)
         self.notes: list[str] = []
         self.design = self._design_for_data(cfg.design)
         self.global_batch = cfg.batch * env.world
