@@ -333,3 +333,12 @@ def test_refusing_a_pickle_checkpoint_prints_no_torch_warning(tmp_path, recwarn)
         load_checkpoint(path)
     assert [str(w.message) for w in recwarn if "pickle" in str(w.message).lower()] == []
     assert pickle.HIGHEST_PROTOCOL >= 4
+
+
+def test_more_loader_workers_than_cores_are_lowered_with_one_note():
+    from explorer.train.loaders import capped_workers, usable_cores
+
+    cores = usable_cores()
+    assert capped_workers(cores) == (cores, None)
+    workers, note = capped_workers(cores + 62)
+    assert workers == cores and note == f"--workers {cores + 62} lowered to {cores}, the cores this process may use"

@@ -30,7 +30,7 @@ from .config import QUICK_MINUTES, TrainConfig, TrainSummary, validate
 from .data import check_readable, detect_dataset
 from .evaluate import evaluate
 from .images import normalize_batch
-from .loaders import ResumableSampler, ShardSampler, auto_workers, make_loader
+from .loaders import ResumableSampler, ShardSampler, auto_workers, capped_workers, make_loader
 from .memory import check_training_memory
 from .optimization import amp_setup, default_lr, lr_at, make_optimizer
 from .outputs import check_outputs, run_folder, store_result
@@ -134,6 +134,9 @@ class _Run:
         self.warm = warm_start(self.net, cfg.init) if cfg.init and not cfg.resume else None
         self.ddp_net = self._wrapped(self.net)
         self.workers = cfg.workers if cfg.workers is not None else auto_workers(self.dev, env.world)
+        self.workers, lowered = capped_workers(self.workers)
+        if lowered:
+            self.notes.append(lowered)
         self.sampler = ResumableSampler(len(self.info.train), env.world, env.rank, cfg.seed)
         self.train_loader, self.val_loader = self._loaders()
         self.budget = self._budget()
