@@ -14,6 +14,7 @@ from torch import nn
 
 from ..design.spec import Design, parse_design
 from ..errors import DesignError, UserError, first_line
+from ..fmt import shell_word
 from ..model.checkpoint import check_finite
 from ..options import Option
 from .checkpoint import load_checkpoint, rng_state, set_rng_state
@@ -107,7 +108,7 @@ def restore_training_state(
         if len(classes) != info.num_classes:
             raise UserError(
                 f"{path}: trained on a dataset of {len(classes)} classes, the folder now gives "
-                f"{info.num_classes}; resume with the same --data (or start a new run with --init {path})"
+                f"{info.num_classes}; resume with the same --data (or start a new run with --init {shell_word(path)})"
             )
         raise UserError(
             f"{path}: trained on {ck.get('train_size')} images "
