@@ -342,3 +342,15 @@ def test_more_loader_workers_than_cores_are_lowered_with_one_note():
     assert capped_workers(cores) == (cores, None)
     workers, note = capped_workers(cores + 62)
     assert workers == cores and note == f"--workers {cores + 62} lowered to {cores}, the cores this process may use"
+
+
+def test_weights_whose_outputs_overflow_are_the_users_input(tmp_path, capsys):
+    state = {k: (v * 0 + 1e30 if v.is_floating_point() else v) for k, v in build_model(TINY).state_dict().items()}
+    path = tmp_path / "huge.pt"
+    torch.save({"model": state}, path)
+    spec = tmp_path / "d.json"
+    spec.write_text(json.dumps(tiny_design_dict()))
+    out = tmp_path / "x.onnx"
+    code = main(["export", "--spec", str(spec), "--format", "onnx", "--weights", str(path), "--out", str(out)])
+    one_error(capsys, code, "not finite", "the weights are broken")
+    assert not out.exists()

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
                 f"error: {shown(args.out)} not written: the export failed verification: {failed.report.message}",
                 file=sys.stderr,
             )
-            return 1
+            return 2 if failed.report.weights_broken else 1  # weights that overflow are the user's input
         report = replace(report, path=args.out)
         summary.update(bytes=report.size_bytes, weights=args.weights, onnx=report.to_dict())
         if args.json:
