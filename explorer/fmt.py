@@ -1,6 +1,32 @@
-"""Human-readable numbers and plain-text tables, shared by the CLI and the app."""
+"""Human-readable numbers, plain-text tables and user values made safe for one line, shared by the CLI and the app."""
 
 from __future__ import annotations
+
+import shlex
+
+SHOWN_LIMIT = 120  # characters of one user value in a message: a 5,000-character path must not fill the screen
+
+
+def printable(text: str) -> str:
+    """`text` with every control or invisible format character escaped (a newline as \\n, ESC as \\x1b, a
+    right-to-left override as \\u202e): a value from the user can neither split one message into several lines
+    nor forge a line, recolour a terminal or reorder what is shown."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
+def shown(value: object, limit: int = SHOWN_LIMIT) -> str:
+    """A user value (a path, a name) as it goes into a message: printable, and shortened in the middle past
+    `limit` characters (both ends stay: the start says where, the end says which file)."""
+    text = printable(str(value))
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 3, 2)
+    return f"{text[: keep - keep // 3]}...{text[len(text) - keep // 3 :]}"
+
+
+def shell_word(value: object) -> str:
+    """A value as one word of a suggested command line: quoted for the shell, then made printable."""
+    return printable(shlex.quote(str(value)))
 
 
 def si(n: float, unit: str = "") -> str:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import UserError
+from .errors import Problems, UserError
 
 OPTION_KEY = "explorer.option"  # where `option()` keeps an option's declaration in a dataclass field's metadata
 
@@ -46,12 +46,21 @@ BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 # and joiners, bidirectional marks, tag characters), line and paragraph separators. In a name they make
 # "SM_V2\u200b" look like SM_V2, or a name read differently than it is stored.
 INVISIBLE_CATEGORIES = ("Cf", "Zl", "Zp")
+# Letters and symbols to Unicode that draw nothing (Hangul fillers, the blank Braille pattern): a name of them
+# looks blank, or like the same name without them.
+BLANK_LOOKING = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+VARIATION_SELECTORS = frozenset([*map(chr, range(0xFE00, 0xFE10)), *map(chr, range(0xE0100, 0xE01F0))])
 
 
 def _invisible(text: str, i: int) -> bool:
     """Whether text[i] hides in a name. A zero-width joiner between two pictographs is the one exception: it
     draws an emoji sequence (🧑‍💻), visible as one symbol."""
-    if unicodedata.category(text[i]) not in INVISIBLE_CATEGORIES:
+    ch = text[i]
+    if ch in BLANK_LOOKING or (unicodedata.category(ch) == "Zs" and ch != " "):  # NBSP looks like a space
+        return True
+    if ch in VARIATION_SELECTORS:  # styles the symbol before it (the emoji form of ❤); alone it shows nothing
+        return i == 0 or unicodedata.category(text[i - 1])[0] in "ZC" or text[i - 1] in VARIATION_SELECTORS
+    if unicodedata.category(ch) not in INVISIBLE_CATEGORIES:
         return False
     if text[i] != "\u200d" or i == 0 or i == len(text) - 1:
         return True
@@ -68,8 +77,8 @@ def text_problem(text: str, multiline: bool = False) -> str | None:
     allowed = "\n\t" if multiline else ""
     if any(unicodedata.category(ch) == "Cc" and ch not in allowed for ch in text):
         return "must not hold control characters"
-    if not multiline and any(ch in BIDI_CONTROLS for ch in text):
-        return "must not hold bidirectional control characters (they make a name read differently than it is)"
+    if any(ch in BIDI_CONTROLS for ch in text):  # in notes too: they reorder what is shown around them
+        return "must not hold bidirectional control characters (they make text read differently than it is)"
     if not multiline:
         hidden = next((ch for i, ch in enumerate(text) if _invisible(text, i)), None)
         if hidden is not None:
@@ -205,6 +214,8 @@ class Option:
                 return "must not be empty"
             if len(value) > self.max_chars:
                 return f"must be text of at most {self.max_chars} characters"
+            if value != value.strip(" "):
+                return "must not start or end with a space (it would look like another name)"
             return text_problem(value)
         if not (_is_int(value) if self.kind is int else _is_number(value)):
             return "must be " + self.allowed(describe)
@@ -285,7 +296,7 @@ def check_args(args: argparse.Namespace, options: Iterable[Option]) -> None:
     """Check parsed arguments against their options; one line per problem, each naming the flag."""
     problems = [line for o in options if (line := o.message(getattr(args, o.name), o.cli_flag))]
     if problems:
-        raise UserError("\n".join(problems))
+        raise Problems(problems)
 
 
 def check_values(values: dict[str, Any], options: Iterable[Option]) -> list[str]:

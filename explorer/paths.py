@@ -11,6 +11,10 @@ import time
 from pathlib import Path
 
 from .errors import UserError
+from .fmt import shown
+
+NAME_MAX = 255  # bytes in one file or folder name, on every file system Linux mounts for data
+PATH_MAX = 4095  # bytes in a whole path the kernel accepts
 
 
 def user_path(path: str | os.PathLike, what: str = "path") -> Path:
@@ -21,6 +25,7 @@ def user_path(path: str | os.PathLike, what: str = "path") -> Path:
     whether an account exists.
     """
     p = Path(path)
+    check_lengths(p, what)
     if not p.parts or not p.parts[0].startswith("~"):
         return p
     try:
@@ -30,6 +35,19 @@ def user_path(path: str | os.PathLike, what: str = "path") -> Path:
             f"{os.fspath(path)}: the {what} starts with {p.parts[0]!r}, a home folder not known here; "
             "give the full path"
         ) from None
+
+
+def check_lengths(path: Path, what: str = "path") -> None:
+    """UserError naming the path (shortened) when a name in it, or the whole, is longer than the file system
+    takes: the answer the kernel would give as ENAMETOOLONG, said before any file is touched."""
+    whole = len(os.fsencode(path))
+    if whole > PATH_MAX:
+        raise UserError(f"{shown(path)}: the {what} is {whole:,} bytes long; paths are at most {PATH_MAX:,} bytes")
+    longest = max((len(os.fsencode(part)) for part in path.parts), default=0)
+    if longest > NAME_MAX:
+        raise UserError(
+            f"{shown(path)}: a name in the {what} is {longest:,} bytes long; names are at most {NAME_MAX} bytes"
+        )
 
 
 def default_data_dir() -> Path:

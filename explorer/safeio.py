@@ -13,11 +13,16 @@ regular file. Anything else is refused, never replaced:
 - a symbolic link. Replacing the link would silently cut it; writing through it would let a link planted in
   a shared folder redirect the output onto another file. Give the real path instead.
 - a path ending in "/": that names a folder, and outputs are files.
+- a file the running command read as an input (`command_inputs`): `export --spec d.json --out d.json` must
+  not destroy the design it exports;
+- an SQLite database or a PyTorch checkpoint (known by their first bytes), unless the output is of that kind:
+  an export aimed by a slip at the results store or at trained weights must not replace hours of work.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import fcntl
 import os
@@ -37,6 +42,79 @@ WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
 FRESH_TEMP_S = 5.0  # an empty, unlocked temporary file this young may be one whose writer is about to lock it
 TEMP_PREFIX = ".explorer-"  # short on purpose: a 250-character target name must still leave room
 TEMP_SUFFIX = ".tmp"
+SQLITE_MAGIC = b"SQLite format 3\x00"
+ZIP_MAGIC = b"PK\x03\x04"
+# torch.save before torch 1.6: a pickle whose first object is this magic number (protocol 2, a long)
+LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
+CHECKPOINT_KIND = "a PyTorch checkpoint"
+SQLITE_KIND = "an SQLite database"
+
+# (device, inode) of every file the running command has read (see command_inputs); None outside a command.
+_INPUTS: contextvars.ContextVar[set[tuple[int, int]] | None] = contextvars.ContextVar("explorer_inputs", default=None)
+
+
+@contextlib.contextmanager
+def command_inputs() -> Iterator[None]:
+    """While open, every file read through this module (or named by `note_input`) counts as an input of the
+    running command, and no output of it may replace one. The CLI opens it around each command."""
+    token = _INPUTS.set(set())
+    try:
+        yield
+    finally:
+        _INPUTS.reset(token)
+
+
+def note_input(path: str | os.PathLike) -> None:
+    """Count an existing file read by other means (the results store, opened by SQLite) as an input."""
+    seen = _INPUTS.get()
+    if seen is None:
+        return
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return
+    seen.add((st.st_dev, st.st_ino))
+
+
+def _is_input(st: os.stat_result) -> bool:
+    seen = _INPUTS.get()
+    return seen is not None and (st.st_dev, st.st_ino) in seen
+
+
+def file_kind(path: str | os.PathLike) -> str | None:
+    """CHECKPOINT_KIND or SQLITE_KIND when the regular file at `path` is one (by its first bytes), else None."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(os.dup(fd), "rb") as f:
+            head = f.read(len(SQLITE_MAGIC))
+            if head.startswith(SQLITE_MAGIC):
+                return SQLITE_KIND
+            if head.startswith(LEGACY_TORCH_MAGIC):
+                return CHECKPOINT_KIND
+            if head.startswith(ZIP_MAGIC):
+                f.seek(0)
+                return CHECKPOINT_KIND if _torch_archive(f) else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return None
+
+
+def _torch_archive(f: BinaryIO) -> bool:
+    """A zip written by torch.save: it holds <name>/data.pkl (read from the central directory only)."""
+    import zipfile
+
+    try:
+        return any(name.endswith("/data.pkl") or name == "data.pkl" for name in zipfile.ZipFile(f).namelist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return False
 
 
 def _kind(mode: int) -> str:
@@ -93,6 +171,7 @@ def open_regular(path: str | os.PathLike, what: str, limit: int, follow_symlinks
         if not stat.S_ISREG(st.st_mode):
             raise UserError(f"{p}: is {_kind(st.st_mode)}; the {what} must be a regular file")
         fd = os.open(p, flags)
+        note_input(p)
     except FileNotFoundError:
         raise UserError(f"{p}: no such {what}") from None
     except OSError as e:
@@ -125,8 +204,14 @@ def read_file(path: str | os.PathLike, what: str, limit: int, follow_symlinks: b
     return data
 
 
-def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
-    """The target as a Path, refused (UserError) unless it is a new path or an existing regular file."""
+def check_output_path(
+    path: str | os.PathLike, what: str = "output", kind: str | None = None, rewrites_input: bool = False
+) -> Path:
+    """The target as a Path, refused (UserError) unless it is a new path or an existing regular file that is
+    neither an input of the running command nor a database or checkpoint (see the module docstring).
+
+    `kind`: what the output is (CHECKPOINT_KIND for a training checkpoint), so a file of that kind may be
+    replaced. `rewrites_input`: the explorer's own file, read and now rewritten (a resumed run's checkpoint)."""
     text = os.fspath(path)
     if not text.strip():
         raise UserError(f"the {what} path is empty")
@@ -145,6 +230,11 @@ def check_output_path(path: str | os.PathLike, what: str = "output") -> Path:
         raise UserError(f"{p}: is a folder; give a file name for the {what}")
     if not stat.S_ISREG(st.st_mode):
         raise UserError(f"{p}: is {_kind(st.st_mode)}; outputs are written only to regular files or new paths")
+    if _is_input(st) and not rewrites_input:
+        raise UserError(f"{p}: is an input of this command; the {what} would replace it, so give another path")
+    found = file_kind(p)
+    if found is not None and found != kind:
+        raise UserError(f"{p}: is {found}; the {what} never replaces one, so give another path")
     return p
 
 
@@ -193,13 +283,15 @@ class Sink:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, what: str = "output") -> Iterator[Sink]:
+def atomic_write(
+    path: str | os.PathLike, what: str = "output", kind: str | None = None, rewrites_input: bool = False
+) -> Iterator[Sink]:
     """Write `path` all at once or not at all (see the module docstring for what a target may be).
 
     The target is checked and the temporary file created on entry, so an unwritable or refused path fails
     before any slow work; on success the temporary file replaces the target, on any error it is removed.
     """
-    target = check_output_path(path, what)
+    target = check_output_path(path, what, kind, rewrites_input)
     fd, tmp = _create_temp(target, what)
     try:
         try:
@@ -212,7 +304,7 @@ def atomic_write(path: str | os.PathLike, what: str = "output") -> Iterator[Sink
             if e.errno not in WRITE_ERRNOS:
                 raise
             raise UserError(f"{target}: cannot write the {what} ({_why(e)}); nothing was written") from None
-        check_output_path(target, what)  # the target may have changed type during the slow work
+        check_output_path(target, what, kind, rewrites_input)  # the target may have changed during the slow work
         try:
             os.replace(tmp, target)
         except OSError as e:
@@ -235,6 +327,36 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+# The largest image decoded: 50 megapixels (an 8K photo is 33). A 13000 x 13000 PNG is refused before any
+# pixel is decoded instead of growing a loader to ~1 GB. Pillow's own check (a warning on stderr above 89 M
+# pixels, an error above 179 M) is turned into this refusal too, so no raw DecompressionBomb* reaches the user.
+MAX_IMAGE_PIXELS = 50_000_000
+
+
+class ImageTooLarge(ValueError):
+    """An image over MAX_IMAGE_PIXELS: skipped and counted like any unreadable file."""
+
+
+def open_image(path: str | os.PathLike):
+    """A Pillow image, its header read and its size checked: every reader of image files (training, the NASWOT
+    minibatch) opens them here. Raises ImageTooLarge for a decompression bomb, Pillow's own errors otherwise."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)  # reads only the header: the size is known before any decoding
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ImageTooLarge(f"{path}: larger than the {MAX_IMAGE_PIXELS:,} pixels decoded at most") from None
+    w, h = img.size
+    if w * h > MAX_IMAGE_PIXELS:
+        img.close()
+        raise ImageTooLarge(f"{path}: {w} x {h}, larger than the {MAX_IMAGE_PIXELS:,} pixels decoded at most")
+    return img
 
 
 def remove_stale_temps(folder: str | os.PathLike, pattern: str = f"{TEMP_PREFIX}*{TEMP_SUFFIX}") -> list[Path]:

@@ -27,7 +27,7 @@ from explorer.design.spec import NAME, parse_design
 from explorer.errors import DesignError, UserError
 from explorer.export import class_name, from_json, onnx_bytes, to_json, to_onnx, to_python, verify_onnx
 from explorer.model.build import build_model
-from explorer.options import BIDI_CONTROLS, INVISIBLE_CATEGORIES
+from explorer.options import BIDI_CONTROLS, INVISIBLE_CATEGORIES, text_problem
 
 RUFF = Path(sys.executable).parent / "ruff"
 INJECTION = 'x"""); import os; os.system("echo pwned"); ("""'
@@ -311,12 +311,15 @@ def test_onnx_refuses_bad_opset_and_mismatched_weights():
 # --- JSON ---
 
 # Text a design accepts: no lone surrogates (Cs), no control characters (Cc; notes may hold newlines and tabs),
-# and no bidirectional controls in names.
+# and no bidirectional controls anywhere.
 one_line = st.characters(
     blacklist_categories=("Cs", "Cc", *INVISIBLE_CATEGORIES), blacklist_characters=sorted(BIDI_CONTROLS)
 )
-multi_line = st.characters(blacklist_categories=("Cs", "Cc"), whitelist_characters="\n\t")
-names = st.text(one_line, min_size=1, max_size=40).filter(str.strip)  # a name is never empty
+multi_line = st.characters(
+    blacklist_categories=("Cs", "Cc"), blacklist_characters=sorted(BIDI_CONTROLS), whitelist_characters="\n\t"
+)
+# a name is never empty, and never blank-looking or padded to look like another (options.text_problem)
+names = st.text(one_line, min_size=1, max_size=40).filter(lambda s: s == s.strip() and text_problem(s) is None)
 paper_values = st.floats(allow_nan=False, allow_infinity=False) | st.integers() | st.text(multi_line, max_size=8)
 metas = st.fixed_dictionaries(
     {},
@@ -324,7 +327,7 @@ metas = st.fixed_dictionaries(
         "notes": st.text(multi_line, max_size=80),
         "source": st.text(multi_line, max_size=20),
         "description": st.text(multi_line, max_size=20),
-        "paper": st.dictionaries(st.text(one_line, max_size=8), paper_values),
+        "paper": st.dictionaries(st.text(one_line, max_size=8).filter(lambda s: text_problem(s) is None), paper_values),
     },
 )
 

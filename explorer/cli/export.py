@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from ..errors import UserError
 from ..export.onnx_file import OPSET
+from ..fmt import shown
 from ..options import check_args
 from .design_args import add_design_args, design_from_args
 
@@ -54,17 +55,17 @@ def run(args: argparse.Namespace) -> int:
                 sink.write(data)
         except FailedVerification as failed:
             print(
-                f"error: {args.out} not written: the export failed verification: {failed.report.message}",
+                f"error: {shown(args.out)} not written: the export failed verification: {failed.report.message}",
                 file=sys.stderr,
             )
-            return 1
+            return 2 if failed.report.weights_broken else 1  # weights that overflow are the user's input
         report = replace(report, path=args.out)
         summary.update(bytes=report.size_bytes, weights=args.weights, onnx=report.to_dict())
         if args.json:
             print(json.dumps(summary, indent=2))
         else:
-            weights = f"weights from {args.weights}" if args.weights else "freshly initialised weights"
-            print(f"wrote {args.out} ({size(report.size_bytes)}): ONNX opset {report.opset}, {weights}")
+            weights = f"weights from {shown(args.weights)}" if args.weights else "freshly initialised weights"
+            print(f"wrote {shown(args.out)} ({size(report.size_bytes)}): ONNX opset {report.opset}, {weights}")
             print(
                 f"  input 'input' [batch, 3, {design.input_size}, {design.input_size}] "
                 f"-> 'logits' [batch, {design.num_classes}]"
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=2))
     elif args.format == "py":
         cls = class_name(design.name)
-        print(f"wrote {args.out} ({size(sink.written)}): class {cls}, build_model(); needs only torch")
+        print(f"wrote {shown(args.out)} ({size(sink.written)}): class {cls}, build_model(); needs only torch")
     else:
-        print(f"wrote {args.out} ({size(sink.written)}): design {design.name!r}")
+        print(f"wrote {shown(args.out)} ({size(sink.written)}): design {design.name!r}")
     return 0

@@ -15,6 +15,8 @@ import sys
 import typing
 
 from ..errors import UserError
+from ..fmt import printable, shown
+from ..safeio import command_inputs
 from . import bench, calibrate, export, predict, search, train
 from .design_args import add_design_args, design_from_args
 
@@ -146,11 +148,6 @@ def subcommand_parser(parser: argparse.ArgumentParser, command: str | None) -> a
     return None
 
 
-def printable(line: str) -> str:
-    """A line safe for any terminal: control characters (an escape sequence in a key) shown escaped."""
-    return "".join(ch if ch.isprintable() or ch == "\t" else ascii(ch)[1:-1] for ch in line)
-
-
 class PrintableStream:
     """stdout as the commands see it: every line they print is made safe for a terminal (a path with an escape
     sequence or a carriage return in it is shown escaped, on success lines as on error lines). JSON output is
@@ -209,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(parser, argv)  # a mistake in the arguments: one line, exit 2
     real_stdout, sys.stdout = sys.stdout, PrintableStream(sys.stdout)
     try:
-        status = int(args.func(args) or 0)
+        with command_inputs():  # no output of the command may replace a file it read
+            status = int(args.func(args) or 0)
         sys.stdout.flush()  # a full stdout is found here, not as a traceback while Python shuts down
         return status
     except StdoutError as e:
@@ -222,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {missing_dependency(e.name)}", file=sys.stderr)
         return 2
     except UserError as e:
-        for line in str(e).splitlines() or ["invalid input"]:
-            print(f"error: {printable(line)}", file=sys.stderr)
+        for line in e.lines() or ["invalid input"]:
+            print(f"error: {printable(line.strip()) or 'invalid input'}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -234,6 +232,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # a bug, not a user mistake: still one line, the traceback only on request
         if os.environ.get("EXPLORER_DEBUG"):
             raise
+        if isinstance(e, OSError) and e.filename is not None:
+            # A path the file system refuses (a name too long, no permission): the path and the cause, one line.
+            print(f"error: {shown(e.filename)}: {printable(e.strerror or str(e))}", file=sys.stderr)
+            return 2
         message = printable(f"{type(e).__name__}: {e}")
         print(f"internal error: {message} (set EXPLORER_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1

@@ -21,7 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..design.limits import DEFAULT_CAP
+    from ..fmt import shell_word, shown
     from ..predict import predict
+    from ..predict.features import PARAMETER_NAMES
     from ..predict.paper import paper_hardware_prediction
     from ..predict.profile import missing_profile, profile_key
     from ..store.results import ResultStore
@@ -33,13 +35,15 @@ def run(args: argparse.Namespace) -> int:
     backend, device, threads, batch = resolve_target(args)
     key = profile_key(backend, device, threads, batch)
     store = ResultStore(args.store)  # a read never creates the store (a typo in --store stays a typo)
-    profile = store.latest_profile(key)
+    profile = store.latest_profile(key, PARAMETER_NAMES)  # a profile lacking one is damaged
     if store.skipped_rows:
-        print(f"note: {store.skipped_rows} damaged profile row(s) of {store.path} skipped", file=sys.stderr)
+        print(f"note: {store.skipped_rows} damaged profile row(s) of {shown(store.path)} skipped", file=sys.stderr)
     if profile is None:
         missing = missing_profile(backend, device, threads, batch)
         if args.store is not None and not store.exists:
-            raise type(missing)(f"{missing} --store {args.store} ({store.path} does not exist: check the path)")
+            raise type(missing)(
+                f"{missing} --store {shell_word(args.store)} ({shown(store.path)} does not exist: check the path)"
+            )
         raise missing
     out = predict(design, profile)
     out["paper_hardware"] = paper_hardware_prediction(design)

@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from ..errors import UserError
+from ..errors import Problems, UserError
 from ..options import Option
 
 # What may change: a comma-separated list, checked against the search space by explorer.search.space.
@@ -37,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..measure.hostlock import WAIT_MESSAGE
     from ..options import from_args
+    from ..predict.features import PARAMETER_NAMES
     from ..predict.profile import missing_profile, profile_key
     from ..search import SearchRequest, run_search
     from ..store.results import ResultStore
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     problems = [line for o in TARGET_OPTIONS if (line := o.message(getattr(args, o.name), o.cli_flag))]
     problems += request.problems(flags=True)
     if problems:
-        raise UserError("\n".join(problems))
+        raise Problems(problems)
     backend, device, threads, batch = resolve_target(args)
     if request.data_folder is not None and request.objective != "naswot":
         raise UserError("--data gives the naswot objective its images; use it with --objective naswot")
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         from ..store.preflight import check_store_writable
 
         check_store_writable(store.path)  # measured candidates are stored: a read-only store fails now
-    profile = store.latest_profile(profile_key(backend, device, threads, batch))
+    profile = store.latest_profile(profile_key(backend, device, threads, batch), PARAMETER_NAMES)
     if profile is None:
         raise missing_profile(backend, device, threads, batch)
     progress = ProgressBar("bar" if sys.stderr.isatty() and not args.json else "off")

@@ -17,6 +17,7 @@ import threading
 import time
 
 from ..errors import UserError
+from ..fmt import printable, shown
 from ..options import check_args, from_args, options_of
 from ..train.config import BUDGET_OPTIONS, TrainConfig  # plain data: torch loads only in the training loop
 
@@ -57,7 +58,7 @@ class _ConsoleProgress:
                 if line:
                     tqdm.write(line, file=sys.stderr)
             if e["resumed_from_step"] is not None:
-                tqdm.write(f"resuming from step {e['resumed_from_step']} in {e['out_dir']}", file=sys.stderr)
+                tqdm.write(f"resuming from step {e['resumed_from_step']} in {shown(e['out_dir'])}", file=sys.stderr)
             where = f"{e['world_size']} processes on {e['device']}" if e["world_size"] > 1 else e["device"]
             tqdm.write(f"training on {where}, {e['workers']} loader worker(s) each", file=sys.stderr)
             if self.tty:
@@ -141,11 +142,11 @@ def run(args: argparse.Namespace) -> int:
         f"{how}: top-1 {s.top1:.2f} %, top-{s.top_k} {s.top5:.2f} % on {s.val_images:,} validation images after "
         f"{s.steps:,} steps ({s.epochs:.2f} epochs, {s.minutes:.1f} min, {s.images_per_s:.0f} images/s)"
     )
-    print(f"checkpoint: {s.checkpoint}" if s.checkpoint else "checkpoint: not saved (see the note below)")
+    print(f"checkpoint: {shown(s.checkpoint)}" if s.checkpoint else "checkpoint: not saved (see the note below)")
     if s.skipped_images:
-        print(f"skipped {s.skipped_images} unreadable image(s), e.g. {s.skipped_examples[0]}")
+        print(f"skipped {s.skipped_images} unreadable image(s), e.g. {shown(s.skipped_examples[0])}")
     for note in s.notes:
-        print(note)
+        print(printable(note))
     if s.record:
         print(f"stored in the results as {s.record['label']!r} (design {s.design_hash})")
     return 0

@@ -59,6 +59,7 @@ class OnnxReport:
     randomized_rel_diff: float | None = None  # the same for the graph with random weights, when it was needed
     float32_rel_error: float | None = None  # PyTorch float32 against float64: the rounding the depth brings
     allowed_rel_diff: float | None = None  # max(TOLERANCE, FLOAT32_SLACK x float32_rel_error)
+    weights_broken: bool = False  # PyTorch itself gave NaN or inf: the weights are at fault, not the export
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -165,7 +166,7 @@ def _compare(session, model, input_size: int, batch_sizes) -> tuple[float, float
                 f"ONNX Runtime gave shape {list(got.shape)} at batch {batch}, PyTorch {list(expected.shape)}"
             )
         if not np.isfinite(expected).all():
-            raise ValueError(
+            raise BrokenWeights(
                 f"PyTorch's own outputs are not finite (NaN or inf) at batch {batch}: the weights are broken"
             )
         if not np.isfinite(got).all():
@@ -190,6 +191,10 @@ def _session(data: bytes):
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only
     return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+
+
+class BrokenWeights(ValueError):
+    """PyTorch's own outputs are not finite: the weights (finite but huge, or NaN) cannot be exported usefully."""
 
 
 def verify_onnx(data: bytes, model, input_size: int, batch_sizes=BATCH_SIZES, tolerance: float = TOLERANCE) -> dict:
@@ -225,6 +230,8 @@ def verify_onnx(data: bytes, model, input_size: int, batch_sizes=BATCH_SIZES, to
     sizes = " and ".join(str(b) for b in batch_sizes)
     try:
         worst, rel, scale, float32_rel = _compare(_session(data), model, input_size, batch_sizes)
+    except BrokenWeights as e:
+        return {**done(str(e)), "weights_broken": True}
     except ValueError as e:
         return done(str(e))
     except Exception as e:

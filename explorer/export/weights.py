@@ -75,11 +75,12 @@ def _check_trained_design(design: Design, raw: object, origin: str) -> None:
 
 def load_weights(design: Design, checkpoint_path: str | os.PathLike) -> dict:
     """The state dict of a checkpoint file, checked to load strict=True into the design's model."""
-    from ..model.checkpoint import load_checkpoint
+    from ..model.checkpoint import check_finite, load_checkpoint
 
     origin = str(user_path(checkpoint_path, "checkpoint"))
     obj = load_checkpoint(checkpoint_path)
     check_state_dict(design, obj["model"], origin)  # names the tensors: the most precise message first
+    check_finite(obj["model"], origin)
     if "design" in obj:
         _check_trained_design(design, obj["design"], origin)
     return obj["model"]

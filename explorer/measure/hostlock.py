@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import UserError
+from ..paths import user_path
 from ..safeio import read_file
 
 try:
@@ -53,7 +54,7 @@ def default_lock_path() -> Path:
     """One path per host, whoever runs the explorer and whatever its data folder."""
     override = os.environ.get(HOST_LOCK_ENV, "").strip()
     if override:
-        return Path(override).expanduser().absolute()
+        return user_path(override, f"host lock file ({HOST_LOCK_ENV})").absolute()
     tmp = Path("/tmp")
     if not tmp.is_dir():  # not a Unix-like host: the system's temporary folder
         import tempfile

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 
 from ..design.spec import Design, parse_design
-from ..errors import UserError
+from ..errors import Problems, UserError
 from ..options import check_values, option, options_of
 from .hostlock import DEFAULT_TIMEOUT_S
 from .target import Target
@@ -60,7 +60,7 @@ class MeasureJob:
         values = {o.name: getattr(self, o.name) for o in options_of(MeasureJob)}
         problems = check_values(values, options_of(MeasureJob))
         if problems:
-            raise UserError("\n".join(problems))
+            raise Problems(problems)
         self.target.check()
         if not self.designs:
             raise UserError("a measurement needs at least one design")

@@ -109,7 +109,7 @@ def record(threads: int, probes: list[float]) -> None:
     kept = plausible(earlier if isinstance(earlier, list) else []) + [round(p, 5) for p in probes]
     log[str(threads)] = kept[-LOG_KEEP:]
     try:
-        with atomic_write(_log_path(), "host probe log") as sink:
+        with atomic_write(_log_path(), "host probe log", rewrites_input=True) as sink:
             sink.write(json.dumps(log).encode())
     except (UserError, OSError):
         pass

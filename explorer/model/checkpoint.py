@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -54,7 +55,9 @@ def load_checkpoint(path: str | Path) -> dict:
                 raise UserError(f"{path}: not a PyTorch checkpoint (not a file written by torch.save)")
             if head == b"PK\x03\x04":
                 _check_archive(f, path, os.fstat(f.fileno()).st_size)
-            obj = torch.load(f, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch's note on the pickle protocol is not ours to print
+                warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+                obj = torch.load(f, map_location="cpu", weights_only=True)
         except OSError as e:
             raise UserError(f"{path}: cannot read checkpoint ({e.strerror or e})") from None
         except pickle.UnpicklingError as e:
@@ -67,7 +70,35 @@ def load_checkpoint(path: str | Path) -> dict:
         except (RuntimeError, ValueError, EOFError, AttributeError) as e:  # a truncated or corrupt archive
             raise UserError(f"{path}: not a PyTorch checkpoint ({first_line(e)})") from None
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
+        _check_tensor_names(obj["model"], path)
         return obj
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        _check_tensor_names(obj, path)
         return {"model": obj}
     raise UserError(f"{path}: not a checkpoint: expected a dict with a 'model' state dict, or a state dict")
+
+
+def _check_tensor_names(state_dict: dict, path: Path) -> None:
+    """A state dict names its tensors with text ("stem.conv.weight"); any other key is not one torch wrote."""
+    odd = next((k for k in state_dict if not isinstance(k, str)), None)
+    if odd is not None:
+        raise UserError(
+            f"{path}: not a checkpoint: its state dict names a tensor by {type(odd).__name__} {str(odd)[:40]!r}, "
+            "not by text"
+        )
+
+
+def check_finite(state_dict: dict, path: str | Path) -> None:
+    """UserError when a floating-point tensor holds NaN or inf: weights of a run that diverged. Said here, of
+    the file, rather than later as a loss that "diverged" under a learning rate that is not to blame."""
+    broken = [
+        name
+        for name, t in state_dict.items()
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all())
+    ]
+    if broken:
+        more = f" and {len(broken) - 1} more" if len(broken) > 1 else ""
+        raise UserError(
+            f"{path}: holds NaN or infinite weights ({str(broken[0])[:60]}{more}): the run that wrote it diverged; "
+            "use an earlier checkpoint"
+        )

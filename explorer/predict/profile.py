@@ -13,6 +13,7 @@ import hashlib
 import json
 
 from ..errors import UserError
+from ..fmt import shell_word
 from ..options import BACKEND, BATCH, DEVICE, THREADS
 
 PROFILE_DEVICE = dataclasses.replace(DEVICE, choices=("cpu", "cuda"))  # the latency model has no MPS path
@@ -83,7 +84,8 @@ def key_hash(key: dict) -> str:
 
 
 def calibrate_command(backend: str, device: str, threads: int, batch: int) -> str:
-    return f"python -m explorer calibrate --backend {backend} --device {device} --threads {threads} --batch {batch}"
+    words = ("--backend", backend, "--device", device, "--threads", threads, "--batch", batch)
+    return "python -m explorer calibrate " + " ".join(shell_word(w) for w in words)
 
 
 class MissingProfile(UserError):

@@ -2,8 +2,8 @@
 
 NASWOT needs no labels, only a few inputs: so this reads image files anywhere under the folder (any dataset
 layout works), without the training pipeline. The walk never follows links and stops after MAX_FILES
-entries; a file that cannot be read is skipped and counted; a decoded image larger than MAX_PIXELS is refused
-before its pixels are allocated (a decompression bomb must not grow the process).
+entries; a file that cannot be read is skipped and counted; an image larger than safeio.MAX_IMAGE_PIXELS
+is skipped before its pixels are allocated (a decompression bomb must not grow the process).
 """
 
 from __future__ import annotations
@@ -13,17 +13,21 @@ import random
 from pathlib import Path
 
 from ..errors import UserError
+from ..paths import user_path
+from ..safeio import open_image
+
+# What a broken or hostile file raises in Pillow (open_image turns a decompression bomb into a ValueError)
+UNREADABLE = (OSError, ValueError, SyntaxError, EOFError)
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".webp")
 MAX_FILES = 200_000  # entries looked at, at most: a huge folder must not stall the search
-MAX_PIXELS = 50_000_000  # width x height of one image, checked from its header before decoding
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # the normalization the networks are trained with
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def image_files(folder: str | os.PathLike) -> list[Path]:
     """Image files under `folder`, sorted (so a seed picks the same ones), links not followed."""
-    root = Path(folder).expanduser()
+    root = user_path(folder, "image folder")
     if not root.is_dir():
         raise UserError(f"{root}: not a folder of images (the naswot objective reads its minibatch there)")
     found: list[Path] = []
@@ -44,11 +48,8 @@ def image_files(folder: str | os.PathLike) -> list[Path]:
 def read_image(path: Path, size: int):
     """One image as a float tensor (3, size, size): shorter side resized to `size`, centre crop, normalized."""
     import torch
-    from PIL import Image
 
-    with Image.open(path) as im:
-        if im.width * im.height > MAX_PIXELS:
-            raise ValueError(f"{im.width}x{im.height} pixels, over the {MAX_PIXELS:,} accepted")
+    with open_image(path) as im:  # the size checked from the header, a decompression bomb refused
         im = im.convert("RGB")
         scale = size / min(im.width, im.height)
         im = im.resize((max(size, round(im.width * scale)), max(size, round(im.height * scale))))
@@ -74,12 +75,12 @@ def minibatch(folder: str | os.PathLike, size: int, count: int, seed: int):
             break
         try:
             images.append(read_image(path, size))
-        except (OSError, ValueError, SyntaxError):  # Pillow's errors for damaged or hostile files
+        except UNREADABLE:  # Pillow's errors for damaged or hostile files, as training counts them
             skipped += 1
     if len(images) < 2:
         raise UserError(
-            f"{Path(folder).expanduser()}: NASWOT needs at least 2 readable images; found {len(files)} image "
+            f"{user_path(folder)}: NASWOT needs at least 2 readable images; found {len(files)} image "
             f"files, {skipped} unreadable"
         )
-    note = f"NASWOT on {len(images)} images from {Path(folder).expanduser()}"
+    note = f"NASWOT on {len(images)} images from {user_path(folder)}"
     return torch.stack(images), note + (f" ({skipped} unreadable skipped)" if skipped else "")

@@ -26,7 +26,7 @@ from ..design.align import global_diff, stage_diff
 from ..design.cost import compute_cost
 from ..design.limits import DEFAULT_CAP
 from ..design.spec import Design
-from ..errors import UserError
+from ..errors import Problems, UserError
 from ..measure import quality
 from ..measure.hostlock import DEFAULT_TIMEOUT_S, WAIT_MESSAGE, host_lock
 from ..measure.job import PAST_DEADLINE, MeasureJob
@@ -104,7 +104,7 @@ class SearchRequest:
     def check(self, flags: bool = False) -> None:
         problems = self.problems(flags)
         if problems:
-            raise UserError("\n".join(problems))
+            raise Problems(problems)
 
 
 @dataclass

@@ -29,7 +29,7 @@ from urllib.parse import quote
 from ..design.spec import parse_design
 from ..errors import DesignError, UserError
 from ..paths import default_data_dir, now_iso, user_path
-from ..safeio import make_folder
+from ..safeio import make_folder, note_input
 from .rows import accuracy_problems, latency_problems, profile_problems
 
 APP_ID = "cnn-explorer-results"
@@ -109,6 +109,17 @@ def store_path(path: str | os.PathLike | None) -> Path:
     return user_path(path, "results store")
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet reads a cell starting so as a formula
+
+
+def spreadsheet_safe(value):
+    """A CSV cell that a spreadsheet shows as text: a stored label or name starting like a formula
+    (`=HYPERLINK(...)`) gets a leading apostrophe, the usual guard; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _json_object(text) -> dict | None:
     """A stored JSON object, or None when the row is damaged (not text, not JSON, not an object)."""
     try:
@@ -140,6 +151,7 @@ class ResultStore:
     def __init__(self, path: str | Path | None = None):
         self.path = store_path(path)
         self.skipped_rows = 0  # damaged rows skipped by this object's queries so far, so pages can say so
+        note_input(self.path)  # an output of the same command must never replace the store
         with self._connect() as con:  # refuse a foreign or damaged file now, not after a long measurement
             if con is not None:
                 self._check_integrity(con)
@@ -397,7 +409,7 @@ class ResultStore:
                 "quality_verdict": quality.get("verdict") if quality.get("verdict") in ("ok", "noisy") else "unchecked",
                 "quality_reasons": "; ".join(quality.get("reasons") or []),
             }
-            w.writerow({**r, **extra} if kind == "latency" else r)
+            w.writerow({k: spreadsheet_safe(v) for k, v in ({**r, **extra} if kind == "latency" else r).items()})
         return buf.getvalue()
 
     # -- latency-model profiles (explorer.predict) ----------------------------------------------------------
@@ -436,9 +448,10 @@ class ResultStore:
             )
             return int(cur.lastrowid)
 
-    def latest_profile(self, key: dict) -> dict | None:
+    def latest_profile(self, key: dict, coefficients: tuple[str, ...] = ()) -> dict | None:
         """The newest usable profile stored under exactly `key`, or None (also for a store without profiles).
-        Rows are read newest first, one at a time: a damaged row is skipped and counted, never returned."""
+        Rows are read newest first, one at a time: a damaged row (one lacking any of `coefficients`, the names
+        the reader's model needs, included) is skipped and counted, never returned."""
         key_json = self._profile_key_json(key)
         with self._connect() as con:
             if con is None:
@@ -448,7 +461,7 @@ class ResultStore:
             sql = "SELECT id, profile_json FROM profile WHERE key_json = ? ORDER BY id DESC"
             for row in con.execute(sql, (key_json,)):  # streamed: usually only the newest row is fetched
                 profile = _json_object(row["profile_json"])
-                if profile is None or profile_problems(profile):
+                if profile is None or profile_problems(profile, coefficients):
                     self.skipped_rows += 1
                     continue
                 profile["stored_id"] = row["id"]

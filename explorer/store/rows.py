@@ -26,6 +26,13 @@ def _optional(name: str, kind: type, **bounds: Any) -> Option:
 POSITIVE = {"lo": 0, "lo_open": True}
 NOT_NEGATIVE = {"lo": 0}
 COUNT = {"lo": 1}
+# A time no measurement of a network the bounds allow can take: a stored 1e308 ms is damage, not a slow host.
+TIME_MS = {"lo": 0, "hi": 3_600_000.0, "why_hi": "(an hour)"}
+# A latency coefficient is ms per GFLOP, per MB or per launch: 1e6 is a machine doing a kFLOP per second. A
+# profile whose every coefficient is below MIN_USEFUL_COEFFICIENT predicts 0.00 ms for any network.
+MAX_COEFFICIENT = 1e6
+MIN_USEFUL_COEFFICIENT = 1e-9
+MAX_BAND_PCT = 1000.0  # a prediction band wider than 10x the prediction says nothing
 
 LATENCY_FIELDS = (
     _required("backend", str),
@@ -33,13 +40,13 @@ LATENCY_FIELDS = (
     _required("batch", int, **COUNT),
     _required("threads", int, **COUNT),
     _required("input_size", int, **COUNT),
-    _required("median_ms", float, **NOT_NEGATIVE),
-    _optional("iqr_ms", float, **NOT_NEGATIVE),
-    _optional("p10_ms", float, **NOT_NEGATIVE),
-    _optional("p25_ms", float, **NOT_NEGATIVE),
-    _optional("p75_ms", float, **NOT_NEGATIVE),
-    _optional("p90_ms", float, **NOT_NEGATIVE),
-    _optional("per_image_ms", float, **NOT_NEGATIVE),
+    _required("median_ms", float, **TIME_MS),
+    _optional("iqr_ms", float, **TIME_MS),
+    _optional("p10_ms", float, **TIME_MS),
+    _optional("p25_ms", float, **TIME_MS),
+    _optional("p75_ms", float, **TIME_MS),
+    _optional("p90_ms", float, **TIME_MS),
+    _optional("per_image_ms", float, **TIME_MS),
     _optional("runs", int, **NOT_NEGATIVE),
     _optional("timestamp", str),
     _optional("device_name", str),
@@ -65,7 +72,7 @@ PROFILE_KEY_FIELDS = (
     _required("batch", int, **COUNT),
 )
 PROFILE_FIELDS = (
-    _optional("band_pct", float, **NOT_NEGATIVE),
+    _optional("band_pct", float, lo=0, hi=MAX_BAND_PCT),
     _optional("created", str),
     _optional("key_hash", str),
 )
@@ -84,13 +91,20 @@ def _field_problems(row: dict, fields: tuple[Option, ...]) -> list[str]:
     return out
 
 
-def _number_map_problem(value: Any, name: str) -> str | None:
-    """A dict of name -> finite, non-negative number (coefficients: a negative one predicts negative time)."""
+def _coefficients_problem(value: Any, name: str, required: tuple[str, ...]) -> str | None:
+    """A dict of name -> plausible non-negative number (a negative coefficient predicts negative time, an
+    enormous one an absurd time, all-zero ones no time at all), holding every `required` name."""
     if not isinstance(value, dict) or not value:
         return f"{name} must be a non-empty object"
     for k, v in value.items():
         if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v) or v < 0:
             return f"{name}[{k!r}] must be a finite number of at least 0"
+        if v > MAX_COEFFICIENT:
+            return f"{name}[{k!r}] must be at most {MAX_COEFFICIENT:g}, got {v:.3g}"
+    if missing := [k for k in required if k not in value]:
+        return f"{name} lacks {', '.join(map(repr, missing[:3]))}"
+    if max(value.values()) < MIN_USEFUL_COEFFICIENT:
+        return f"{name} are all below {MIN_USEFUL_COEFFICIENT:g}: it would predict no time for any network"
     return None
 
 
@@ -134,8 +148,9 @@ def accuracy_problems(row: dict) -> list[str]:
     return _field_problems(row, ACCURACY_FIELDS)
 
 
-def profile_problems(profile: dict) -> list[str]:
-    """What is wrong with a stored latency profile: what a prediction reads must be there and be sane."""
+def profile_problems(profile: dict, coefficients: tuple[str, ...] = ()) -> list[str]:
+    """What is wrong with a stored latency profile: what a prediction reads must be there and be sane.
+    `coefficients`: the names the reader's latency model needs (the store does not know the model)."""
     key = profile.get("key")
     if not isinstance(key, dict):
         return ["key must be an object"]
@@ -148,7 +163,7 @@ def profile_problems(profile: dict) -> list[str]:
     model = profile.get("model")
     if not isinstance(model, dict):
         out.append("model must be an object")
-    elif line := _number_map_problem(model.get("coefficients"), "model.coefficients"):
+    elif line := _coefficients_problem(model.get("coefficients"), "model.coefficients", tuple(coefficients)):
         out.append(line)
     out += _field_problems(profile, PROFILE_FIELDS)
     if "fitted_on" in profile and not isinstance(profile["fitted_on"], list):

@@ -18,8 +18,8 @@ import torch
 
 from ..design.spec import Design
 from ..errors import UserError
-from ..model.checkpoint import MAX_CHECKPOINT_BYTES, load_checkpoint
-from ..safeio import TEMP_PREFIX, TEMP_SUFFIX, atomic_write, make_folder, remove_stale_temps
+from ..model.checkpoint import MAX_CHECKPOINT_BYTES, check_finite, load_checkpoint
+from ..safeio import CHECKPOINT_KIND, TEMP_PREFIX, TEMP_SUFFIX, atomic_write, make_folder, remove_stale_temps
 
 __all__ = ["MAX_CHECKPOINT_BYTES", "load_checkpoint", "save_checkpoint", "warm_start"]
 
@@ -33,7 +33,8 @@ def save_checkpoint(path: str | Path, payload: dict) -> Path:
     """Write atomically (safeio.atomic_write: temporary file, fsync, rename; never through a symbolic link)."""
     path = Path(path)
     make_folder(path.parent, "run folder")
-    with atomic_write(path, "checkpoint") as sink:
+    # A run rewrites its own checkpoint: the one it resumed from is an input it may replace.
+    with atomic_write(path, "checkpoint", kind=CHECKPOINT_KIND, rewrites_input=True) as sink:
         torch.save(payload, sink.file)
     return path
 
@@ -81,6 +82,7 @@ def warm_start(model: torch.nn.Module, path: str | Path) -> WarmStart:
         raise UserError(
             f"{path}: no tensor matches this design by name and shape; is it a checkpoint of this explorer?"
         )
+    check_finite(matched, path)
     model.load_state_dict(matched, strict=False)
     report.loaded = list(matched)
     report.missing = [k for k in own if k not in matched]

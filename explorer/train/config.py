@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 
 from ..design.spec import Design
-from ..errors import UserError
+from ..errors import Problems
 from ..options import check_values, option, options_of
 from ..paths import user_path
 
@@ -166,7 +166,7 @@ def validate(cfg: TrainConfig) -> None:
     if cfg.resume and cfg.init:
         problems.append("resume and init exclude each other: a resumed run already has its weights")
     if problems:
-        raise UserError("\n".join(problems))
+        raise Problems(problems)
 
 
 def accuracy_record(s: TrainSummary, cfg: TrainConfig) -> dict:

@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import UserError, first_line
+from ..fmt import shown
 from ..paths import user_path
 from ..safeio import read_file
 from .images import MEAN, STD, UNREADABLE, VAL_CROP, load_image, normalize_batch
@@ -32,6 +33,7 @@ __all__ = [
     "ResumableSampler",
     "ShardSampler",
     "check_dataset_location",
+    "check_readable",
     "collate_skip_bad",
     "detect_dataset",
     "imagenet100_wnids",
@@ -165,6 +167,31 @@ def detect_dataset(root: str | Path, per_class: int | None = None, val_per_class
     if not info.val:
         raise UserError(f"{info.root}: no validation images found; {EXPECTED}")
     return info
+
+
+READABLE_PROBES = 50  # images tried before a split is called unreadable: one decode when the data is sound
+
+
+def check_readable(info: DatasetInfo, seed: int = 0) -> None:
+    """UserError unless each split has a decodable image among up to READABLE_PROBES picked at random: a
+    folder of damaged files must be refused before training, not train on nothing and fail at validation."""
+    import random
+
+    for split, samples in (("training", info.train), ("validation", info.val)):
+        picked = random.Random(seed).sample(samples, min(len(samples), READABLE_PROBES))
+        last = None
+        for path, _ in picked:
+            try:
+                load_image(path, 8, train=False)
+                break
+            except UNREADABLE as e:
+                last = e
+        else:
+            if picked:
+                raise UserError(
+                    f"{shown(info.root)}: none of {len(picked)} {split} images tried could be read as an image "
+                    f"(e.g. {shown(picked[-1][0], 80)}: {first_line(last, 80)})"
+                )
 
 
 def _subdirs(d: Path) -> list[Path]:

@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import math
 import random
-import warnings
 
 import torch
 from PIL import Image
 
+from ..safeio import MAX_IMAGE_PIXELS, ImageTooLarge, open_image
+
+__all__ = [
+    "MAX_IMAGE_PIXELS",
+    "MEAN",
+    "STD",
+    "UNREADABLE",
+    "VAL_CROP",
+    "ImageTooLarge",
+    "load_image",
+    "normalize_batch",
+]
+
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 VAL_CROP = 0.875  # resize to size / 0.875, then center crop `size`: the usual ImageNet evaluation
-# The largest image decoded: 50 megapixels (an 8K photo is 33). A 13000 x 13000 PNG is refused before any
-# pixel is decoded instead of growing a loader to ~1 GB. Pillow's own check (a warning on stderr above 89 M
-# pixels) is turned into a refusal too, so no raw DecompressionBombWarning reaches the user.
-MAX_IMAGE_PIXELS = 50_000_000
-
-
-class ImageTooLarge(ValueError):
-    """An image over MAX_IMAGE_PIXELS: skipped and counted like any unreadable file."""
-
-
 # What a broken or odd file raises inside Pillow; such a sample is skipped and counted, never fatal.
 UNREADABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError, Image.DecompressionBombWarning)
 
@@ -65,16 +67,8 @@ def _crop_resize(img: Image.Image, box: tuple[float, float, float, float], size:
 def load_image(path: str, size: int, train: bool, scale=(0.25, 1.0), rng: random.Random | None = None) -> torch.Tensor:
     """Decode, crop and resize one image to a (3, size, size) uint8 tensor. Raises one of UNREADABLE."""
     rng = rng or random
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)  # reads only the header: the size is known before any decoding
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise ImageTooLarge(f"{path}: larger than the {MAX_IMAGE_PIXELS:,} pixels decoded at most") from None
-    with img:
+    with open_image(path) as img:
         w, h = img.size
-        if w * h > MAX_IMAGE_PIXELS:
-            raise ImageTooLarge(f"{path}: {w} x {h}, larger than the {MAX_IMAGE_PIXELS:,} pixels decoded at most")
         box = _random_box(w, h, scale, rng) if train else _center_box(w, h)
         out = _crop_resize(img, box, size)
     if train and rng.random() < 0.5:

@@ -102,9 +102,23 @@ def make_loader(
     )
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), as torch's DataLoader counts them."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def capped_workers(requested: int) -> tuple[int, str | None]:
+    """At most one loader worker per usable core (more only contend, and torch warns on stderr about them),
+    with a note saying so when the request was lowered."""
+    cores = usable_cores()
+    if requested <= cores:
+        return requested, None
+    return cores, f"--workers {requested} lowered to {cores}, the cores this process may use"
+
+
 def auto_workers(device: torch.device, world: int) -> int:
     """Enough decoders to keep the model busy without starving it of cores."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     per_proc = max(1, cores // max(1, world))
     if device.type == "cuda":
         return min(8, max(1, per_proc - 1))

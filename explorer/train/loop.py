@@ -27,10 +27,10 @@ from ..model.build import build_model
 from . import ddp
 from .checkpoint import CHECKPOINT_NAME, save_checkpoint, warm_start
 from .config import QUICK_MINUTES, TrainConfig, TrainSummary, validate
-from .data import detect_dataset
+from .data import check_readable, detect_dataset
 from .evaluate import evaluate
 from .images import normalize_batch
-from .loaders import ResumableSampler, ShardSampler, auto_workers, make_loader
+from .loaders import ResumableSampler, ShardSampler, auto_workers, capped_workers, make_loader
 from .memory import check_training_memory
 from .optimization import amp_setup, default_lr, lr_at, make_optimizer
 from .outputs import check_outputs, run_folder, store_result
@@ -109,6 +109,7 @@ class _Run:
         # before any image is listed or any tensor allocated: a step that cannot fit is refused in one line
         check_training_memory(cfg.design, cfg.img_size, cfg.batch, cfg.optimizer, self.dev)
         self.info = detect_dataset(cfg.data, cfg.per_class, cfg.val_per_class)
+        check_readable(self.info, cfg.seed)
         self.notes: list[str] = []
         self.design = self._design_for_data(cfg.design)
         self.global_batch = cfg.batch * env.world
@@ -133,6 +134,9 @@ class _Run:
         self.warm = warm_start(self.net, cfg.init) if cfg.init and not cfg.resume else None
         self.ddp_net = self._wrapped(self.net)
         self.workers = cfg.workers if cfg.workers is not None else auto_workers(self.dev, env.world)
+        self.workers, lowered = capped_workers(self.workers)
+        if lowered:
+            self.notes.append(lowered)
         self.sampler = ResumableSampler(len(self.info.train), env.world, env.rank, cfg.seed)
         self.train_loader, self.val_loader = self._loaders()
         self.budget = self._budget()

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..design.spec import Design
 from ..errors import UserError
 from ..paths import user_path
-from ..safeio import check_output_path, check_writable_folder, make_folder
+from ..safeio import CHECKPOINT_KIND, check_output_path, check_writable_folder, make_folder
 from .checkpoint import CHECKPOINT_NAME, latest_run_dir, new_run_dir, remove_stale_temps_in
 from .config import TrainConfig, TrainSummary, accuracy_record
 
@@ -42,7 +42,7 @@ def check_outputs(out: Path, checkpoint_path: Path, cfg: TrainConfig) -> None:
     created and removed there), the checkpoint path and the results store."""
     make_folder(out, "run folder")
     remove_stale_temps_in(out)  # left by a run killed while writing its checkpoint
-    check_output_path(checkpoint_path, "checkpoint")
+    check_output_path(checkpoint_path, "checkpoint", kind=CHECKPOINT_KIND, rewrites_input=True)
     check_writable_folder(out, "run folder")
     check_free_space(out, checkpoint_bytes(cfg))
     if cfg.store_result:

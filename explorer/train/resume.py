@@ -14,6 +14,8 @@ from torch import nn
 
 from ..design.spec import Design, parse_design
 from ..errors import DesignError, UserError, first_line
+from ..fmt import shell_word
+from ..model.checkpoint import check_finite
 from ..options import Option
 from .checkpoint import load_checkpoint, rng_state, set_rng_state
 from .config import TrainConfig
@@ -106,7 +108,7 @@ def restore_training_state(
         if len(classes) != info.num_classes:
             raise UserError(
                 f"{path}: trained on a dataset of {len(classes)} classes, the folder now gives "
-                f"{info.num_classes}; resume with the same --data (or start a new run with --init {path})"
+                f"{info.num_classes}; resume with the same --data (or start a new run with --init {shell_word(path)})"
             )
         raise UserError(
             f"{path}: trained on {ck.get('train_size')} images "
@@ -114,6 +116,7 @@ def restore_training_state(
             f"the folder now gives {len(info.train)} of {info.num_classes}; resume with the same "
             "--data and --per-class"
         )
+    check_finite(ck["model"], path)  # a diverged run's state: said of the file, not blamed on the learning rate
     try:
         net.load_state_dict(ck["model"])
     except (RuntimeError, TypeError, KeyError, AttributeError) as e:
@@ -151,7 +154,12 @@ def restore_training_state(
     return state
 
 
-COUNTERS = tuple(Option(name, int, lo=0) for name in ("step", "epoch", "epoch_offset", "images_seen"))
+# A counter past 2**53 was never written by a run (a million images a second for 285 years); torch keeps steps
+# in 64-bit integers, so a larger one would end as an overflow deep inside the optimizer.
+MAX_COUNTER = 2**53
+COUNTERS = tuple(
+    Option(name, int, lo=0, hi=MAX_COUNTER) for name in ("step", "epoch", "epoch_offset", "images_seen", "train_size")
+)
 ELAPSED = Option("scheduler.elapsed_s", float, lo=0)
 
 
@@ -169,8 +177,10 @@ def state_problems(ck: dict) -> list[str]:
     for o in COUNTERS:
         if o.name in ck and (line := o.message(ck[o.name])):
             out.append(line)
-        elif o.name not in ck:
+        elif o.name not in ck and o.name != "train_size":  # a missing train_size reads as another dataset below
             out.append(f"no {o.name}")
+    if line := _classes_problem(ck.get("classes")):
+        out.append(line)
     scheduler = ck.get("scheduler")
     if "scheduler" in ck:
         if not isinstance(scheduler, dict) or "elapsed_s" not in scheduler:
@@ -197,6 +207,17 @@ def state_problems(ck: dict) -> list[str]:
 
 
 METRIC_KEYS = ("step", "top1", "top5", "val_loss", "val_images")
+
+
+def _classes_problem(classes) -> str | None:
+    """The class list a run was trained on: distinct names (absent from the oldest checkpoints)."""
+    if classes is None:
+        return None
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        return "classes must be a list of class names"
+    if len(set(classes)) != len(classes):
+        return "classes lists a class twice"
+    return None
 
 
 def _is_point(p) -> bool:
