@@ -18,6 +18,7 @@ import streamlit as st
 from ..design.spec import Design
 from ..predict import predict
 from ..predict.explain import explain_gap
+from ..predict.features import PARAMETER_NAMES
 from ..predict.paper import paper_hardware_prediction
 from ..predict.profile import calibrate_command, profile_key
 from ..viz.roofline import roofline_figure
@@ -37,7 +38,7 @@ def current_profile(backend: str, device: str, threads: int, batch: int) -> dict
     slot = (backend, device, threads, batch)
     if slot not in cache:
         s = store()
-        cache[slot] = s.latest_profile(_key(*slot)) if s else None
+        cache[slot] = s.latest_profile(_key(*slot), PARAMETER_NAMES) if s else None  # lacking one: damaged
     return cache[slot]
 
 
