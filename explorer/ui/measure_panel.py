@@ -143,6 +143,11 @@ def _backend_ratio(design: Design, r: dict) -> None:
     )
 
 
+def _short_ms(ms: float) -> str:
+    """Three significant figures at most: 4.37, 43.7, 437."""
+    return f"{ms:.2f}" if ms < 10 else f"{ms:.1f}" if ms < 100 else f"{ms:.0f}"
+
+
 def _show_result(design: Design) -> None:
     h = design.network_hash()
     err = st.session_state.get("measure_errors", {}).get(h)
@@ -161,11 +166,12 @@ def _show_result(design: Design) -> None:
         f"{r['median_ms']:.2f} ms",
         delta=None if is_trusted(r) else "noisy",
         delta_color="off",
+        delta_arrow="off",  # a verdict, not a direction
         help="Median of the timed runs, measured in a fresh worker process; warm-up excluded",
     )
     c2.metric(
         "p25–p75",
-        f"{r.get('p25_ms', 0):.2f}–{r.get('p75_ms', 0):.2f} ms",
+        f"{_short_ms(r.get('p25_ms', 0))}–{_short_ms(r.get('p75_ms', 0))} ms",  # fits its quarter of the row
         help="Middle half of the timed runs",
     )
     c3.metric("Per image", f"{r['per_image_ms']:.2f} ms", help=f"batch {r['batch']}")

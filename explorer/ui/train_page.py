@@ -34,7 +34,8 @@ def _check_folder(path: str) -> None:
         st.session_state.train_folder = {"path": path, "error": str(e)}
         return
     names = [info.name_of(i) for i in range(min(8, info.num_classes))]
-    st.session_state.train_folder = {"path": path, "summary": info.summary(), "names": names}
+    more = info.num_classes > len(names)
+    st.session_state.train_folder = {"path": path, "summary": info.summary(), "names": names, "more": more}
 
 
 def _start(design, cfg_kw: dict) -> None:
@@ -169,11 +170,8 @@ def _fine_tuned_actions(summary) -> None:
         st.caption("Export the fine-tuned weights from the Design page's Export tab.")
         return
     start = st.session_state.train_design
-    if design.num_classes != start.num_classes:
-        st.info(
-            f"The classifier was sized for the data: {design.num_classes} classes instead of {start.num_classes}. "
-            "The buttons below use the fine-tuned network."
-        )
+    if design.num_classes != start.num_classes:  # the run's own note said so above: only what it means here
+        st.caption("The buttons below use the fine-tuned network, its classifier sized for the data.")
     stem = export_panel.file_stem(design)
     c1, c2, c3 = st.columns(3)
     c1.download_button(
@@ -226,7 +224,7 @@ def render() -> None:
             st.error(found["error"].replace("*", "\\*"))  # the message's *.JPEG must not turn into italics
         else:
             st.success(found["summary"])
-            st.caption("Classes: " + ", ".join(found["names"]) + ", …")
+            st.caption("Classes: " + ", ".join(found["names"]) + (", …" if found.get("more") else ""))
     c0, c1, c2, c3, c4 = st.columns(5)
     by_epochs = c0.radio("Budget", ["minutes", "epochs"], key="train_budget_kind", horizontal=True) == "epochs"
     if by_epochs:
