@@ -114,9 +114,12 @@ class _Run:
         self.design = self._design_for_data(cfg.design)
         self.global_batch = cfg.batch * env.world
         if len(self.info.train) < self.global_batch:
+            # the cap let in exactly its share of every class: more images may wait behind it
+            capped = bool(cfg.per_class) and len(self.info.train) >= cfg.per_class * self.info.num_classes
             raise UserError(
                 f"only {len(self.info.train)} training images; a batch of {cfg.batch} x {env.world} process(es) "
-                "needs at least that many (lower --batch or raise --per-class)"
+                "needs at least that many: lower the batch size"
+                + (" or raise the images-per-class cap" if capped else "")
             )
         self.base_lr = cfg.lr if cfg.lr is not None else default_lr(cfg.optimizer, self.global_batch)
         self.amp_dtype, self.scaler = amp_setup(cfg.amp, self.dev)
