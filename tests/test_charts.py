@@ -484,6 +484,21 @@ def test_a_noisy_point_beyond_the_axis_is_drawn_at_its_edge_pointing_to_its_valu
     i = next(k for k, h in enumerate(trace.hovertext) if "<b>outlier</b>" in h)
     assert trace.y[i] <= top and trace.y[i] > 0.9 * top  # on the chart, at its top edge
     assert trace.marker.symbol[i] == "arrow-up-open" and "beyond the axis (y = 330)" in trace.hovertext[i]
+    assert trace.text[i] in ("", "outlier (330 ↑)")  # when labelled, the label says where it really is
+
+
+def test_a_point_at_the_edge_is_named_with_its_real_value():
+    from explorer.viz.scatter_series import clamp_to_axes
+
+    layout = {"xaxis": {"range": [0.0, 2.0]}, "yaxis": {"range": [0.0, 10.0]}}  # log x: 1 to 100
+    pts = [
+        {"name": "inside", "x": 50.0, "y": 5.0, "hover": ""},
+        {"name": "far right", "x": 1120.0, "y": 5.0, "hover": ""},
+        {"name": "too high", "x": 50.0, "y": 33.0, "hover": ""},
+    ]
+    out = clamp_to_axes(pts, layout, log_x=True)
+    assert [p["name"] for p in out] == ["inside", "far right (1,120 →)", "too high (33 ↑)"]
+    assert [p.get("clipped") for p in out] == [None, "right", "up"]
 
 
 def test_labels_are_never_placed_on_an_error_bar():

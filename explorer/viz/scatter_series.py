@@ -67,6 +67,11 @@ ERROR_BAR_PX = 3.0  # half the width of an error bar's box, as an obstacle for l
 EDGE = 0.985  # where a point beyond the axis is drawn: just inside the edge
 
 
+def _plain(v: float) -> str:
+    """A value for a label: 3 significant figures, thousands written out (1,120, not 1.12e+03)."""
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.3g}"
+
+
 def clamp_to_axes(pts: list[dict], layout: dict, log_x: bool) -> list[dict]:
     """Points beyond the axes (a noisy measurement left out of the axis fit) are drawn at the edge, pointing the
     way to their value, rather than silently off the chart; their hover says so."""
@@ -83,6 +88,9 @@ def clamp_to_axes(pts: list[dict], layout: dict, log_x: bool) -> list[dict]:
         where = " and ".join(w for w, b in ((f"x = {p['x']:.4g}", beyond_x), (f"y = {p['y']:.4g}", beyond_y)) if b)
         clamped = {**p, "x": x_edge if beyond_x else p["x"], "y": y_edge if beyond_y else p["y"]}
         clamped.update(xlo=None, xhi=None, ylo=None, yhi=None, clipped="right" if beyond_x else "up")
+        # its label carries the real value: at the edge, its position no longer says it
+        off = f"{_plain(p['x'])} →" if beyond_x else f"{_plain(p['y'])} ↑"
+        clamped["name"] = f"{p['name']} ({off})"
         clamped["hover"] = p["hover"] + f"<br><b>beyond the axis ({where}): drawn at its edge</b>"
         out.append(clamped)
     return out
