@@ -79,9 +79,10 @@ def render() -> None:
         "Show Table 2 reference CNNs (ImageNet-1k)", key="chart_ref", disabled=dataset != PAPER_DATASET
     )
     noisy = c3.toggle(
-        "Use noisy measurements in fronts and fits",
+        "Count noisy points in fronts",
         key="chart_noisy",
-        help="Measurements whose quality verdict is not ok are drawn hollow and left out by default",
+        help="Measurements whose quality verdict is not ok are drawn hollow and left out of Pareto fronts and "
+        "fits by default",
     )
     key = (str(s.path), store_version(s), host) if s else None
     acc, flops = _figures(key, dev, dataset, show_ref, noisy)
