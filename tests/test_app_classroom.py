@@ -36,7 +36,7 @@ def text(at) -> str:
 def test_both_readings_of_x2nr_and_which_one_the_preset_follows():
     at = classroom(3)
     m = metrics(at)
-    assert m["Paper: x2nr FLOPs vs SM_V2"] == "+20%"  # 186.92 M vs 155.3 M in the paper's own count
+    assert m["Paper: x2nr FLOPs vs SM_V2"] == "1.20×"  # 186.92 M vs 155.3 M in the paper's own count, as a ratio
     assert m["This preset: x2nr MACs vs SM_V2"] == "2.60×"
     assert "reproduces SM_V2's parameters exactly" in text(at) and "both numbers are shown" in text(at)
 

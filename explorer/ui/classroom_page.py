@@ -110,7 +110,7 @@ def _readings() -> None:
     c1, c2 = st.columns(2)
     c1.metric(
         "Paper: x2nr FLOPs vs SM_V2",
-        f"{r['paper'] - 1:+.0%}",
+        f"{r['paper']:.2f}×",  # the same unit as the preset's ratio beside it
         help=f"The paper's own count: {r['paper_flops_m'][1]:g} M vs {r['paper_flops_m'][0]:g} M FLOPs",
     )
     c2.metric(
@@ -162,7 +162,7 @@ def conclusion() -> str:
     t_r = lx["median_ms"] / ls["median_ms"]
     verdict = "less" if t_r < r["preset"] else "more"
     return (
-        f"SM_V2_x2nr does {r['preset']:.2f}× the MACs of SM_V2 here ({r['paper'] - 1:+.0%} FLOPs in the paper) but "
+        f"SM_V2_x2nr does {r['preset']:.2f}× the MACs of SM_V2 here ({r['paper']:.2f}× by the paper's FLOPs) but "
         f"took {t_r:.2f}× the time on this host — {verdict} than its MACs predict. Skip connections re-read feature "
         "maps from memory and depthwise convs do little arithmetic per byte, so time follows memory traffic as much "
         "as FLOPs. On the paper's GPU, x2nr was even faster (0.96×)."
