@@ -131,6 +131,10 @@ def _diff(chosen: dict[str, Design]) -> None:
         width="stretch",
         column_config={"stage": st.column_config.TextColumn(help=STAGE_HELP)},
     )
+    st.caption(
+        "A stage's Δ params and Δ MACs count its own blocks, so they also move when the stage before it changes "
+        "width (its input). A skip flag changes nothing where the block cannot add (stride 2 or a new width)."
+    )
     g = global_diff(da, db)
     if g:
         st.write("Other changes: " + "; ".join(g))
