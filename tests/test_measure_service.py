@@ -157,6 +157,14 @@ def test_the_memory_estimate_is_within_1_5x_of_a_worker_s_real_peak():
         assert 1 / 1.5 <= ratio <= 1.5, (design.name, batch, memory)
 
 
+def test_a_worker_s_peak_is_its_own_not_its_parent_s(tiny):
+    """Linux keeps ru_maxrss across exec: a worker started by a large process (a test run, the app's server)
+    would report the parent's size as its own peak."""
+    ballast = bytearray(b"\x01") * (1200 * 2**20)  # 1.2 GiB, every page touched, in this (the parent) process
+    (m,) = MeasureRun(job_of(tiny, budget_s=0.05, min_runs=1, history=False))
+    assert len(ballast) and m.result["memory"]["peak_rss_bytes"] < 1000 * 2**20
+
+
 def test_the_real_worker_records_the_protocol_and_options_that_ran(tiny, store):
     job = job_of(tiny, budget_s=0.2, wait_for_fast_state=False, retries=1, purpose="calibration", history=False)
     (m,) = MeasureRun(job, store=store)

@@ -32,7 +32,19 @@ class Wire:
 
 
 def peak_rss_bytes() -> int | None:
-    """This process's peak resident memory so far (ru_maxrss: KiB on Linux, bytes on macOS; None elsewhere)."""
+    """This process's own peak resident memory so far.
+
+    On Linux, VmHWM of /proc/self/status: it belongs to the memory image this worker runs in. ru_maxrss would
+    not do: Linux keeps it across exec, so it reports the parent's size at the fork when the parent (a pytest
+    run, the app's server) is the larger. Elsewhere ru_maxrss (bytes on macOS); None where neither exists.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import resource
     except ImportError:  # Windows
