@@ -5,8 +5,8 @@ batch and the activations. Eager torch's peak is several times the cost model's 
 at one step" (convolution, batch-norm and activation outputs coexist, and the steady allocator of
 explorer.measure.allocator keeps freed blocks for reuse): measured on this project's host (a worker's peak
 resident memory), the activations took 3.4-5.8x that figure (SM_V2, MobileNet V1/V2, 64-224 px, batch
-16-128), so the estimate uses ACTIVATION_FACTOR. ONNX Runtime adds the exported model and its arena. tests/test_measure_service.py checks
-the estimate against a worker's real peak within 1.5x on two designs.
+16-128), so the estimate uses ACTIVATION_FACTOR. ONNX Runtime adds the exported model and its arena.
+tests/test_measure_service.py checks the estimate against a worker's real peak within 1.5x on two designs.
 """
 
 from __future__ import annotations
