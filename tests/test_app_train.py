@@ -41,7 +41,7 @@ def test_quick_fine_tune_lands_on_the_chart(at, tmp_path):
     # The result in one click each: the weights and the .py of the trained network (the data's 4 classes).
     downloads = [b.proto.label for b in at.get("download_button")]
     assert downloads == ["Fine-tuned weights (.pt)", "Standalone .py (4 classes)"]
-    assert any("4 classes instead of" in i.value for i in at.info)
+    assert any("classifier set to the data's 4 classes" in i.value for i in at.info)  # said once, by the run
     page(at, "charts")
     paper_chart = json.dumps(json.loads(at.get("plotly_chart")[0].proto.spec))
     assert "fine-tuned" not in paper_chart  # 4 classes: its accuracy never shares the paper's ImageNet100 axis
