@@ -30,10 +30,10 @@ APP = str(ROOT / "app.py")
 GOAL = 1.5
 LEFT = """
 What is left (Charts at 5,000 rows): the FLOPs chart then holds 1,000 designs (about 460 KB of figure JSON, each
-point with its provenance in the hover), and Streamlit copies and serialises a figure on every run (about 25 ms).
-The first visit reads the store: every stored result is decoded and each design's file is read with its own
-connection (explorer.store; a bulk read of design files would remove most of it). Both are read once per version
-of the store, then cached (explorer.ui.charts_page).
+point with its provenance in the hover), and Streamlit validates and serialises a figure on every run (the rerun's
+extra ~15 ms). The first visit reads the store once (the newest row per setting, chosen in SQL; every design file
+in one query per table) and builds both figures, placing a label for each point; both are cached per version of
+the store (explorer.ui.charts_page).
 """
 SAMPLES_PER_ROW = 60
 ROWS_PER_DESIGN = 5
