@@ -208,3 +208,12 @@ def test_charts_read_the_store_once_per_version_of_it(at, tmp_path, monkeypatch)
     assert len(reads) == 2  # a new measurement is read at once
     spec = json.loads(at.get("plotly_chart")[1].proto.spec)
     assert any(t.get("name", "").startswith("measured on") for t in spec["data"])
+
+
+def test_the_app_slows_streamlit_s_config_file_polling(at):
+    """Streamlit polls config.toml every 0.2 s even with the file watcher off: half an idle app's CPU budget."""
+    from streamlit.watcher import polling_path_watcher
+
+    from explorer.ui.nav import CONFIG_POLL_S
+
+    assert polling_path_watcher._POLLING_PERIOD_SECS == CONFIG_POLL_S >= 1.0

@@ -42,9 +42,22 @@ def error_boundary(where: str):
 
 
 PAGES = Path(__file__).resolve().parent / "pages"
+# Streamlit polls its config.toml files every 0.2 s even with the file watcher off (.streamlit/config.toml):
+# about 1 % of a core on an idle 2-core host, half of what an idle app may use, beside every measurement.
+# Config files change rarely; a reload 2 s after an edit is soon enough.
+CONFIG_POLL_S = 2.0
+
+
+def slow_config_polling() -> None:
+    """Lengthen Streamlit's config-file polling period (a module constant it reads before every sleep)."""
+    from streamlit.watcher import polling_path_watcher
+
+    if hasattr(polling_path_watcher, "_POLLING_PERIOD_SECS"):  # absent in another Streamlit: nothing to do
+        polling_path_watcher._POLLING_PERIOD_SECS = CONFIG_POLL_S
 
 
 def navigation():
+    slow_config_polling()
     # Pages are small files (not callables) so that AppTest can switch to them by path.
     return st.navigation(
         [
