@@ -8,23 +8,24 @@ from collections.abc import Callable
 import pandas as pd
 import streamlit as st
 
+from ..design import spec
 from ..design.cost import compute_cost
 from ..design.plan import blocks
-from ..design.spec import MAX_NAME, STAGE_KEYS, Design, Stage
+from ..design.spec import MAX_NAME, STAGE_KEYS, Design
 from ..errors import UserError, first_line
 from ..fmt import si, size
 from ..measure.hostinfo import physical_cores
 from ..measure.quality import is_trusted
-from ..options import Option, options_of
+from ..options import Option
 from . import export_panel, measure_panel, predict_panel, state
 from .diagram_view import render_diagram
 from .nav import error_boundary
 from .results_view import open_store, store, store_version
 from .widgets import delta_text, escape_markdown, layer_table, stale_style
 
-STAGE_OPTIONS = {o.name: o for o in options_of(Stage)}
-NETWORK_OPTIONS = {o.name: o for o in options_of(Design)}
-# What each field means; what it may be comes from the option layer (explorer.design.spec), never restated here.
+# Each field's meaning and what it may be, by name: the option declarations of explorer.design.spec.
+STAGE_OPTIONS = {o.name: o for o in spec.STAGE_OPTIONS}
+NETWORK_OPTIONS = {o.name: o for o in spec.NETWORK_OPTIONS}
 # t, c, n and s are text cells on purpose: a number cell with bounds silently clamps (n = 999 became 32) or
 # reverts ("abc", an emptied cell) what the user typed. As text, every value reaches the design validator,
 # which names the cell and what is allowed, exactly as for an uploaded file.

@@ -29,10 +29,6 @@ class _StoredDesigns:
         return self.parsed[design_hash]
 
 
-def _stored_design(store, design_hash: str, cache: _StoredDesigns):
-    return cache.get(design_hash)
-
-
 def dataset_of(record: dict, classes: int | None) -> str:
     """'<dataset>, <k> classes' for a fine-tune record. The record's own `dataset_name`/`num_classes` win; older
     records carry only the data summary ('ImageNet layout: 3 classes, …') and the design's class count."""
@@ -53,7 +49,7 @@ def gather(store, host: str) -> dict[str, list[dict]]:
     """measured (accuracy/latency), flops (FLOPs/latency) and finetune points, all from the store."""
     paper_acc = {d.network_hash(): d.meta["paper"]["accuracy_top1"] for d in all_presets() if "paper" in d.meta}
     latencies = store.latencies(latest_per_setting=True)  # only the rows a chart draws are decoded
-    cache = _StoredDesigns(store)
+    designs = _StoredDesigns(store)
     measured, flops = [], []
     for r in latencies:
         h = r["design_hash"]
@@ -70,13 +66,13 @@ def gather(store, host: str) -> dict[str, list[dict]]:
             r,
         )
         measured.append({**common, "accuracy": paper_acc.get(h), "accuracy_source": "paper, ImageNet100"})
-        design = _stored_design(store, h, cache)
+        design = designs.get(h)
         if design is not None:
             c = compute_cost(design)
             flops.append({**common, "macs": c.macs, "params": c.params})
     finetune, seen = [], set()
     for a in store.accuracies():  # newest first: the newest fine-tune per network and dataset
-        design = _stored_design(store, a["design_hash"], cache)
+        design = designs.get(a["design_hash"])
         dataset = dataset_of(a, design.num_classes if design else None)
         if (a["design_hash"], dataset) in seen:
             continue
@@ -86,9 +82,9 @@ def gather(store, host: str) -> dict[str, list[dict]]:
         lat = next((r for r in latencies if r["design_hash"] == a["design_hash"] and r["batch"] == 1), None)
         note = None
         if lat is None and design is not None:
-            lat = _same_body(store, design, latencies, cache)
+            lat = _same_body(design, latencies, designs)
             if lat is not None:
-                other = _stored_design(store, lat["design_hash"], cache)
+                other = designs.get(lat["design_hash"])
                 note = (
                     f"latency measured with {other.num_classes} classes (the same network but its classifier; "
                     f"fine-tuned with {design.num_classes})"
@@ -113,12 +109,12 @@ def body_hash(design) -> str:
     return design.with_changes(num_classes=1).network_hash()
 
 
-def _same_body(store, design, latencies: list[dict], cache: dict) -> dict | None:
+def _same_body(design, latencies: list[dict], designs: _StoredDesigns) -> dict | None:
     want = body_hash(design)
     for r in latencies:  # newest first
         if r["batch"] != 1:
             continue
-        other = _stored_design(store, r["design_hash"], cache)
+        other = designs.get(r["design_hash"])
         if other is not None and body_hash(other) == want:
             return r
     return None
