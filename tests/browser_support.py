@@ -104,6 +104,20 @@ def driver():
 
 
 def _metrics(driver) -> dict:
+    """Every metric on the page, label to value. A rerun can replace a metric between finding it and reading it;
+    the whole page is then read again, so a caller never sees a half-old, half-new set or a stale element."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for attempt in range(20):
+        try:
+            return _read_metrics(driver)
+        except StaleElementReferenceException:
+            if attempt == 19:
+                raise
+            time.sleep(0.2)
+
+
+def _read_metrics(driver) -> dict:
     from selenium.webdriver.common.by import By
 
     out = {}

@@ -28,6 +28,8 @@ from browser_support import (
 pytestmark = BROWSER_MARKS
 IDLE_WINDOW_S = 10.0
 IDLE_LIMIT_CORES = 0.02  # an idle server with a tab open may use at most 2 % of a core
+SETTLE_STEP_S = 2.0
+SETTLE_MAX_S = 40.0
 AGREEMENT = 0.10
 
 
@@ -67,19 +69,24 @@ def test_an_idle_server_with_a_connected_session_is_quiet(server, driver):  # no
     proc, url, _ = server
     driver.get(url)
     _wait_for(driver, lambda d: _metrics(d).get("Params"), "the first render", 90)
-    time.sleep(2.0)  # let the first render's work finish; what follows is idle time with the tab open
-    before = cpu_seconds(proc.pid)
-    time.sleep(IDLE_WINDOW_S)
-    used = (cpu_seconds(proc.pid) - before) / IDLE_WINDOW_S
+    used = idle_use(proc)
     assert used <= IDLE_LIMIT_CORES, f"idle server used {used * 100:.1f} % of a core over {IDLE_WINDOW_S:.0f} s"
     log = (proc.log_file.name and open(proc.log_file.name).read()) or ""
     assert "Inotify" not in log and "Network URL" not in log  # no watcher; loopback only
 
 
 def idle_use(proc, window_s: float = IDLE_WINDOW_S) -> float:
-    """Cores the server used over an idle window, after the page's own first work has settled (a busy host
-    stretches that work: the charts' first draw finished ~2 s after the page looked idle)."""
-    time.sleep(4.0)
+    """Cores the server used over an idle window, once the page's own first work has finished.
+
+    A busy host stretches that work (the charts' first draw ended seconds after the page looked idle, and a CI
+    run read 2.8 % from it), so the window opens after the first 2-s stretch under the limit. A server that
+    polls never has such a stretch: after SETTLE_MAX_S it is measured anyway, and fails."""
+    deadline = time.monotonic() + SETTLE_MAX_S
+    while time.monotonic() < deadline:
+        before = cpu_seconds(proc.pid)
+        time.sleep(SETTLE_STEP_S)
+        if (cpu_seconds(proc.pid) - before) / SETTLE_STEP_S <= IDLE_LIMIT_CORES:
+            break
     before = cpu_seconds(proc.pid)
     time.sleep(window_s)
     return (cpu_seconds(proc.pid) - before) / window_s
